@@ -1,0 +1,128 @@
+"""The emulator's ASGI app: provider calls under ``/{provider}/...``, control under ``/_emulator/``.
+
+One call goes: match the path to a wire format, read the body, count the call, check the key,
+validate, pick a fault, wait the latency, answer. Every wait is ``asyncio.sleep``, so one process
+holds hundreds of slow calls at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.types import Receive, Scope, Send
+
+from adapters.emulator.config import EmulatorConfig
+from adapters.emulator.content import Prompt, make_reply
+from adapters.emulator.control import control_routes
+from adapters.emulator.dispatch import DEFAULT_ROUTES, WireRoute, match_route
+from adapters.emulator.openai_wire import not_found_answer
+from adapters.emulator.state import EmulatorState
+from adapters.emulator.wire import Answer, CallMeta, WireFormat
+
+__all__ = ["JOB_ID_HEADER", "create_app", "emulator_state"]
+
+JOB_ID_HEADER = "x-cascade-job-id"
+
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+class _DroppedConnection(Response):
+    """Starts an answer, sends part of its body, and returns: uvicorn then closes the socket,
+    so the client sees a connection closed mid-answer (httpx: ``RemoteProtocolError``)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"id": "chatcmpl-', "more_body": True})
+
+
+def create_app(
+    config: EmulatorConfig | None = None, routes: Sequence[WireRoute] = DEFAULT_ROUTES
+) -> Starlette:
+    """A fresh emulator app with its own state, started from ``config``."""
+    state = EmulatorState(config or EmulatorConfig())
+
+    async def provider_call(request: Request) -> Response:
+        return await _handle_call(state, routes, request)
+
+    app = Starlette(
+        routes=[
+            Mount("/_emulator", routes=control_routes(state)),
+            Route("/{provider}/{rest:path}", provider_call, methods=_ALL_METHODS),
+        ]
+    )
+    app.state.emulator = state
+    return app
+
+
+def emulator_state(app: Starlette) -> EmulatorState:
+    """The state of an app made by ``create_app`` (for tests that inspect it in-process)."""
+    state = app.state.emulator
+    assert isinstance(state, EmulatorState)
+    return state
+
+
+async def _handle_call(
+    state: EmulatorState, routes: Sequence[WireRoute], request: Request
+) -> Response:
+    provider = request.path_params["provider"]
+    job_id = request.headers.get(JOB_ID_HEADER) or None
+    found = match_route(routes, "/" + request.path_params["rest"])
+    if found is None or request.method != "POST":
+        state.record_received(provider, None, job_id)
+        return _finish(state, job_id, not_found_answer(request.method, request.url.path))
+    wire, path_params = found
+    parsed = wire.read(provider, await request.body(), path_params)
+    call_number = state.record_received(provider, parsed.model, job_id)
+    rejection = wire.authenticate(request.headers) or parsed.error
+    if rejection is not None or parsed.prompt is None:
+        return _finish(state, job_id, rejection or not_found_answer("POST", request.url.path))
+    return await _answer(state, wire, parsed.prompt, request, call_number)
+
+
+async def _answer(
+    state: EmulatorState, wire: WireFormat, prompt: Prompt, request: Request, call_number: int
+) -> Response:
+    job_id = request.headers.get(JOB_ID_HEADER) or None
+    rule = state.next_fault(prompt.provider, prompt.model)
+    if rule is None:
+        latency = state.latency_for(prompt.provider, prompt.model)
+        if latency > 0:
+            await asyncio.sleep(latency)
+        meta = CallMeta(call_number=call_number, latency_s=latency, created=state.config.created)
+        return _finish(state, job_id, wire.success(prompt, make_reply(prompt), meta))
+    if rule.kind == "disconnect":
+        state.record_outcome(job_id, "disconnect")
+        return _DroppedConnection()
+    if rule.kind == "timeout":
+        await _hold(request, rule.hang_s if rule.hang_s is not None else state.config.hang_s)
+    return _finish(state, job_id, wire.fault(rule, prompt.model))
+
+
+async def _hold(request: Request, seconds: float) -> None:
+    """Wait ``seconds``, or less if the client hangs up first (its read timeout fired), so a
+    held call does not outlive its client and hold up a shutdown."""
+    try:
+        async with asyncio.timeout(seconds):
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+    except TimeoutError:
+        pass
+
+
+def _finish(state: EmulatorState, job_id: str | None, answer: Answer) -> Response:
+    state.record_outcome(job_id, str(answer.status))
+    return JSONResponse(dict(answer.body), status_code=answer.status, headers=dict(answer.headers))

@@ -1,0 +1,118 @@
+"""Fault rules for the provider emulator and the pure functions that decide which call fails.
+
+A rule targets a provider and a model (``"*"`` matches any) and says how matching calls fail.
+Each rule counts the calls it matches separately for every (provider, model): the k-th such call
+(k from 1) is a candidate when ``k <= first_n`` (or no ``first_n``), and a candidate fails when
+``selected(k, fraction)``. Selection uses error diffusion: call k fails exactly when
+``floor(k * fraction)`` grew at k, so any N consecutive calls fail ``N * fraction`` times give or
+take one, the same calls on every run. The first rule (in list order) that fires decides the call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "FaultKind",
+    "FaultRule",
+    "FaultRules",
+    "choose_fault",
+    "rule_matches",
+    "selected",
+]
+
+FaultKind = Literal["status", "rate_limit", "timeout", "disconnect"]
+
+# the HTTP status each kind answers with when the rule does not name one
+_DEFAULT_STATUS: dict[str, int] = {
+    "status": 503,
+    "rate_limit": 429,
+    "timeout": 504,
+    "disconnect": 200,
+}
+
+
+class FaultRule(BaseModel):
+    """How the calls of one (provider, model) pattern fail.
+
+    kind ``status`` answers ``status`` (default 503) with the wire format's error body for
+    ``error_code``; ``rate_limit`` answers 429 with a ``retry-after`` header (``retry_after``
+    seconds, default 1; none for ``error_code: insufficient_quota`` unless given);
+    ``timeout`` holds the connection ``hang_s`` seconds (default: the emulator's) then answers
+    504; ``disconnect`` sends the headers of an answer and closes the connection mid-body.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provider: str = Field(default="*", min_length=1)
+    model: str = Field(default="*", min_length=1)
+    kind: FaultKind = "status"
+    status: int | None = Field(default=None, ge=400, le=599)
+    retry_after: float | None = Field(default=None, ge=0)
+    error_code: str | None = None
+    message: str | None = None
+    fraction: float = Field(default=1.0, ge=0.0, le=1.0)
+    first_n: int | None = Field(default=None, ge=1)
+    hang_s: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _status_fits_kind(self) -> FaultRule:
+        if self.kind == "rate_limit" and self.status not in (None, 429):
+            raise ValueError("status: a rate_limit rule answers 429; leave status out")
+        if self.kind == "disconnect" and self.status is not None:
+            raise ValueError("status: a disconnect rule sends no status; leave it out")
+        return self
+
+    @property
+    def answer_status(self) -> int:
+        """The HTTP status this rule answers with."""
+        return self.status if self.status is not None else _DEFAULT_STATUS[self.kind]
+
+
+class FaultRules(BaseModel):
+    """The body of ``POST /_emulator/faults`` and the ``rules`` list of a config file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rules: list[FaultRule] = Field(default_factory=list)
+
+
+def rule_matches(rule: FaultRule, provider: str, model: str) -> bool:
+    """Whether ``rule`` targets this provider and model (``"*"`` matches anything)."""
+    return rule.provider in ("*", provider) and rule.model in ("*", model)
+
+
+def selected(call_number: int, fraction: float) -> bool:
+    """Whether the ``call_number``-th call (from 1) is among the ``fraction`` that fail.
+
+    Error diffusion: the count of failures among the first k calls is ``floor(k * fraction)``,
+    so call k fails when that count steps up at k. ``1e-9`` absorbs float error (0.3 * 10).
+    """
+    if call_number < 1:
+        return False
+    if fraction >= 1.0:
+        return True
+    now = math.floor(call_number * fraction + 1e-9)
+    before = math.floor((call_number - 1) * fraction + 1e-9)
+    return now > before
+
+
+def choose_fault(rules: Sequence[FaultRule], call_numbers: Sequence[int]) -> FaultRule | None:
+    """The first rule that fires for a call, or None for a normal answer.
+
+    ``call_numbers[i]`` is this call's number among the calls of its (provider, model) that
+    rule ``i`` matched (0 when rule ``i`` does not match the call); the caller keeps those
+    counters, which keeps this function pure.
+    """
+    for rule, number in zip(rules, call_numbers, strict=True):
+        if number < 1:
+            continue
+        if rule.first_n is not None and number > rule.first_n:
+            continue
+        if selected(number, rule.fraction):
+            return rule
+    return None

@@ -1,0 +1,71 @@
+"""What one emulated wire format provides to the app, and the data it hands back.
+
+The app owns the flow of a call (count, authenticate, validate, fault, wait, answer); a wire
+format only reads its request body into a wire-neutral ``Prompt`` and renders answers in its own
+shape. Adding Anthropic, Gemini or Cohere means one class like ``OpenAIWire`` and one line in
+the app's dispatch table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from adapters.emulator.content import Prompt, Reply
+from adapters.emulator.faults import FaultRule
+
+__all__ = ["Answer", "CallMeta", "Parsed", "WireFormat"]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An HTTP answer: status, JSON body, extra headers."""
+
+    status: int
+    body: Mapping[str, Any]
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A request body read by a wire format.
+
+    ``model`` is known as soon as the body names one (so the call is counted per model even
+    when the rest is invalid); exactly one of ``prompt`` and ``error`` is set.
+    """
+
+    model: str | None
+    prompt: Prompt | None = None
+    error: Answer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallMeta:
+    """Facts about the call that answers carry in headers or fields."""
+
+    call_number: int  # this call's number among the calls to its provider, from 1
+    latency_s: float
+    created: int  # the ``created`` timestamp answers carry
+
+
+class WireFormat(Protocol):
+    """One provider wire format as the emulator speaks it."""
+
+    name: str
+
+    def authenticate(self, headers: Mapping[str, str]) -> Answer | None:
+        """None when the request carries credentials, else the format's 401 answer."""
+        ...
+
+    def read(self, provider: str, body: bytes, path_params: Mapping[str, str]) -> Parsed:
+        """The request body as a ``Prompt``, or the format's 400 answer naming the bad field."""
+        ...
+
+    def success(self, prompt: Prompt, reply: Reply, meta: CallMeta) -> Answer:
+        """The format's success answer for ``reply``."""
+        ...
+
+    def fault(self, rule: FaultRule, model: str) -> Answer:
+        """The format's error answer for a fault rule that fired."""
+        ...

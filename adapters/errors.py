@@ -1,0 +1,127 @@
+"""The errors a provider call can end in, one class per thing the worker does about it.
+
+Every failure of a provider call, whatever the wire format, becomes exactly one of these:
+
+ProviderError                       a provider call failed
+├── TransientError                  worth another try on the same target
+│   ├── RateLimited                 429, quota headers: wait Retry-After, then retry
+│   ├── Overloaded                  503, 529: back off, retry; counts toward the circuit
+│   ├── ServerError                 500, 502, 504, an unreadable answer; counts toward the circuit
+│   ├── ProviderTimeout             connect, read, write or pool timeout
+│   └── ProviderConnectionError     refused, reset, DNS, protocol errors
+├── TargetError                     this target cannot serve the job; another one may
+│   ├── QuotaExhausted              spend or billing limit: no retry helps until it resets
+│   ├── AuthError                   401, 403, a rejected key: trip the circuit for that key
+│   ├── ContextTooLong              the prompt is over the window: only a larger model helps
+│   ├── ContentBlocked              the provider's safety system refused the request
+│   └── ModelNotFound               the provider does not know the model id (a catalog mistake)
+└── InvalidRequest                  no provider would accept it: fail the job now
+
+Adapters classify; the worker acts. ``map_transport_error`` is the one place that turns httpx's
+exceptions into these classes.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+__all__ = [
+    "AuthError",
+    "ContentBlocked",
+    "ContextTooLong",
+    "InvalidRequest",
+    "ModelNotFound",
+    "Overloaded",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderTimeout",
+    "QuotaExhausted",
+    "RateLimited",
+    "ServerError",
+    "TargetError",
+    "TransientError",
+    "map_transport_error",
+]
+
+
+class ProviderError(Exception):
+    """A provider call failed. ``status_code`` is the HTTP status when there was one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        provider_code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.retry_after = retry_after
+        self.provider_code = provider_code
+
+    @property
+    def error_class(self) -> str:
+        return type(self).__name__
+
+
+class TransientError(ProviderError):
+    """Worth another try on the same target after a pause."""
+
+
+class RateLimited(TransientError):
+    """The provider asked us to slow down; ``retry_after`` says for how long when it told us."""
+
+
+class Overloaded(TransientError):
+    """The provider is overloaded (503, Anthropic's 529)."""
+
+
+class ServerError(TransientError):
+    """The provider failed on its side (500, 502, 504) or answered with something unreadable."""
+
+
+class ProviderTimeout(TransientError):
+    """The call did not finish in time: connect, read, write or waiting for a pooled connection."""
+
+
+class ProviderConnectionError(TransientError):
+    """The connection failed: refused, reset, a name that does not resolve, a broken protocol."""
+
+
+class TargetError(ProviderError):
+    """This target cannot serve this job; retrying it is pointless, another target may serve it."""
+
+
+class QuotaExhausted(TargetError):
+    """A spend or billing limit: 429 insufficient_quota, 402. Clears only when the period resets."""
+
+
+class AuthError(TargetError):
+    """The key was refused (401, 403, or a provider's own way of saying so)."""
+
+
+class ContextTooLong(TargetError):
+    """The prompt and the output limit do not fit the model's context window."""
+
+
+class ContentBlocked(TargetError):
+    """The provider's safety system refused the input."""
+
+
+class ModelNotFound(TargetError):
+    """The provider does not serve the model id the catalog gave it."""
+
+
+class InvalidRequest(ProviderError):
+    """The request itself is wrong; no provider would accept it, so the job fails at once."""
+
+
+def map_transport_error(exc: httpx.TransportError) -> ProviderError:
+    """The most specific cascade error for an httpx transport failure (no response was read)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return ProviderTimeout(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+    if isinstance(exc, httpx.NetworkError | httpx.ProtocolError | httpx.ProxyError):
+        return ProviderConnectionError(f"{type(exc).__name__}: {exc}")
+    return ProviderConnectionError(f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,101 @@
+"""Turning an HTTP error response into a ``ProviderError``: the rules every wire format shares.
+
+An adapter classifies an error in three steps, most specific first, each a table of data:
+the provider's own error code (``ErrorCodeTable``), then patterns in the message for providers
+that send no code (``MessageRules``, 2xx and 4xx only: a 5xx is the provider's fault whatever
+its text says), then the HTTP status (``StatusTable``). A status no table lists falls back to
+``class_for_unlisted_status``. ``make_error`` builds the instance and attaches Retry-After to
+every transient error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from adapters.errors import (
+    InvalidRequest,
+    ProviderError,
+    ServerError,
+    TransientError,
+)
+from adapters.retry_after import parse_retry_after
+
+__all__ = [
+    "ErrorCodeTable",
+    "ErrorRules",
+    "MessageRule",
+    "StatusTable",
+    "class_for_unlisted_status",
+    "classify",
+    "make_error",
+]
+
+StatusTable = Mapping[int, type[ProviderError]]
+ErrorCodeTable = Mapping[str, type[ProviderError]]
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRule:
+    """An error class for messages that match ``pattern`` (searched, case-insensitive)."""
+
+    pattern: str
+    error: type[ProviderError]
+
+    def matches(self, message: str) -> bool:
+        return re.search(self.pattern, message, flags=re.IGNORECASE) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRules:
+    """One wire format's classification tables."""
+
+    statuses: StatusTable
+    codes: ErrorCodeTable
+    messages: tuple[MessageRule, ...] = ()
+
+
+def class_for_unlisted_status(status_code: int) -> type[ProviderError]:
+    """The class for a status no table lists.
+
+    4xx says the client erred, so the request is treated as wrong (InvalidRequest). Anything
+    else that reaches error classification (5xx, and 1xx/2xx/3xx where a chat.completion was
+    expected) means the provider did not answer usefully: ServerError, worth a retry.
+    """
+    if 400 <= status_code < 500:
+        return InvalidRequest
+    return ServerError
+
+
+def classify(
+    rules: ErrorRules, status_code: int, codes: Iterable[str], message: str
+) -> type[ProviderError]:
+    """The most specific class for an error: by code, then by message, then by status."""
+    for code in codes:
+        if code in rules.codes:
+            return rules.codes[code]
+    if status_code < 500:
+        for rule in rules.messages:
+            if rule.matches(message):
+                return rule.error
+    found = rules.statuses.get(status_code)
+    return found if found is not None else class_for_unlisted_status(status_code)
+
+
+def make_error(
+    error: type[ProviderError],
+    message: str,
+    *,
+    status_code: int | None,
+    provider_code: str | None,
+    headers: Mapping[str, str],
+) -> ProviderError:
+    """An instance of ``error``; transient ones carry the wait the headers asked for."""
+    retry_after = parse_retry_after(headers) if issubclass(error, TransientError) else None
+    return error(
+        message,
+        status_code=status_code,
+        retry_after=retry_after,
+        provider_code=provider_code,
+    )

@@ -1,0 +1,52 @@
+"""The Celery application that producers send through and workers consume from.
+
+Producers send the execute task by name, so they never import the workers' code. Every setting
+below is one that cascade's delivery guarantees depend on; each says why.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from broker.settings import Settings
+
+__all__ = ["EXECUTE_TASK", "create_celery"]
+
+EXECUTE_TASK = "cascade.execute"
+
+
+def create_celery(settings: Settings) -> Celery:
+    app = Celery("cascade", broker=settings.redis_url, set_as_current=False)
+    transport_options = {
+        # Unacknowledged messages come back after this long; see Settings.visibility_timeout_s.
+        "visibility_timeout": settings.visibility_timeout_s,
+        # How often a worker sweeps for messages a dead worker left unacknowledged.
+        "unacked_restore_interval": settings.restore_interval_s,
+        "unacked_restore_throttle": 1,
+        "health_check_interval": 25,
+        "socket_keepalive": True,
+    }
+    app.conf.update(
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        broker_pool_limit=None,
+        # cascade keeps its own results in the job store; Celery's result backend stays unused.
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        # Acknowledge after the task ran, and give a message back when its worker dies mid-call:
+        # together with the job store's idempotent finish this is at-least-once with one result.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        # One message at a time per slot: a slow provider must not hoard queued jobs.
+        worker_prefetch_multiplier=1,
+        # A lost broker connection cancels running tasks so they are redelivered, not orphaned.
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        task_create_missing_queues=True,
+        worker_send_task_events=True,
+        task_send_sent_event=False,
+        worker_hijack_root_logger=False,
+        enable_utc=True,
+    )
+    return app

@@ -1,0 +1,215 @@
+"""The ``cascade`` command: submit jobs, read results, run workers, the emulator, the demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from broker.settings import Settings
+
+__all__ = ["main"]
+
+EXIT_UNKNOWN_JOB = 2
+EXIT_REFUSED = 3
+EXIT_TIMEOUT = 4
+
+_console = Console()
+_errors = Console(stderr=True)
+
+
+class _Context:
+    def __init__(self, overrides: dict[str, Any]) -> None:
+        self.overrides = {key: value for key, value in overrides.items() if value is not None}
+
+    def settings(self) -> Settings:
+        return Settings(**self.overrides)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", type=click.Path(dir_okay=False), help="cascade.yaml [CASCADE_CONFIG]")
+@click.option("--profile", help="catalog profile, e.g. 'emulated' [CASCADE_PROFILE]")
+@click.option("--redis-url", help="Redis URL [CASCADE_REDIS_URL]")
+@click.pass_context
+def main(
+    ctx: click.Context, config: str | None, profile: str | None, redis_url: str | None
+) -> None:
+    """cascade: an asynchronous, queue-based inference broker."""
+    ctx.obj = _Context({"config": config, "profile": profile, "redis_url": redis_url})
+
+
+def _client(ctx: click.Context) -> Any:
+    from broker.catalog_file import CatalogError, load_catalog
+    from broker.client import CascadeClient
+
+    settings = ctx.obj.settings()
+    try:
+        catalog = load_catalog(
+            settings.config, settings.profile, emulator_url=settings.emulator_url
+        )
+    except CatalogError as exc:
+        _errors.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        sys.exit(EXIT_REFUSED)
+    return CascadeClient(settings, catalog)
+
+
+@main.command()
+@click.argument("prompt", required=False)
+@click.option(
+    "--file",
+    "job_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help='a job as JSON: {"needs": ..., "request": ..., "envelope": ...}',
+)
+@click.option("--tier", help="capability tier, e.g. standard")
+@click.option("--model", help="one catalog model instead of a tier")
+@click.option("--needs", "capabilities", help="required capabilities, comma-separated")
+@click.option("--max-cost", type=float, help="most the job may cost, in USD")
+@click.option("--max-tokens", type=int, help="output token limit")
+@click.option("--tenant", help="tenant the job belongs to")
+@click.option("--wait", is_flag=True, help="wait for the result and print it")
+@click.option("--timeout", type=float, default=120.0, show_default=True)
+@click.pass_context
+def submit(
+    ctx: click.Context,
+    prompt: str | None,
+    job_file: str | None,
+    tier: str | None,
+    model: str | None,
+    capabilities: str | None,
+    max_cost: float | None,
+    max_tokens: int | None,
+    tenant: str | None,
+    wait: bool,
+    timeout: float,
+) -> None:
+    """Submit one job: a PROMPT with --tier/--model, or a job file. Prints the job id."""
+    from broker.client import SubmitError
+
+    client = _client(ctx)
+    try:
+        if job_file is not None:
+            job = client.parse_job(json.loads(Path(job_file).read_text()))
+        else:
+            needs: dict[str, Any] = {}
+            if capabilities:
+                needs["capabilities"] = [item.strip() for item in capabilities.split(",")]
+            if max_cost is not None:
+                needs["max_cost_usd"] = max_cost
+            request: dict[str, Any] = {"messages": [{"role": "user", "content": prompt or ""}]}
+            if max_tokens is not None:
+                request["max_tokens"] = max_tokens
+            job = client.build_job(request, tier=tier, model=model, needs=needs, tenant=tenant)
+        job_id = client.submit(job)
+    except (SubmitError, json.JSONDecodeError) as exc:
+        _errors.print(f"refused, nothing was enqueued:\n{exc}", markup=False, highlight=False)
+        sys.exit(EXIT_REFUSED)
+    if not wait:
+        click.echo(job_id)
+        return
+    _print_result(client, job_id, wait=True, timeout=timeout)
+
+
+@main.command()
+@click.argument("job_id")
+@click.option("--wait", is_flag=True, help="wait until the job ends")
+@click.option("--timeout", type=float, default=120.0, show_default=True)
+@click.pass_context
+def result(ctx: click.Context, job_id: str, wait: bool, timeout: float) -> None:
+    """Print a job's result as JSON (or its status while it runs)."""
+    _print_result(_client(ctx), job_id, wait=wait, timeout=timeout)
+
+
+def _print_result(client: Any, job_id: str, *, wait: bool, timeout: float) -> None:
+    from broker.client import JobTimeout, UnknownJob
+
+    try:
+        found = client.wait(job_id, timeout) if wait else client.get(job_id)
+        if found is None:
+            click.echo(json.dumps({"job_id": job_id, "status": client.status(job_id).value}))
+            return
+    except UnknownJob:
+        _errors.print(f"no job with id {job_id!r} (never submitted, or expired)", markup=False)
+        sys.exit(EXIT_UNKNOWN_JOB)
+    except JobTimeout as exc:
+        _errors.print(str(exc), markup=False)
+        sys.exit(EXIT_TIMEOUT)
+    click.echo(found.model_dump_json(indent=2))
+    if found.status == "failed":
+        sys.exit(1)
+
+
+@main.command()
+@click.pass_context
+def routes(ctx: click.Context) -> None:
+    """Print each tier's models in fallback order, with their queues."""
+    from broker.catalog_file import load_catalog
+    from routing.describe import describe_tiers
+
+    settings = ctx.obj.settings()
+    catalog = load_catalog(settings.config, settings.profile, emulator_url=settings.emulator_url)
+    table = Table(title="tiers and their fallback order")
+    for column in ("tier", "#", "model", "provider", "queue", "reached via"):
+        table.add_column(column)
+    for row in describe_tiers(catalog):
+        table.add_row(
+            row.tier,
+            str(row.position),
+            row.model,
+            row.provider,
+            row.queue,
+            f"fallback from {row.tier}" if row.via_fallback else "",
+        )
+    _console.print(table)
+
+
+@main.command()
+@click.option("--provider", required=True, help="the catalog provider whose queues to consume")
+@click.option("--concurrency", type=int, help="calls in flight (default: the provider's setting)")
+@click.option("--loglevel", default="INFO", show_default=True)
+@click.pass_context
+def worker(ctx: click.Context, provider: str, concurrency: int | None, loglevel: str) -> None:
+    """Run a worker for one provider: it consumes every <tier>.<provider> queue."""
+    from workers.startup import run_worker
+
+    run_worker(provider, ctx.obj.settings(), concurrency=concurrency, loglevel=loglevel)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8900, show_default=True)
+@click.option("--latency", type=float, help="seconds every answer takes")
+@click.option(
+    "--faults",
+    "faults_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML or JSON emulator configuration with fault rules",
+)
+def emulator(host: str, port: int, latency: float | None, faults_file: str | None) -> None:
+    """Run the provider emulator: every provider's wire format on one local HTTP port."""
+    from adapters.emulator import EmulatorConfig, EmulatorConfigError, load_emulator_config, run
+
+    try:
+        config = load_emulator_config(faults_file) if faults_file else EmulatorConfig()
+    except EmulatorConfigError as exc:
+        _errors.print(str(exc), markup=False, highlight=False)
+        sys.exit(EXIT_REFUSED)
+    if latency is not None:
+        config = config.model_copy(
+            update={"latency": config.latency.model_copy(update={"base": latency})}
+        )
+    run(host, port, config)
+
+
+@main.command()
+@click.option("--jobs", "job_count", type=int, default=12, show_default=True)
+def demo(job_count: int) -> None:
+    """Start Redis (embedded if none answers), the emulator and workers; run a small batch."""
+    from broker.demo import run_demo
+
+    sys.exit(run_demo(job_count))

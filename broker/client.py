@@ -1,0 +1,257 @@
+"""The producer API: submit jobs, read their status and results, wait for them.
+
+    client = CascadeClient.from_env()
+    job_id = client.submit({"messages": [{"role": "user", "content": "Hi"}]}, tier="standard")
+    result = client.wait(job_id, timeout=30)
+
+A job is validated and its route planned before anything is written, so bad input is refused
+with the path of the bad field and nothing is enqueued. ``submit_many`` writes every job record
+in one pipelined round trip, then publishes every message in pipelined batches.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import redis
+from celery import Celery
+from pydantic import ValidationError
+
+from broker.catalog_file import load_catalog
+from broker.celery_app import EXECUTE_TASK, create_celery
+from broker.jobs import (
+    CompletionJob,
+    CompletionResult,
+    FailedResult,
+    JobStatus,
+    TargetRef,
+    format_validation_error,
+)
+from broker.keys import Keys
+from broker.settings import Settings
+from broker.store import JobStore
+from routing.catalog import Catalog
+from routing.planner import NoRoute, plan
+
+__all__ = ["CascadeClient", "JobTimeout", "SubmitError", "UnknownJob"]
+
+_PUBLISH_BATCH = 1000
+
+
+class SubmitError(ValueError):
+    """A job was refused at submit; the message names each bad field. Nothing was enqueued."""
+
+
+class UnknownJob(LookupError):
+    """No job with this id exists (never submitted, or its records expired)."""
+
+
+class JobTimeout(TimeoutError):
+    """The job did not finish within the time the caller was willing to wait."""
+
+
+class CascadeClient:
+    def __init__(
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        redis_client: redis.Redis | None = None,
+        celery_app: Celery | None = None,
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.redis = redis_client or redis.Redis.from_url(settings.redis_url)
+        self.keys = Keys(settings.key_prefix)
+        self.store = JobStore(self.redis, self.keys, settings.result_ttl_s)
+        self.celery = celery_app or create_celery(settings)
+
+    @classmethod
+    def from_env(cls) -> CascadeClient:
+        settings = Settings()
+        return cls(
+            settings,
+            load_catalog(settings.config, settings.profile, emulator_url=settings.emulator_url),
+        )
+
+    def close(self) -> None:
+        self.redis.close()
+        self.celery.close()
+
+    # --- submit --------------------------------------------------------------------------
+
+    def build_job(
+        self,
+        request: Mapping[str, Any] | None = None,
+        *,
+        tier: str | None = None,
+        model: str | None = None,
+        needs: Mapping[str, Any] | None = None,
+        **envelope: Any,
+    ) -> CompletionJob:
+        """A validated job from a request body and routing needs; raises SubmitError."""
+        data: dict[str, Any] = {"request": dict(request or {}), "needs": dict(needs or {})}
+        if tier is not None:
+            data["needs"]["tier"] = tier
+        if model is not None:
+            data["needs"]["model"] = model
+        envelope = {key: value for key, value in envelope.items() if value is not None}
+        if envelope:
+            data["envelope"] = envelope
+        return self.parse_job(data)
+
+    @staticmethod
+    def parse_job(data: Any, *, where: str = "") -> CompletionJob:
+        """A job from its JSON form (``{"needs": ..., "request": ..., "envelope": ...}``)."""
+        try:
+            return CompletionJob.model_validate(data)
+        except ValidationError as exc:
+            raise SubmitError(_prefixed(format_validation_error(exc, data), where)) from exc
+
+    def submit(
+        self,
+        request: Mapping[str, Any] | CompletionJob,
+        *,
+        tier: str | None = None,
+        model: str | None = None,
+        needs: Mapping[str, Any] | None = None,
+        job_id: str | None = None,
+        tenant: str | None = None,
+        batch_id: str | None = None,
+        deadline: datetime | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
+        """Validate, plan and enqueue one job; returns its id."""
+        if isinstance(request, CompletionJob):
+            job = request
+        else:
+            job = self.build_job(
+                request,
+                tier=tier,
+                model=model,
+                needs=needs,
+                id=job_id,
+                tenant=tenant,
+                batch_id=batch_id,
+                deadline=deadline,
+                tags=dict(tags) if tags else None,
+            )
+        return self.submit_many([job])[0]
+
+    def submit_many(self, jobs: Iterable[CompletionJob | Mapping[str, Any]]) -> list[str]:
+        """Validate and plan every job, then enqueue them all; returns their ids in order.
+
+        One bad job refuses the whole lot: the error names its index and field, and nothing is
+        written. A job whose id is already stored is not enqueued again (its id is returned),
+        so that a submit retried after a lost answer never runs a job twice.
+        """
+        planned: list[tuple[CompletionJob, list[TargetRef]]] = []
+        seen: set[str] = set()
+        for index, item in enumerate(jobs):
+            where = f"jobs[{index}]"
+            job = item if isinstance(item, CompletionJob) else self.parse_job(item, where=where)
+            if job.id in seen:
+                raise SubmitError(f"{where}.envelope.id: {job.id!r} appears twice in this submit")
+            seen.add(job.id)
+            planned.append((job, self._route(job, where)))
+        existing = set(self.store.exists([job.id for job, _ in planned]))
+        fresh = [(job, route) for job, route in planned if job.id not in existing]
+        self._enqueue(fresh)
+        return [job.id for job, _ in planned]
+
+    def _route(self, job: CompletionJob, where: str) -> list[TargetRef]:
+        try:
+            return list(plan(job, self.catalog).targets)
+        except NoRoute as exc:
+            prefix = f"{where}." if where else ""
+            raise SubmitError(f"{prefix}{exc.field}: {exc}") from exc
+
+    def _enqueue(self, jobs: Sequence[tuple[CompletionJob, list[TargetRef]]]) -> None:
+        if not jobs:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for job, route in jobs:
+            self.store.add_to_pipeline(pipe, job, route)
+        pipe.execute()
+        # Records first, messages second: a worker that takes a message always finds its job.
+        with self.celery.producer_or_acquire() as producer, producer.batch(_PUBLISH_BATCH):
+            for job, route in jobs:
+                self.celery.send_task(
+                    EXECUTE_TASK,
+                    args=[job.id, 0],
+                    queue=route[0].queue,
+                    task_id=job.id,
+                    producer=producer,
+                )
+
+    # --- read ----------------------------------------------------------------------------
+
+    def status(self, job_id: str) -> JobStatus:
+        found = self.store.status(job_id)
+        if found is None:
+            raise UnknownJob(job_id)
+        return found
+
+    def get(self, job_id: str) -> CompletionResult | FailedResult | None:
+        """The final result, or None while the job is still queued or running."""
+        result = self.store.result(job_id)
+        if result is None and self.store.status(job_id) is None:
+            raise UnknownJob(job_id)
+        return result
+
+    def wait(self, job_id: str, timeout: float) -> CompletionResult | FailedResult:
+        """Block until the job ends, at most ``timeout`` seconds; raises JobTimeout."""
+        found = self.wait_many([job_id], timeout)
+        if job_id not in found:
+            raise JobTimeout(f"job {job_id} did not finish within {timeout:g}s")
+        return found[job_id]
+
+    def wait_many(
+        self, job_ids: Sequence[str], timeout: float
+    ) -> dict[str, CompletionResult | FailedResult]:
+        """The results of the jobs that ended within ``timeout`` seconds.
+
+        Subscribes to completion events first, then reads the results already stored, so no end
+        is missed between the two; then reads only the jobs that the events name. A periodic
+        re-read covers events lost with a dropped connection.
+        """
+        pending = set(job_ids)
+        if unknown := sorted(pending - set(self.store.exists(job_ids))):
+            raise UnknownJob(", ".join(unknown[:5]))
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        pubsub.subscribe(self.keys.events_channel())
+        try:
+            done = self.store.results(list(pending))
+            pending -= done.keys()
+            deadline = time.monotonic() + timeout
+            next_sweep = time.monotonic() + 1.0
+            while pending and (left := deadline - time.monotonic()) > 0:
+                message = pubsub.get_message(timeout=min(left, 0.5))
+                ended = _ended_job(message)
+                if ended in pending:
+                    done.update(self.store.results([ended]))
+                if time.monotonic() >= next_sweep:
+                    done.update(self.store.results(list(pending)))
+                    next_sweep = time.monotonic() + 1.0
+                pending -= done.keys()
+            return done
+        finally:
+            pubsub.close()
+
+
+def _ended_job(message: Mapping[str, Any] | None) -> str | None:
+    if message is None or message.get("type") != "message":
+        return None
+    event = json.loads(message["data"])
+    if event.get("status") in (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value):
+        return str(event["job_id"])
+    return None
+
+
+def _prefixed(text: str, where: str) -> str:
+    if not where:
+        return text
+    return "\n".join(f"{where}.{line}" for line in text.splitlines())

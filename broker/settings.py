@@ -1,0 +1,52 @@
+"""Runtime settings, read once from ``CASCADE_*`` environment variables into one typed object."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Everything a producer or worker needs besides the catalog. Secrets are not kept here:
+    API keys are read from the variables the catalog names, when a worker needs them."""
+
+    model_config = SettingsConfigDict(env_prefix="CASCADE_", frozen=True, extra="ignore")
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    config: str | None = Field(default=None, description="path of cascade.yaml")
+    profile: str | None = Field(default=None, description="a catalog profile, e.g. 'emulated'")
+    emulator_url: str | None = Field(
+        default=None, description="with the emulated profile: where the emulator listens"
+    )
+    key_prefix: str = Field(default="cascade", pattern=r"^[A-Za-z0-9_.-]+$")
+    result_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    # Redis re-delivers an unacknowledged message after this long: it must exceed the longest
+    # call plus every backoff, or a slow job runs twice (Celery with Redis, late ack).
+    visibility_timeout_s: int = Field(default=3600, ge=1)
+    # How often a worker sweeps Redis for messages a dead worker left unacknowledged.
+    restore_interval_s: int = Field(default=10, ge=1)
+    # A retry's wait is capped far below the visibility timeout for the same reason.
+    max_backoff_s: float = Field(default=30.0, gt=0)
+    base_backoff_s: float = Field(default=0.5, gt=0)
+    # The longest Retry-After cascade waits for on one target before it reroutes instead.
+    max_retry_after_s: float = Field(default=60.0, gt=0)
+    # How long a worker's claim on a running job lasts: a delivery that finds the job claimed
+    # looks again after this. It bounds how long a job waits after its worker died mid-call,
+    # so it should exceed the longest call, and stay below the visibility timeout.
+    claim_ttl_s: int = Field(default=300, ge=1)
+
+    @model_validator(mode="after")
+    def _waits_below_visibility_timeout(self) -> Settings:
+        limit = self.visibility_timeout_s
+        for name in ("claim_ttl_s", "max_backoff_s", "max_retry_after_s"):
+            if getattr(self, name) >= limit:
+                raise ValueError(
+                    f"{name} ({getattr(self, name)}) must stay below visibility_timeout_s"
+                    f" ({limit}): a message held longer than that is delivered twice"
+                )
+        return self
+
+    worker_pool: str = Field(default="threads", pattern=r"^(threads|gevent|prefork|solo)$")
+    worker_concurrency: int | None = Field(default=None, ge=1)

@@ -1,0 +1,210 @@
+"""The job store: a job's record, attempts and final result in Redis, under its id.
+
+Producers write a job once at submit; workers read it, append attempts and finish it. The final
+result is written by one Lua script that sets it only if none exists, records the status, files a
+failure as a dead letter and publishes the outcome, so a job ends exactly once even when two
+deliveries of its message race.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from pydantic import TypeAdapter
+
+from broker.jobs import (
+    Attempt,
+    CompletionJob,
+    CompletionResult,
+    FailedResult,
+    JobResult,
+    JobStatus,
+    TargetRef,
+)
+from broker.keys import Keys
+
+__all__ = ["JobStore", "StoredJob"]
+
+_RESULT = TypeAdapter[CompletionResult | FailedResult](JobResult)
+_TARGETS = TypeAdapter(list[TargetRef])
+
+# KEYS: result, job hash, dead-letter set, attempts. ARGV: result JSON, status, ttl, done channel,
+# events channel, event JSON, job id, now, is_failure.
+_FINISH = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3]) == false then
+  return 0
+end
+redis.call('HSET', KEYS[2], 'status', ARGV[2], 'finished_at', ARGV[8])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('EXPIRE', KEYS[4], ARGV[3])
+if ARGV[9] == '1' then
+  redis.call('ZADD', KEYS[3], ARGV[8], ARGV[7])
+end
+redis.call('PUBLISH', ARGV[4], ARGV[2])
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 1
+"""
+
+# Delete the claim only if this worker still holds it.
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredJob:
+    job: CompletionJob
+    route: list[TargetRef]
+    status: JobStatus
+    hop: int
+
+
+class JobStore:
+    """Reads and writes jobs in Redis. Thread-safe: redis-py's client pools its connections."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, ttl_s: int) -> None:
+        self.client = client
+        self.keys = keys
+        self.ttl_s = ttl_s
+        self._finish = client.register_script(_FINISH)
+        self._release = client.register_script(_RELEASE)
+
+    # --- submit ------------------------------------------------------------------------
+
+    def add_to_pipeline(
+        self, pipe: redis.client.Pipeline, job: CompletionJob, route: Sequence[TargetRef]
+    ) -> None:
+        """Queue the writes that record a new job; the caller executes the pipeline."""
+        key = self.keys.job(job.id)
+        pipe.hset(
+            key,
+            mapping={
+                "job": job.model_dump_json(),
+                "route": _TARGETS.dump_json(list(route)).decode(),
+                "status": JobStatus.QUEUED.value,
+                "hop": 0,
+                "submitted_at": f"{time.time():.6f}",
+                "tenant": job.envelope.tenant,
+                "batch_id": job.envelope.batch_id or "",
+            },
+        )
+        pipe.expire(key, self.ttl_s)
+
+    def exists(self, job_ids: Iterable[str]) -> list[str]:
+        """The ids among ``job_ids`` that are already stored."""
+        ids = list(job_ids)
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in ids:
+            pipe.exists(self.keys.job(job_id))
+        return [job_id for job_id, found in zip(ids, pipe.execute(), strict=True) if found]
+
+    # --- worker side -------------------------------------------------------------------
+
+    def load(self, job_id: str) -> StoredJob | None:
+        fields = self.client.hgetall(self.keys.job(job_id))
+        if not fields:
+            return None
+        return StoredJob(
+            job=CompletionJob.model_validate_json(fields[b"job"]),
+            route=_TARGETS.validate_json(fields[b"route"]),
+            status=JobStatus(_text(fields[b"status"])),
+            hop=int(fields[b"hop"]),
+        )
+
+    def claim(self, job_id: str, token: str, ttl_s: int) -> bool:
+        """Take the job for this worker unless another delivery of it is running right now."""
+        return bool(self.client.set(self.keys.claim(job_id), token, nx=True, ex=ttl_s))
+
+    def claim_seconds_left(self, job_id: str) -> float:
+        milliseconds = int(self.client.pttl(self.keys.claim(job_id)))
+        return max(milliseconds, 0) / 1000
+
+    def release(self, job_id: str, token: str) -> None:
+        self._release(keys=[self.keys.claim(job_id)], args=[token])
+
+    def mark_running(self, job_id: str, hop: int) -> None:
+        key = self.keys.job(job_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(key, mapping={"status": JobStatus.RUNNING.value, "hop": hop})
+        pipe.publish(self.keys.events_channel(), _event(job_id, JobStatus.RUNNING, hop=hop))
+        pipe.execute()
+
+    def advance(self, job_id: str, hop: int) -> None:
+        """Record that the job moved on to ``hop`` (a reroute), so older deliveries stand down."""
+        self.client.hset(self.keys.job(job_id), mapping={"hop": hop, "status": "queued"})
+
+    def add_attempt(self, job_id: str, attempt: Attempt) -> None:
+        key = self.keys.attempts(job_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.rpush(key, attempt.model_dump_json())
+        pipe.expire(key, self.ttl_s)
+        pipe.execute()
+
+    def attempts(self, job_id: str) -> list[Attempt]:
+        raw = self.client.lrange(self.keys.attempts(job_id), 0, -1)
+        return [Attempt.model_validate_json(item) for item in raw]
+
+    def finish(self, job_id: str, result: CompletionResult | FailedResult) -> bool:
+        """Store the final result unless one exists. True if this call ended the job."""
+        now = f"{time.time():.6f}"
+        failed = isinstance(result, FailedResult)
+        written = self._finish(
+            keys=[
+                self.keys.result(job_id),
+                self.keys.job(job_id),
+                self.keys.dead_letters(),
+                self.keys.attempts(job_id),
+            ],
+            args=[
+                result.model_dump_json(),
+                result.status.value,
+                self.ttl_s,
+                self.keys.done_channel(job_id),
+                self.keys.events_channel(),
+                _event(job_id, result.status, batch_id=result.batch_id),
+                job_id,
+                now,
+                "1" if failed else "0",
+            ],
+        )
+        return bool(written)
+
+    # --- caller side -------------------------------------------------------------------
+
+    def result(self, job_id: str) -> CompletionResult | FailedResult | None:
+        raw = self.client.get(self.keys.result(job_id))
+        return None if raw is None else _RESULT.validate_json(raw)
+
+    def results(self, job_ids: Sequence[str]) -> dict[str, CompletionResult | FailedResult]:
+        """The final results among ``job_ids``, read in one round trip."""
+        if not job_ids:
+            return {}
+        raw = self.client.mget([self.keys.result(job_id) for job_id in job_ids])
+        return {
+            job_id: _RESULT.validate_json(item)
+            for job_id, item in zip(job_ids, raw, strict=True)
+            if item is not None
+        }
+
+    def status(self, job_id: str) -> JobStatus | None:
+        raw = self.client.hget(self.keys.job(job_id), "status")
+        return None if raw is None else JobStatus(_text(raw))
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _event(job_id: str, status: JobStatus, **extra: Any) -> str:
+    return json.dumps(
+        {"job_id": job_id, "status": status.value, "at": datetime.now(UTC).isoformat(), **extra}
+    )

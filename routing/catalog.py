@@ -1,0 +1,344 @@
+"""The model catalog: providers, models, tiers and profiles, validated as one consistent whole.
+
+The catalog holds no secret. A provider names the environment variables its keys live in;
+the only key a catalog may carry is the placeholder an emulator profile puts there, and the
+file itself can never set one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from broker.jobs import Capability
+
+__all__ = [
+    "ALLOW_PLACEHOLDER_KEY",
+    "Catalog",
+    "MissingApiKeyError",
+    "ModelConfig",
+    "Price",
+    "Profile",
+    "ProviderConfig",
+    "TierConfig",
+    "Timeouts",
+    "UnknownNameError",
+]
+
+# Validation context key that lets a serialized profiled catalog be read back; a file never has it.
+ALLOW_PLACEHOLDER_KEY = "allow_placeholder_key"
+
+# Tier and provider names make up queue names "<tier>.<provider>": no dots, no spaces.
+_QUEUE_PART = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+QueuePart = Annotated[str, Field(pattern=_QUEUE_PART, max_length=64)]
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class UnknownNameError(KeyError):
+    """A provider, model, tier or profile the catalog lacks; the message lists those it has."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class MissingApiKeyError(LookupError):
+    """None of a provider's key variables is set in the environment."""
+
+
+def _known(names: Iterable[str]) -> str:
+    listed = sorted(names)
+    return ", ".join(listed) if listed else "(none)"
+
+
+def _http_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return url.rstrip("/")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Price(_Frozen):
+    """USD per million tokens."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class Timeouts(_Frozen):
+    """httpx timeouts in seconds; ``total`` bounds one call, retries excluded."""
+
+    connect: float = Field(default=5, gt=0)
+    read: float = Field(default=60, gt=0)
+    write: float = Field(default=10, gt=0)
+    pool: float = Field(default=10, gt=0)
+    total: float = Field(default=120, gt=0)
+
+
+class ProviderConfig(_Frozen):
+    wire_format: str = Field(min_length=1)
+    base_url: str
+    api_key_env: str | list[str]
+    timeouts: Timeouts = Timeouts()
+    concurrency: int = Field(default=64, ge=1, description="calls in flight per worker")
+    max_retries: int = Field(default=2, ge=0, description="retries on the same target")
+    options: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    placeholder_key: str | None = Field(
+        default=None, description="set by an emulator profile only, never by the file"
+    )
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url_is_http(cls, url: str) -> str:
+        return _http_url(url)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _names_not_keys(cls, value: str | list[str]) -> str | list[str]:
+        names = [value] if isinstance(value, str) else value
+        if not names:
+            raise ValueError("name at least one environment variable")
+        for name in names:
+            if not _ENV_NAME.match(name):
+                # The value is not echoed: it may be a key pasted in by mistake.
+                raise ValueError(
+                    "is not an environment variable name: name the variable that holds a key "
+                    "(e.g. OPENAI_API_KEY), never the key itself"
+                )
+        return value
+
+    @field_validator("placeholder_key")
+    @classmethod
+    def _placeholder_only_from_a_profile(cls, key: str | None, info: ValidationInfo) -> str | None:
+        allowed = isinstance(info.context, Mapping) and info.context.get(ALLOW_PLACEHOLDER_KEY)
+        if key is not None and not allowed:
+            raise ValueError("is set by a profile (profiles.<name>.api_key), not in providers")
+        return key
+
+    @property
+    def key_env_names(self) -> tuple[str, ...]:
+        """The key variables in rotation order."""
+        return (self.api_key_env,) if isinstance(self.api_key_env, str) else tuple(self.api_key_env)
+
+    def api_keys(self, environ: Mapping[str, str]) -> list[str]:
+        """The keys to rotate through: the profile's placeholder, or every key variable that is set.
+
+        An empty variable counts as unset. Raises ``MissingApiKeyError`` naming the variables when
+        none is set.
+        """
+        if self.placeholder_key is not None:
+            return [self.placeholder_key]
+        keys = [environ[name] for name in self.key_env_names if environ.get(name)]
+        if not keys:
+            names = self.key_env_names
+            wanted = names[0] if len(names) == 1 else "one of " + ", ".join(names)
+            raise MissingApiKeyError(f"no API key: set the environment variable {wanted}")
+        return keys
+
+
+class ModelConfig(_Frozen):
+    name: str = Field(min_length=1, description="the catalog's own name, unique")
+    provider: str = Field(min_length=1)
+    model_id: str = Field(min_length=1, description="the provider's id for the model")
+    capabilities: frozenset[Capability] = frozenset()
+    context_window: int = Field(gt=0)
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    price: Price
+    quality: float | None = Field(default=None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _output_fits_window(self) -> ModelConfig:
+        if self.max_output_tokens is not None and self.max_output_tokens > self.context_window:
+            raise ValueError(
+                f"max_output_tokens {self.max_output_tokens} exceeds "
+                f"context_window {self.context_window}"
+            )
+        return self
+
+
+class TierConfig(_Frozen):
+    models: list[str] = Field(min_length=1, description="catalog model names, fallback order")
+    fallback: str | None = None
+    description: str = ""
+
+    @field_validator("models")
+    @classmethod
+    def _no_repeats(cls, models: list[str]) -> list[str]:
+        repeated = sorted({name for name in models if models.count(name) > 1})
+        if repeated:
+            raise ValueError(f"lists {', '.join(repeated)} more than once")
+        return models
+
+
+class Profile(_Frozen):
+    """Points every provider at an emulator: ``{emulator_url}/{provider}{path of base_url}``."""
+
+    emulator_url: str
+    api_key: str = Field(default="emulated", min_length=1)
+
+    @field_validator("emulator_url")
+    @classmethod
+    def _emulator_is_http(cls, url: str) -> str:
+        return _http_url(url)
+
+
+class Catalog(_Frozen):
+    providers: dict[QueuePart, ProviderConfig] = Field(min_length=1)
+    models: list[ModelConfig] = Field(min_length=1)
+    tiers: dict[QueuePart, TierConfig] = Field(min_length=1)
+    profiles: dict[str, Profile] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Catalog:
+        problems = [
+            *self._model_problems(),
+            *self._tier_problems(),
+            *self._cycle_problems(),
+            *self._untiered_problems(),
+        ]
+        if problems:
+            # One custom error with every problem, each led by its path, so a caller fixes all
+            # of them in one go; PydanticCustomError keeps pydantic's "Value error," prefix off.
+            raise PydanticCustomError("catalog", "{problems}", {"problems": "\n".join(problems)})
+        return self
+
+    def _model_problems(self) -> list[str]:
+        problems: list[str] = []
+        first_index: dict[str, int] = {}
+        for index, model in enumerate(self.models):
+            if model.provider not in self.providers:
+                problems.append(
+                    f"models[{index}].provider: unknown provider {model.provider!r} "
+                    f"(known: {_known(self.providers)})"
+                )
+            if model.name in first_index:
+                problems.append(
+                    f"models[{index}].name: {model.name!r} is already the name of "
+                    f"models[{first_index[model.name]}]"
+                )
+            else:
+                first_index[model.name] = index
+        return problems
+
+    def _tier_problems(self) -> list[str]:
+        problems: list[str] = []
+        names = {model.name for model in self.models}
+        for tier_name, tier in self.tiers.items():
+            for index, model_name in enumerate(tier.models):
+                if model_name not in names:
+                    problems.append(
+                        f"tiers.{tier_name}.models[{index}]: unknown model {model_name!r} "
+                        f"(known: {_known(names)})"
+                    )
+            if tier.fallback is not None and tier.fallback not in self.tiers:
+                problems.append(
+                    f"tiers.{tier_name}.fallback: unknown tier {tier.fallback!r} "
+                    f"(known: {_known(self.tiers)})"
+                )
+        return problems
+
+    def _cycle_problems(self) -> list[str]:
+        problems: list[str] = []
+        reported: set[str] = set()
+        for start in self.tiers:
+            chain = [start]
+            fallback = self.tiers[start].fallback
+            while fallback is not None and fallback in self.tiers and fallback not in chain:
+                chain.append(fallback)
+                fallback = self.tiers[fallback].fallback
+            if fallback is None or fallback not in chain:
+                continue
+            cycle = chain[chain.index(fallback):]
+            if not reported.intersection(cycle):
+                reported.update(cycle)
+                loop = " -> ".join([*cycle, fallback])
+                problems.append(f"tiers.{cycle[-1]}.fallback: fallback cycle {loop}")
+        return problems
+
+    def _untiered_problems(self) -> list[str]:
+        tiered = {name for tier in self.tiers.values() for name in tier.models}
+        return [
+            f"models[{index}]: model {model.name!r} is in no tier; list it in a tier's models"
+            for index, model in enumerate(self.models)
+            if model.name not in tiered
+        ]
+
+    # --- lookups --------------------------------------------------------------------------
+
+    def model(self, name: str) -> ModelConfig:
+        for model in self.models:
+            if model.name == name:
+                return model
+        known = _known(model.name for model in self.models)
+        raise UnknownNameError(f"unknown model {name!r}; known models: {known}")
+
+    def provider(self, name: str) -> ProviderConfig:
+        if name not in self.providers:
+            raise UnknownNameError(
+                f"unknown provider {name!r}; known providers: {_known(self.providers)}"
+            )
+        return self.providers[name]
+
+    def tier(self, name: str) -> TierConfig:
+        if name not in self.tiers:
+            raise UnknownNameError(f"unknown tier {name!r}; known tiers: {_known(self.tiers)}")
+        return self.tiers[name]
+
+    def tiers_of(self, model_name: str) -> list[str]:
+        """The tiers that list the model, in declared tier order."""
+        self.model(model_name)
+        return [name for name, tier in self.tiers.items() if model_name in tier.models]
+
+    def tier_chain(self, name: str) -> list[str]:
+        """The tier, then its fallback, then that one's, and so on (validation rules out cycles)."""
+        chain = [name]
+        fallback = self.tier(name).fallback
+        while fallback is not None:
+            chain.append(fallback)
+            fallback = self.tiers[fallback].fallback
+        return chain
+
+    # --- profiles -------------------------------------------------------------------------
+
+    def with_profile(self, name: str, *, emulator_url: str | None = None) -> Catalog:
+        """The catalog with a profile applied; ``emulator_url`` overrides the profile's URL."""
+        if name not in self.profiles:
+            raise UnknownNameError(
+                f"unknown profile {name!r}; known profiles: {_known(self.profiles)}"
+            )
+        profile = self.profiles[name]
+        return self.with_emulator(emulator_url or profile.emulator_url, api_key=profile.api_key)
+
+    def with_emulator(self, emulator_url: str, *, api_key: str = "emulated") -> Catalog:
+        """Every provider sent to ``{emulator_url}/{provider}{path of its base_url}``, keyless."""
+        root = _http_url(emulator_url)
+        providers = {
+            name: provider.model_copy(
+                update={
+                    "base_url": f"{root}/{name}{urlsplit(provider.base_url).path.rstrip('/')}",
+                    "placeholder_key": api_key,
+                }
+            )
+            for name, provider in self.providers.items()
+        }
+        return self.model_copy(update={"providers": providers})
+
+    @classmethod
+    def from_dict(cls, data: Any, *, allow_placeholder_key: bool = False) -> Catalog:
+        """Validate plain data; ``allow_placeholder_key`` only to read back a dumped catalog."""
+        return cls.model_validate(data, context={ALLOW_PLACEHOLDER_KEY: allow_placeholder_key})

@@ -1,0 +1,141 @@
+"""Token and cost estimates for planning, and cost from a provider's reported usage.
+
+The prompt estimate is deliberately simple and tokenizer-free, good enough to rule out a model
+whose window is too small or a route over budget:
+
+* text: about 4 characters of English a token (OpenAI Help Center, "What are tokens and how
+  to count them?"), over every text part, name, tool-call name and arguments, tool definition
+  and JSON schema sent with the request;
+* 3 tokens of overhead per message, 1 more per ``name``, and 3 that prime the reply (OpenAI
+  Cookbook, "How to count tokens with tiktoken", ``num_tokens_from_messages``);
+* a fixed allowance per image: 85 tokens at ``detail: low``, otherwise 765, what a 1024x1024
+  image costs at high detail (85 base + 170 for each of its four 512-px tiles; OpenAI vision
+  guide, "Calculating costs"). Larger images at high detail cost more; the allowance is a
+  typical figure, not a bound.
+
+When a request sets no output limit, the planner budgets ``min(model.max_output_tokens or
+1024, 1024)`` output tokens: what most chat answers fit in, and not the model's maximum, which
+would make every long-output model look dear and every small window look full.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from broker.jobs import (
+    AssistantMessage,
+    CompletionRequest,
+    ImageContentPart,
+    TextContentPart,
+    Usage,
+)
+from routing.catalog import ModelConfig
+
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "DEFAULT_OUTPUT_ALLOWANCE",
+    "IMAGE_TOKENS",
+    "REPLY_PRIMING_TOKENS",
+    "TOKENS_PER_MESSAGE",
+    "TOKENS_PER_NAME",
+    "actual_cost_usd",
+    "estimate_cost_usd",
+    "estimate_prompt_tokens",
+    "output_allowance",
+]
+
+CHARS_PER_TOKEN = 4
+TOKENS_PER_MESSAGE = 3
+TOKENS_PER_NAME = 1
+REPLY_PRIMING_TOKENS = 3
+DEFAULT_OUTPUT_ALLOWANCE = 1024
+# image_url.detail -> tokens; None and "auto" are budgeted as high detail
+IMAGE_TOKENS: dict[str | None, int] = {"low": 85, "high": 765, "auto": 765, None: 765}
+
+_PER_MILLION = 1_000_000
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _content_text_and_images(content: Any) -> tuple[str, int]:
+    """The text of a message's content and its image allowance."""
+    if content is None:
+        return "", 0
+    if isinstance(content, str):
+        return content, 0
+    texts: list[str] = []
+    images = 0
+    for part in content:
+        if isinstance(part, TextContentPart):
+            texts.append(part.text)
+        elif isinstance(part, ImageContentPart):
+            images += IMAGE_TOKENS.get(part.image_url.detail, IMAGE_TOKENS[None])
+    return "".join(texts), images
+
+
+def _message_text_and_overhead(message: Any) -> tuple[str, int]:
+    text, tokens = _content_text_and_images(message.content)
+    tokens += TOKENS_PER_MESSAGE
+    if getattr(message, "name", None):
+        text += message.name
+        tokens += TOKENS_PER_NAME
+    if isinstance(message, AssistantMessage):
+        for call in message.tool_calls or []:
+            text += call.function.name + call.function.arguments
+        text += message.refusal or ""
+    return text, tokens
+
+
+def _request_extras_text(request: CompletionRequest) -> str:
+    """Tool definitions and a JSON schema: sent to the model, so they take up prompt tokens."""
+    texts = [
+        _compact_json(tool.function.model_dump(exclude_none=True)) for tool in request.tools or []
+    ]
+    fmt = request.response_format
+    if fmt is not None and fmt.json_schema is not None:
+        texts.append(_compact_json(fmt.json_schema.model_dump(by_alias=True, exclude_none=True)))
+    return "".join(texts)
+
+
+def estimate_prompt_tokens(request: CompletionRequest) -> int:
+    """An estimate of the prompt's tokens; see the module docstring for how it is made."""
+    characters = len(_request_extras_text(request))
+    tokens = REPLY_PRIMING_TOKENS
+    for message in request.messages:
+        text, overhead = _message_text_and_overhead(message)
+        characters += len(text)
+        tokens += overhead
+    return tokens + math.ceil(characters / CHARS_PER_TOKEN)
+
+
+def output_allowance(request: CompletionRequest, model: ModelConfig) -> int:
+    """Output tokens budgeted for one choice: the request's limit, else the default allowance."""
+    limit = request.output_token_limit
+    if limit is not None:
+        return limit
+    return min(model.max_output_tokens or DEFAULT_OUTPUT_ALLOWANCE, DEFAULT_OUTPUT_ALLOWANCE)
+
+
+def estimate_cost_usd(model: ModelConfig, prompt_tokens: int, output_tokens: int) -> float:
+    """Prompt tokens at the input price plus output tokens at the output price (per million).
+
+    For a request with ``n`` choices, pass the output of all of them: the prompt is billed once.
+    """
+    return (
+        prompt_tokens * model.price.input + output_tokens * model.price.output
+    ) / _PER_MILLION
+
+
+def actual_cost_usd(model: ModelConfig, usage: Usage) -> float:
+    """What a call cost, from its reported usage.
+
+    ``usage.prompt_tokens`` includes cached tokens and ``completion_tokens`` includes reasoning
+    tokens (OpenAI's convention, which ``broker.jobs.Usage`` pins). Cached tokens are billed at
+    the full input price for now: the catalog carries no cache price yet, so this overstates
+    the cost of cache hits rather than understating anything.
+    """
+    return estimate_cost_usd(model, usage.prompt_tokens, usage.completion_tokens)

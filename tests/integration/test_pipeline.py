@@ -1,0 +1,212 @@
+"""The core pipeline end to end on real parts: a real Redis, real ``cascade worker`` processes
+and the emulator over real HTTP. Each test sets the emulator's faults, submits through the
+client, and checks both the result and what the emulator received."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from broker.catalog_file import load_catalog
+from broker.client import CascadeClient
+from broker.jobs import AttemptOutcome, CompletionResult, FailedResult
+from broker.local_stack import LocalStack
+from broker.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+CATALOG = str(Path(__file__).parents[1] / "fixtures" / "catalog.yaml")
+# Short waits so that retries, redelivery and claims play out in seconds, not minutes.
+FAST_ENV = {
+    "CASCADE_BASE_BACKOFF_S": "0.05",
+    "CASCADE_MAX_BACKOFF_S": "0.2",
+    "CASCADE_MAX_RETRY_AFTER_S": "3",
+    "CASCADE_VISIBILITY_TIMEOUT_S": "8",
+    "CASCADE_RESTORE_INTERVAL_S": "1",
+    "CASCADE_CLAIM_TTL_S": "5",
+}
+PROMPT = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 50}
+
+
+@pytest.fixture(scope="module")
+def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    logs = tmp_path_factory.mktemp("stack-logs")
+    with LocalStack(config=CATALOG, redis_url=redis_url, log_dir=logs, extra_env=FAST_ENV) as s:
+        s.start_redis()
+        s.start_emulator()
+        for provider in ("alpha", "beta", "gamma"):
+            s.start_worker(provider, concurrency=8)
+        s.wait_for_workers()
+        yield s
+
+
+@pytest.fixture()
+def emulator(stack: LocalStack) -> Iterator[Emulator]:
+    control = Emulator(stack.emulator_url)
+    control.reset()
+    yield control
+    control.reset()
+
+
+@pytest.fixture()
+def client(stack: LocalStack) -> Iterator[CascadeClient]:
+    settings = Settings(
+        redis_url=stack.redis_url,
+        config=CATALOG,
+        profile="emulated",
+        emulator_url=stack.emulator_url,
+    )
+    catalog = load_catalog(CATALOG, "emulated", emulator_url=stack.emulator_url)
+    client = CascadeClient(settings, catalog)
+    yield client
+    client.close()
+
+
+class Emulator:
+    """The emulator's control API."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def reset(self) -> None:
+        httpx.post(f"{self.url}/_emulator/reset").raise_for_status()
+
+    def faults(self, *rules: dict[str, Any]) -> None:
+        httpx.post(f"{self.url}/_emulator/faults", json={"rules": list(rules)}).raise_for_status()
+
+    def latency(self, **body: Any) -> None:
+        httpx.post(f"{self.url}/_emulator/latency", json=body).raise_for_status()
+
+    def calls(self) -> dict[str, Any]:
+        response = httpx.get(f"{self.url}/_emulator/calls")
+        response.raise_for_status()
+        counts: dict[str, Any] = response.json()
+        return counts
+
+
+def test_a_job_is_answered_by_the_first_target_of_its_tier(
+    client: CascadeClient, emulator: Emulator
+) -> None:
+    job_id = client.submit(PROMPT, tier="fast")
+    result = client.wait(job_id, timeout=30)
+
+    assert isinstance(result, CompletionResult)
+    assert (result.job_id, result.provider, result.tier) == (job_id, "alpha", "fast")
+    assert result.choices[0].message.content
+    assert result.usage.total_tokens > 0 and result.cost_usd > 0
+    assert [a.outcome for a in result.attempts] == [AttemptOutcome.SUCCESS]
+    assert emulator.calls()["by_model"] == {"alpha/alpha-small-1": 1}
+
+
+def test_a_503_is_retried_then_rerouted_and_answered_by_the_next_target(
+    client: CascadeClient, emulator: Emulator
+) -> None:
+    emulator.faults({"provider": "alpha", "model": "*", "kind": "status", "status": 503})
+
+    result = client.wait(client.submit(PROMPT, tier="fast"), timeout=30)
+
+    assert isinstance(result, CompletionResult)
+    assert (result.provider, result.model) == ("beta", "beta-fast-1")
+    on_alpha = [a for a in result.attempts if a.target.provider == "alpha"]
+    # max_retries is 2: the first call and two retries, then the route moves on.
+    assert [a.outcome for a in on_alpha] == [
+        AttemptOutcome.RETRY,
+        AttemptOutcome.RETRY,
+        AttemptOutcome.REROUTE,
+    ]
+    assert {(a.error_class, a.status_code) for a in on_alpha} == {("Overloaded", 503)}
+    assert result.attempts[-1].target.provider == "beta"
+    assert result.attempts[-1].outcome == AttemptOutcome.SUCCESS
+    assert emulator.calls()["by_provider"] == {"alpha": 3, "beta": 1}
+
+
+def test_an_invalid_request_fails_at_once_without_retry_or_reroute(
+    client: CascadeClient, emulator: Emulator
+) -> None:
+    emulator.faults(
+        {
+            "provider": "alpha",
+            "model": "*",
+            "kind": "status",
+            "status": 400,
+            "error_code": "invalid_value",
+            "message": "Invalid value for 'seed'.",
+        }
+    )
+
+    result = client.wait(client.submit(PROMPT, tier="fast"), timeout=30)
+
+    assert isinstance(result, FailedResult)
+    assert result.error_class == "InvalidRequest"
+    assert [(a.target.provider, a.outcome) for a in result.attempts] == [
+        ("alpha", AttemptOutcome.FAILED)
+    ]
+    assert emulator.calls()["by_provider"] == {"alpha": 1}
+
+
+def test_a_job_whose_every_target_fails_ends_failed_with_every_attempt_recorded(
+    client: CascadeClient, emulator: Emulator
+) -> None:
+    emulator.faults({"provider": "*", "model": "*", "kind": "status", "status": 500})
+
+    job_id = client.submit(PROMPT, tier="fast")
+    result = client.wait(job_id, timeout=60)
+
+    assert isinstance(result, FailedResult)
+    assert result.error_class == "ServerError"
+    # The route is fast's a1, b1, then its fallback smart's g1, b2: three calls on each.
+    visited = [a.target.model for a in result.attempts]
+    assert visited == ["a1"] * 3 + ["b1"] * 3 + ["g1"] * 3 + ["b2"] * 3
+    assert result.attempts[-1].outcome == AttemptOutcome.FAILED
+    assert all(a.status_code == 500 for a in result.attempts)
+    assert emulator.calls()["total"] == 12
+    assert client.get(job_id) == result
+
+
+def test_a_worker_killed_mid_call_loses_no_job(
+    stack: LocalStack, client: CascadeClient, emulator: Emulator
+) -> None:
+    emulator.latency(providers={"alpha": 3.0})
+    job_id = client.submit(PROMPT, tier="fast")
+    _wait_for(lambda: emulator.calls().get("by_provider", {}).get("alpha", 0) >= 1, 20)
+
+    stack.kill_worker("alpha", signal.SIGKILL)
+    emulator.latency(providers={"alpha": 0.0})
+    stack.start_worker("alpha", name="alpha-restarted", concurrency=8)
+    stack.wait_for_workers()
+
+    result = client.wait(job_id, timeout=60)
+    assert isinstance(result, CompletionResult)
+    assert result.provider == "alpha"
+    # The killed call left no attempt behind; the redelivered message made the one that counts.
+    assert [a.outcome for a in result.attempts] == [AttemptOutcome.SUCCESS]
+    assert emulator.calls()["by_provider"]["alpha"] == 2
+
+
+def test_many_jobs_submitted_together_each_end_exactly_once(
+    client: CascadeClient, emulator: Emulator
+) -> None:
+    jobs = [{"needs": {"tier": tier}, "request": PROMPT} for tier in ["fast", "smart"] * 20]
+    ids = client.submit_many(jobs)
+
+    results = client.wait_many(ids, timeout=60)
+
+    assert sorted(results) == sorted(ids)
+    assert all(isinstance(item, CompletionResult) for item in results.values())
+    answered = emulator.calls()["answered_by_job"]
+    assert {job_id: answered.get(job_id) for job_id in ids} == {job_id: 1 for job_id in ids}
+
+
+def _wait_for(check: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"condition not met within {timeout}s")

@@ -1,0 +1,61 @@
+"""Starting a worker for one provider: which queues it consumes, with which pool and concurrency."""
+
+from __future__ import annotations
+
+from broker.catalog_file import load_catalog
+from broker.celery_app import create_celery
+from broker.logs import configure_logging
+from broker.settings import Settings
+from routing.queues import queues_for_provider
+from workers.tasks import register_tasks
+
+__all__ = ["run_worker", "worker_argv"]
+
+
+def worker_argv(
+    provider: str, queues: list[str], *, pool: str, concurrency: int, loglevel: str
+) -> list[str]:
+    """Celery's worker arguments. Threads: provider calls wait on the network, not the CPU,
+    so one process holds as many calls in flight as it has threads, with no monkey-patching."""
+    return [
+        "worker",
+        "--queues",
+        ",".join(queues),
+        "--pool",
+        pool,
+        "--concurrency",
+        str(concurrency),
+        "--hostname",
+        f"{provider}@%h",
+        "--loglevel",
+        loglevel,
+        # Mingle and gossip sync state between workers at start-up; cascade keeps its shared
+        # state in Redis and does not need them, and they slow every start.
+        "--without-mingle",
+        "--without-gossip",
+        "--task-events",
+    ]
+
+
+def run_worker(
+    provider: str,
+    settings: Settings,
+    *,
+    concurrency: int | None = None,
+    loglevel: str = "INFO",
+) -> None:
+    """Consume every ``<tier>.<provider>`` queue of the catalog until stopped (blocks)."""
+    catalog = load_catalog(settings.config, settings.profile, emulator_url=settings.emulator_url)
+    config = catalog.provider(provider)
+    queues = queues_for_provider(catalog, provider)
+    if not queues:
+        raise ValueError(f"provider {provider!r} serves no tier in the catalog: nothing to consume")
+    configure_logging()
+    app = create_celery(settings)
+    register_tasks(app, settings)
+    slots = concurrency or settings.worker_concurrency or config.concurrency
+    app.worker_main(
+        worker_argv(
+            provider, queues, pool=settings.worker_pool, concurrency=slots, loglevel=loglevel
+        )
+    )
