@@ -9,21 +9,26 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from adapters.anthropic_messages import AnthropicMessagesAdapter
+from adapters.azure_openai import AzureOpenAIAdapter
 from adapters.base import Adapter
+from adapters.cohere_chat import CohereChatAdapter
 from adapters.gemini_generate import GeminiAdapter
 from adapters.openai_chat import OpenAIChatAdapter
+from adapters.openai_vendors import COMPAT_VENDORS
 
 __all__ = ["WIRE_FORMATS", "UnknownWireFormat", "get_adapter"]
 
+_INSTANCES: tuple[Adapter, ...] = (
+    OpenAIChatAdapter(),
+    GeminiAdapter(),
+    AnthropicMessagesAdapter(),
+    AzureOpenAIAdapter(),
+    CohereChatAdapter(),
+    *COMPAT_VENDORS,
+)
+
 _ADAPTERS: Mapping[str, Adapter] = MappingProxyType(
-    {
-        adapter.name: adapter
-        for adapter in (
-            OpenAIChatAdapter(),
-            GeminiAdapter(),
-            AnthropicMessagesAdapter(),
-        )
-    }
+    {adapter.name: adapter for adapter in _INSTANCES}
 )
 
 WIRE_FORMATS: tuple[str, ...] = tuple(sorted(_ADAPTERS))

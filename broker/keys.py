@@ -40,6 +40,18 @@ class Keys:
         """Pub/sub channel: every job's status changes, for dashboards and subscribers."""
         return f"{self.prefix}:events"
 
+    def batch(self, batch_id: str) -> str:
+        """Hash: a batch's record and counters (total, succeeded, failed, ...)."""
+        return f"{self.prefix}:batch:{batch_id}"
+
+    def batch_jobs(self, batch_id: str) -> str:
+        """List: the ids of a batch's jobs, in submission order."""
+        return f"{self.prefix}:batch:{batch_id}:jobs"
+
+    def batch_channel(self, batch_id: str) -> str:
+        """Pub/sub channel: each of a batch's jobs as it ends."""
+        return f"{self.prefix}:batch:{batch_id}:events"
+
     def dead_letters(self) -> str:
         """Sorted set: ids of failed jobs, scored by when they failed."""
         return f"{self.prefix}:dead"

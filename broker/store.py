@@ -34,8 +34,10 @@ __all__ = ["JobStore", "StoredJob"]
 _RESULT = TypeAdapter[CompletionResult | FailedResult](JobResult)
 _TARGETS = TypeAdapter(list[TargetRef])
 
-# KEYS: result, job hash, dead-letter set, attempts. ARGV: result JSON, status, ttl, done channel,
-# events channel, event JSON, job id, now, is_failure.
+# KEYS: result, job hash, dead-letter set, attempts, batch hash ('' when none).
+# ARGV: result JSON, status, ttl, done channel, events channel, event JSON, job id, now,
+# is_failure, batch channel ('' when none).
+# The batch counters move in the same script as the result, so they never disagree with it.
 _FINISH = """
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3]) == false then
   return 0
@@ -45,6 +47,10 @@ redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('EXPIRE', KEYS[4], ARGV[3])
 if ARGV[9] == '1' then
   redis.call('ZADD', KEYS[3], ARGV[8], ARGV[7])
+end
+if KEYS[5] ~= '' then
+  redis.call('HINCRBY', KEYS[5], ARGV[2], 1)
+  redis.call('PUBLISH', ARGV[10], ARGV[6])
 end
 redis.call('PUBLISH', ARGV[4], ARGV[2])
 redis.call('PUBLISH', ARGV[5], ARGV[6])
@@ -157,12 +163,14 @@ class JobStore:
         """Store the final result unless one exists. True if this call ended the job."""
         now = f"{time.time():.6f}"
         failed = isinstance(result, FailedResult)
+        batch = result.batch_id
         written = self._finish(
             keys=[
                 self.keys.result(job_id),
                 self.keys.job(job_id),
                 self.keys.dead_letters(),
                 self.keys.attempts(job_id),
+                self.keys.batch(batch) if batch else "",
             ],
             args=[
                 result.model_dump_json(),
@@ -174,6 +182,7 @@ class JobStore:
                 job_id,
                 now,
                 "1" if failed else "0",
+                self.keys.batch_channel(batch) if batch else "",
             ],
         )
         return bool(written)

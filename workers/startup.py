@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adapters.registry import get_adapter
 from broker.catalog_file import load_catalog
 from broker.celery_app import create_celery
 from broker.logs import configure_logging
@@ -47,6 +48,7 @@ def run_worker(
     """Consume every ``<tier>.<provider>`` queue of the catalog until stopped (blocks)."""
     catalog = load_catalog(settings.config, settings.profile, emulator_url=settings.emulator_url)
     config = catalog.provider(provider)
+    get_adapter(config.wire_format)  # an unknown wire format stops the worker before it consumes
     queues = queues_for_provider(catalog, provider)
     if not queues:
         raise ValueError(f"provider {provider!r} serves no tier in the catalog: nothing to consume")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from adapters.emulator.anthropic_wire import AnthropicWire
+from adapters.emulator.cohere_wire import CohereWire
 from adapters.emulator.gemini_wire import GeminiWire
 from adapters.emulator.openai_wire import OpenAIWire
 from adapters.emulator.wire import WireFormat
@@ -40,6 +41,8 @@ DEFAULT_ROUTES: tuple[WireRoute, ...] = (
     WireRoute(re.compile(r"/chat/completions$"), OpenAIWire()),
     # Gemini generateContent: /v1beta/models/{model}:generateContent
     WireRoute(re.compile(r"/v1beta/models/(?P<model>[^/:]+):generateContent$"), GeminiWire()),
+    # Cohere Chat v2: /{provider}/v2/chat
+    WireRoute(re.compile(r"/v2/chat$"), CohereWire()),
 )
 
 

@@ -22,7 +22,7 @@ from broker.jobs import CompletionRequest
 from tests.adapters.gemini_samples import TARGET
 
 ADAPTER = GeminiAdapter()
-WEATHER_TOOL = {
+WEATHER_TOOL: dict[str, Any] = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -108,7 +108,8 @@ def test_data_url_image_becomes_inline_data() -> None:
 
 def test_https_image_url_becomes_file_data_which_the_api_fetches() -> None:
     """External https URLs in fileData.fileUri: Google's 2026-01-12 announcement
-    (blog.google .../gemini-api-new-file-limits) and ai.google.dev/gemini-api/docs/file-input-methods."""
+    (blog.google .../gemini-api-new-file-limits) and
+    ai.google.dev/gemini-api/docs/file-input-methods."""
     url = "https://example.com/cat.jpg"
     body = body_for(
         messages=[{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}}]}]
