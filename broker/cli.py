@@ -169,15 +169,18 @@ def routes(ctx: click.Context) -> None:
 
 
 @main.command()
-@click.option("--provider", required=True, help="the catalog provider whose queues to consume")
-@click.option("--concurrency", type=int, help="calls in flight (default: the provider's setting)")
+@click.option("--provider", "providers", required=True, multiple=True,
+              help="a catalog provider whose queues to consume (repeat for several)")
+@click.option("--concurrency", type=int, help="calls in flight (default: the providers' settings)")
 @click.option("--loglevel", default="INFO", show_default=True)
 @click.pass_context
-def worker(ctx: click.Context, provider: str, concurrency: int | None, loglevel: str) -> None:
-    """Run a worker for one provider: it consumes every <tier>.<provider> queue."""
+def worker(
+    ctx: click.Context, providers: tuple[str, ...], concurrency: int | None, loglevel: str
+) -> None:
+    """Run a worker for a provider: it consumes every <tier>.<provider> queue."""
     from workers.startup import run_worker
 
-    run_worker(provider, ctx.obj.settings(), concurrency=concurrency, loglevel=loglevel)
+    run_worker(providers, ctx.obj.settings(), concurrency=concurrency, loglevel=loglevel)
 
 
 @main.command()

@@ -137,10 +137,13 @@ class LocalStack:
         return self.emulator_url
 
     def start_worker(
-        self, provider: str, *, name: str | None = None, concurrency: int | None = None
+        self, *providers: str, name: str | None = None, concurrency: int | None = None
     ) -> subprocess.Popen[bytes]:
-        label = name or provider
-        command = [*self._cascade(), "worker", "--provider", provider]
+        """A ``cascade worker`` for one provider (or several in one process)."""
+        label = name or "+".join(providers)
+        command = [*self._cascade(), "worker"]
+        for provider in providers:
+            command += ["--provider", provider]
         if concurrency is not None:
             command += ["--concurrency", str(concurrency)]
         process = self._spawn(f"worker-{label}", command)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from adapters.registry import get_adapter
 from broker.catalog_file import load_catalog
 from broker.celery_app import create_celery
@@ -14,50 +16,57 @@ __all__ = ["run_worker", "worker_argv"]
 
 
 def worker_argv(
-    provider: str, queues: list[str], *, pool: str, concurrency: int, loglevel: str
+    name: str, queues: list[str], *, pool: str, concurrency: int, loglevel: str
 ) -> list[str]:
     """Celery's worker arguments. Threads: provider calls wait on the network, not the CPU,
     so one process holds as many calls in flight as it has threads, with no monkey-patching."""
     return [
         "worker",
-        "--queues",
-        ",".join(queues),
-        "--pool",
-        pool,
-        "--concurrency",
-        str(concurrency),
-        "--hostname",
-        f"{provider}@%h",
-        "--loglevel",
-        loglevel,
+        "--queues", ",".join(queues),
+        "--pool", pool,
+        "--concurrency", str(concurrency),
+        "--hostname", f"{name}@%h",
+        "--loglevel", loglevel,
         # Mingle and gossip sync state between workers at start-up; cascade keeps its shared
         # state in Redis and does not need them, and they slow every start.
         "--without-mingle",
         "--without-gossip",
         "--task-events",
-    ]
+    ]  # fmt: skip
 
 
 def run_worker(
-    provider: str,
+    providers: Sequence[str],
     settings: Settings,
     *,
     concurrency: int | None = None,
     loglevel: str = "INFO",
 ) -> None:
-    """Consume every ``<tier>.<provider>`` queue of the catalog until stopped (blocks)."""
+    """Consume every ``<tier>.<provider>`` queue of the given providers until stopped (blocks).
+
+    One provider per worker is the production shape (a slow provider holds up only its own
+    workers); several in one process suit a laptop or a test.
+    """
     catalog = load_catalog(settings.config, settings.profile, emulator_url=settings.emulator_url)
-    config = catalog.provider(provider)
-    get_adapter(config.wire_format)  # an unknown wire format stops the worker before it consumes
-    queues = queues_for_provider(catalog, provider)
-    if not queues:
-        raise ValueError(f"provider {provider!r} serves no tier in the catalog: nothing to consume")
+    queues: list[str] = []
+    slots = 0
+    for provider in providers:
+        config = catalog.provider(provider)
+        get_adapter(config.wire_format)  # an unknown wire format stops the worker at once
+        found = queues_for_provider(catalog, provider)
+        if not found:
+            raise ValueError(f"provider {provider!r} serves no tier in the catalog: no queue")
+        queues += found
+        slots += config.concurrency
     configure_logging()
     app = create_celery(settings)
     register_tasks(app, settings)
-    slots = concurrency or settings.worker_concurrency or config.concurrency
     app.worker_main(
         worker_argv(
-            provider, queues, pool=settings.worker_pool, concurrency=slots, loglevel=loglevel
+            "+".join(providers),
+            queues,
+            pool=settings.worker_pool,
+            concurrency=concurrency or settings.worker_concurrency or slots,
+            loglevel=loglevel,
         )
     )

@@ -35,6 +35,9 @@ DEFAULT_ROUTES: tuple[WireRoute, ...] = (
         re.compile(r"^/openai/deployments/(?P<model>[^/]+)/chat/completions$"),
         OpenAIWire(azure=True),
     ),
+    # Azure v1 API: /openai/v1/chat/completions, api-key header, model in the body (Groq's
+    # /openai/v1 prefix lands here too, which only adds api-key to the keys it accepts)
+    WireRoute(re.compile(r"^/openai/v1/chat/completions$"), OpenAIWire(azure=True)),
     # Anthropic Messages: /{provider}/v1/messages
     WireRoute(re.compile(r"/v1/messages$"), AnthropicWire()),
     # OpenAI and every OpenAI-compatible vendor, whatever the prefix

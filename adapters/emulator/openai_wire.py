@@ -9,6 +9,7 @@ Shapes follow openai/openai-openapi (``CreateChatCompletionRequest``,
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -209,6 +210,11 @@ class OpenAIWire:
             request = _Request.model_validate(data)
         except ValidationError as exc:
             return Parsed(model=model, error=_validation_answer(exc, data))
+        if provider == "mistral" and (bad := _foreign_tool_call_id(request)) is not None:
+            # Mistral refuses tool-call ids that are not 9 alphanumerics (provider-formats.md
+            # §8.3), which is what breaks a tool conversation rerouted from another vendor.
+            message = f"Tool call id was {bad} but must be a-z, A-Z, 0-9, with a length of 9."
+            return Parsed(model=request.model, error=error_answer(400, message))
         return Parsed(model=request.model, prompt=_prompt_from(provider, request))
 
     def success(self, prompt: Prompt, reply: Reply, meta: CallMeta) -> Answer:
@@ -259,6 +265,22 @@ def _validation_answer(exc: ValidationError, data: Any) -> Answer:
     param = "" if param == "(root)" else param
     message = f"Invalid value for '{param}': {problem}" if param else problem
     return error_answer(400, message, param=param or None)
+
+
+_MISTRAL_TOOL_ID = re.compile(r"^[A-Za-z0-9]{9}$")
+
+
+def _foreign_tool_call_id(request: _Request) -> str | None:
+    """The first tool-call id in the history that Mistral would refuse, if any."""
+    for message in request.messages:
+        ids = [str(call.get("id", "")) for call in message.tool_calls or []]
+        extra = message.model_extra or {}
+        if message.role == "tool":
+            ids.append(str(extra.get("tool_call_id", "")))
+        for found in ids:
+            if not _MISTRAL_TOOL_ID.match(found):
+                return found
+    return None
 
 
 def _prompt_from(provider: str, request: _Request) -> Prompt:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from adapters.tool_ids import (
     ANTHROPIC_TOOL_IDS,
@@ -34,7 +35,7 @@ def test_anthropic_format_keeps_its_own_ids_and_mints_toolu_ones() -> None:
 
 
 def test_assistant_calls_and_tool_results_are_rewritten_to_the_same_ids() -> None:
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"role": "user", "content": "weather?"},
         {
             "role": "assistant",

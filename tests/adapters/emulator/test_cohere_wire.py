@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 from starlette.testclient import TestClient
 
@@ -37,7 +36,7 @@ def cohere_body(text: str = "What is the capital of France?", **extra: Any) -> d
     return {"model": "command-a-03-2025", "messages": [{"role": "user", "content": text}], **extra}
 
 
-def post(client: TestClient, body: dict[str, Any] | None = None) -> httpx.Response:
+def post(client: TestClient, body: dict[str, Any] | None = None) -> Any:
     return client.post(PATH, json=body if body is not None else cohere_body(), headers=AUTH)
 
 
