@@ -177,15 +177,41 @@ class CascadeClient:
             self.store.add_to_pipeline(pipe, job, route)
         pipe.execute()
         # Records first, messages second: a worker that takes a message always finds its job.
+        self._publish_first_hops([(job.id, route[0]) for job, route in jobs])
+
+    def _publish_first_hops(self, firsts: Sequence[tuple[str, TargetRef]]) -> None:
         with self.celery.producer_or_acquire() as producer, producer.batch(_PUBLISH_BATCH):
-            for job, route in jobs:
+            for job_id, target in firsts:
                 self.celery.send_task(
                     EXECUTE_TASK,
-                    args=[job.id, 0],
-                    queue=route[0].queue,
-                    task_id=job.id,
+                    args=[job_id, 0],
+                    queue=target.queue,
+                    task_id=job_id,
                     producer=producer,
                 )
+
+    # --- dead letters --------------------------------------------------------------------
+
+    def dead_letters(self, limit: int = 100) -> list[FailedResult]:
+        """The newest jobs that ended failed, with every attempt they made."""
+        ids = [job_id for job_id, _ in self.store.dead_letters(limit)]
+        found = self.store.results(ids)
+        return [item for job_id in ids if isinstance(item := found.get(job_id), FailedResult)]
+
+    def replay(self, job_id: str) -> bool:
+        """Run a failed job again under the same id, on a route planned afresh.
+
+        Its earlier attempts stay in its record, and its final result will list them too.
+        False when the job is not failed (it succeeded, or runs again already).
+        """
+        stored = self.store.load(job_id)
+        if stored is None:
+            raise UnknownJob(job_id)
+        route = self._route(stored.job, "")
+        if self.store.reopen(job_id, route) is None:
+            return False
+        self._publish_first_hops([(job_id, route[0])])
+        return True
 
     # --- read ----------------------------------------------------------------------------
 

@@ -254,6 +254,18 @@ class RoutingNeeds(_Strict):
     blocked_providers: frozenset[str] = frozenset()
     # A provider's safety refusal fails the job unless the caller lets another provider try.
     reroute_on_content_block: bool = False
+    # How to order the targets; None follows the tier's policy (routing/policies.py).
+    policy: Literal["ordered", "cheapest", "fastest"] | None = None
+    # Only models whose catalog quality score is at least this (a model without one is dropped).
+    min_quality: float | None = Field(default=None, ge=0, le=1)
+    # A non-critical job near a spend cap goes to cheaper targets; a critical one uses the
+    # provider until the cap itself.
+    critical: bool = True
+    # "complex" sends the job up its tier's escalate_to; "simple" keeps it on its tier.
+    complexity_hint: Literal["simple", "complex"] | None = None
+    # Check the answer against response_format's JSON schema; on a mismatch the job is tried
+    # again on the next tier of its route (routing/escalation.py).
+    validate_json_schema: bool = False
 
     @model_validator(mode="after")
     def _tier_xor_model(self) -> RoutingNeeds:
@@ -355,6 +367,7 @@ class Usage(_Strict):
 class Attempt(_Strict):
     target: TargetRef
     hop: int = Field(ge=0)
+    run: int = Field(default=0, ge=0, description="0, then 1, 2, ... for each replay of the job")
     number: int = Field(ge=1, description="the attempt's number on this target")
     started_at: datetime
     duration_s: float = Field(ge=0)

@@ -57,6 +57,23 @@ redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 """
 
+# KEYS: result, job hash, dead-letter set. ARGV: job id, route JSON, ttl, events channel, event.
+# Only a failed job is replayed, and only once per failure: the result is removed in the same step.
+_REPLAY = """
+local result = redis.call('GET', KEYS[1])
+if result == false or redis.call('HGET', KEYS[2], 'status') ~= 'failed' then
+  return -1
+end
+redis.call('DEL', KEYS[1])
+local run = redis.call('HINCRBY', KEYS[2], 'run', 1)
+redis.call('HSET', KEYS[2], 'status', 'queued', 'hop', 0, 'route', ARGV[2])
+redis.call('HDEL', KEYS[2], 'finished_at')
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return run
+"""
+
 # Delete the claim only if this worker still holds it.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -72,6 +89,7 @@ class StoredJob:
     route: list[TargetRef]
     status: JobStatus
     hop: int
+    run: int = 0  # how many times the job was replayed from the dead letters
 
 
 class JobStore:
@@ -83,6 +101,7 @@ class JobStore:
         self.ttl_s = ttl_s
         self._finish = client.register_script(_FINISH)
         self._release = client.register_script(_RELEASE)
+        self._replay = client.register_script(_REPLAY)
 
     # --- submit ------------------------------------------------------------------------
 
@@ -124,6 +143,7 @@ class JobStore:
             route=_TARGETS.validate_json(fields[b"route"]),
             status=JobStatus(_text(fields[b"status"])),
             hop=int(fields[b"hop"]),
+            run=int(fields.get(b"run", 0)),
         )
 
     def claim(self, job_id: str, token: str, ttl_s: int) -> bool:
@@ -186,6 +206,33 @@ class JobStore:
             ],
         )
         return bool(written)
+
+    # --- dead letters ------------------------------------------------------------------
+
+    def dead_letters(self, limit: int = 100) -> list[tuple[str, float]]:
+        """The newest failed jobs first: (job id, when it failed, as a Unix time)."""
+        found = self.client.zrevrange(self.keys.dead_letters(), 0, limit - 1, withscores=True)
+        return [(_text(item[0]), float(item[1])) for item in found if isinstance(item, tuple)]
+
+    def reopen(self, job_id: str, route: Sequence[TargetRef]) -> int | None:
+        """Turn a failed job back into a queued one on ``route``; its attempts are kept.
+
+        Returns the job's new run number, or None if the job is not (or no longer) failed.
+        The caller publishes the job's first message.
+        """
+        run = int(
+            self._replay(
+                keys=[self.keys.result(job_id), self.keys.job(job_id), self.keys.dead_letters()],
+                args=[
+                    job_id,
+                    _TARGETS.dump_json(list(route)).decode(),
+                    self.ttl_s,
+                    self.keys.events_channel(),
+                    _event(job_id, JobStatus.QUEUED, replayed=True),
+                ],
+            )
+        )
+        return None if run < 0 else run
 
     # --- caller side -------------------------------------------------------------------
 

@@ -92,7 +92,9 @@ class JobRunner:
                 return self._fail(stored, "DeadlineExceeded", "the job's deadline passed")
             self.context.store.mark_running(job.id, hop)
             previous = self.context.store.attempts(job.id)
-            number = 1 + sum(1 for item in previous if item.hop == hop)
+            number = 1 + sum(
+                1 for item in previous if item.hop == hop and item.run == stored.run
+            )
             outcome = self._call(stored, target)
             if outcome.response is not None:
                 return self._succeed(stored, hop, number, outcome, previous)
@@ -159,6 +161,7 @@ class JobRunner:
             Attempt(
                 target=stored.route[hop],
                 hop=hop,
+                run=stored.run,
                 number=number,
                 started_at=outcome.started_at,
                 duration_s=outcome.duration_s,
@@ -207,6 +210,7 @@ class JobRunner:
         attempt = Attempt(
             target=target,
             hop=hop,
+            run=stored.run,
             number=number,
             started_at=outcome.started_at,
             duration_s=outcome.duration_s,

@@ -210,3 +210,24 @@ def _wait_for(check: Any, timeout: float) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+def test_a_dead_letter_is_listed_and_replayed_under_the_same_id(
+    client: CascadeClient, emulator: Emulator
+) -> None:
+    emulator.faults({"provider": "*", "model": "*", "kind": "status", "status": 503})
+    job_id = client.submit(PROMPT, tier="fast")
+    failed = client.wait(job_id, timeout=60)
+    assert isinstance(failed, FailedResult)
+    assert job_id in [item.job_id for item in client.dead_letters()]
+
+    emulator.faults()
+    assert client.replay(job_id) is True
+    assert client.replay(job_id) is False  # already running again: not replayed twice
+    result = client.wait(job_id, timeout=30)
+
+    assert isinstance(result, CompletionResult)
+    assert result.provider == "alpha"
+    # The failed run's attempts stay on record, ahead of the replay's.
+    assert [a.run for a in result.attempts] == [0] * 12 + [1]
+    assert job_id not in [item.job_id for item in client.dead_letters()]
