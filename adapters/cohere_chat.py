@@ -18,7 +18,6 @@ fewer input tokens) is not kept, so a cost computed from this usage is an upper 
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -26,6 +25,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from adapters.answers import invalid_answer
 from adapters.base import AdapterTarget, HttpCall, ParsedResponse
 from adapters.errors import (
     AuthError,
@@ -40,8 +40,11 @@ from adapters.errors import (
     ServerError,
 )
 from adapters.finish_reasons import FinishReason, FinishReasonTable, finish_reason_from
-from adapters.http_errors import ErrorRules, MessageRule, StatusTable, classify, make_error
-from adapters.http_response import read_json_object, safe_excerpt
+from adapters.http_errors import ErrorRules, MessageRule, StatusTable, error_from_response
+from adapters.http_response import read_json_object
+from adapters.json_values import as_object, count
+from adapters.openai_chat import tool_calls_from
+from adapters.request_fields import content_text, stop_list
 from broker.jobs import (
     AssistantMessage,
     ChatMessage,
@@ -52,8 +55,6 @@ from broker.jobs import (
     NamedToolChoice,
     ResponseMessage,
     SystemMessage,
-    TextContentPart,
-    ToolCall,
     ToolMessage,
     Usage,
     UserMessage,
@@ -168,12 +169,7 @@ class CohereChatAdapter:
             exc.status_code = status_code
             raise
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise ServerError(
-                f"the answer is not a valid Cohere chat response: {where}: {first['msg']}",
-                status_code=status_code,
-            ) from exc
+            raise invalid_answer(exc, "Cohere chat response", status_code) from exc
         return ParsedResponse(
             id=str(payload.get("id") or ""),
             model=target.model_id,  # v2 answers do not name the model
@@ -186,20 +182,15 @@ class CohereChatAdapter:
         self, status_code: int, headers: Mapping[str, str], body: bytes
     ) -> ProviderError:
         """The most specific ProviderError for an error response (returned, not raised)."""
+        # Cohere's error body is {"message": ...} and nothing else
         payload = read_json_object(body) or {}
-        message = payload.get("message")
-        text = (
-            message
-            if isinstance(message, str) and message
-            else body.decode("utf-8", errors="replace")
-        )
-        error_class = classify(COHERE_ERROR_RULES, status_code, (), text)
-        return make_error(
-            error_class,
-            safe_excerpt(text) or f"HTTP {status_code}",
-            status_code=status_code,
-            provider_code=None,
-            headers=headers,
+        return error_from_response(
+            COHERE_ERROR_RULES,
+            status_code,
+            headers,
+            body,
+            codes=(),
+            message=payload.get("message"),
         )
 
 
@@ -228,15 +219,9 @@ def _check_supported(request: CompletionRequest) -> None:
             raise _refuse(f"messages[{position}].name")
 
 
-def _text(content: str | list[TextContentPart] | None) -> str:
-    if content is None or isinstance(content, str):
-        return content or ""
-    return "".join(part.text for part in content)
-
-
 def _message(message: ChatMessage, position: int) -> dict[str, Any]:
     if isinstance(message, SystemMessage | DeveloperMessage):
-        return {"role": "system", "content": _text(message.content)}
+        return {"role": "system", "content": content_text(message.content)}
     if isinstance(message, UserMessage):
         return {"role": "user", "content": _user_content(message)}
     if isinstance(message, AssistantMessage):
@@ -245,7 +230,7 @@ def _message(message: ChatMessage, position: int) -> dict[str, Any]:
         return {
             "role": "tool",
             "tool_call_id": message.tool_call_id,
-            "content": _text(message.content),
+            "content": content_text(message.content),
         }
     raise _refuse(f"messages[{position}].role", f"{type(message).__name__}")
 
@@ -264,7 +249,7 @@ def _user_content(message: UserMessage) -> str | list[dict[str, Any]]:
 
 
 def _assistant_message(message: AssistantMessage) -> dict[str, Any]:
-    text = _text(message.content)
+    text = content_text(message.content)
     if not message.tool_calls:
         return {"role": "assistant", "content": text}
     wire: dict[str, Any] = {
@@ -304,7 +289,7 @@ def _sampling_fields(request: CompletionRequest) -> dict[str, Any]:
     if request.output_token_limit is not None:
         fields["max_tokens"] = request.output_token_limit
     if request.stop is not None:
-        fields["stop_sequences"] = [request.stop] if isinstance(request.stop, str) else request.stop
+        fields["stop_sequences"] = stop_list(request.stop)
     if request.seed is not None:
         fields["seed"] = request.seed
     return fields
@@ -330,7 +315,7 @@ def _choice(payload: dict[str, Any]) -> Choice:
     if isinstance(native, str) and native in ERROR_FINISH_REASONS:
         raise ServerError(f"the generation failed: finish_reason {native!r}")
     message: dict[str, Any] = payload["message"]
-    tool_calls = _tool_calls(message.get("tool_calls"))
+    tool_calls = tool_calls_from(message.get("tool_calls"), check_type=False)
     content = _content_text(message.get("content"))
     plan = message.get("tool_plan")
     if content is None and tool_calls and isinstance(plan, str) and plan:
@@ -356,51 +341,16 @@ def _content_text(raw: Any) -> str | None:
     return "".join(texts) if texts else None
 
 
-def _tool_calls(raw: Any) -> list[ToolCall] | None:
-    if not raw:
-        return None
-    if not isinstance(raw, list):
-        raise ServerError("message tool_calls is not a list")
-    return [_tool_call(item) for item in raw]
-
-
-def _tool_call(raw: Any) -> ToolCall:
-    function = raw.get("function") if isinstance(raw, dict) else None
-    if not isinstance(function, dict):
-        raise ServerError("a tool call has no function object")
-    arguments = function.get("arguments")
-    if not isinstance(arguments, str):
-        arguments = json.dumps(arguments if arguments is not None else {})
-    return ToolCall.model_validate(
-        {
-            "id": raw.get("id"),
-            "type": "function",
-            "function": {"name": function.get("name"), "arguments": arguments},
-        }
-    )
-
-
 def _usage(raw: Any) -> Usage:
     if not isinstance(raw, dict):
         return Usage()
-    tokens = _object(raw.get("tokens"))
-    billed = _object(raw.get("billed_units"))
-    prompt = _count(tokens.get("input_tokens", billed.get("input_tokens")))
-    completion = _count(tokens.get("output_tokens", billed.get("output_tokens")))
+    tokens = as_object(raw.get("tokens"))
+    billed = as_object(raw.get("billed_units"))
+    prompt = count(tokens.get("input_tokens", billed.get("input_tokens")))
+    completion = count(tokens.get("output_tokens", billed.get("output_tokens")))
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=completion,
         total_tokens=prompt + completion,
-        cached_tokens=_count(raw.get("cached_tokens")),
+        cached_tokens=count(raw.get("cached_tokens")),
     )
-
-
-def _object(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _count(value: Any) -> int:
-    """A token count (Cohere sends floats); null, missing or nonsense counts as 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return 0
-    return max(0, int(value))

@@ -5,14 +5,16 @@ the provider's own error code (``ErrorCodeTable``), then patterns in the message
 that send no code (``MessageRules``, 2xx and 4xx only: a 5xx is the provider's fault whatever
 its text says), then the HTTP status (``StatusTable``). A status no table lists falls back to
 ``class_for_unlisted_status``. ``make_error`` builds the instance and attaches Retry-After to
-every transient error.
+every transient error; ``error_from_response`` runs the three steps on a response once an
+adapter has found the codes and the message in its own error body.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from adapters.errors import (
     InvalidRequest,
@@ -20,6 +22,7 @@ from adapters.errors import (
     ServerError,
     TransientError,
 )
+from adapters.http_response import body_text, safe_excerpt
 from adapters.retry_after import parse_retry_after
 
 __all__ = [
@@ -29,6 +32,8 @@ __all__ = [
     "StatusTable",
     "class_for_unlisted_status",
     "classify",
+    "error_from_response",
+    "error_object",
     "make_error",
 ]
 
@@ -98,4 +103,44 @@ def make_error(
         status_code=status_code,
         retry_after=retry_after,
         provider_code=provider_code,
+    )
+
+
+def error_object(payload: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``error`` object of ``{"error": {...}}`` (OpenAI's and Anthropic's bodies).
+
+    A string ``error`` is taken as the message; a body without one is its own error object
+    (vLLM's flat shape), and no body at all is an empty one.
+    """
+    if payload is None:
+        return {}
+    inner = payload.get("error")
+    if isinstance(inner, dict):
+        return inner
+    if isinstance(inner, str):
+        return {"message": inner}
+    return payload
+
+
+def error_from_response(
+    rules: ErrorRules,
+    status_code: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    codes: Sequence[str],
+    message: object,
+) -> ProviderError:
+    """The error for a response whose body gave ``codes`` (most specific first) and ``message``.
+
+    A message that is not a non-empty string is replaced by the whole body, so the rules and
+    the error's text still see what the provider said; the first code is the provider code.
+    """
+    text = message if isinstance(message, str) and message else body_text(body)
+    return make_error(
+        classify(rules, status_code, codes, text),
+        safe_excerpt(text) or f"HTTP {status_code}",
+        status_code=status_code,
+        provider_code=codes[0] if codes else None,
+        headers=headers,
     )

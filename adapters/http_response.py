@@ -12,7 +12,14 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["EXCERPT_LIMIT", "header_value", "read_json", "read_json_object", "safe_excerpt"]
+__all__ = [
+    "EXCERPT_LIMIT",
+    "body_text",
+    "header_value",
+    "read_json",
+    "read_json_object",
+    "safe_excerpt",
+]
 
 EXCERPT_LIMIT = 300
 
@@ -35,6 +42,11 @@ def read_json_object(body: bytes) -> dict[str, Any] | None:
     """The JSON object in ``body``, or None when it is not JSON or not an object."""
     document = read_json(body)
     return document if isinstance(document, dict) else None
+
+
+def body_text(body: bytes) -> str:
+    """``body`` as text, undecodable bytes replaced: for messages and excerpts only."""
+    return body.decode("utf-8", errors="replace")
 
 
 def header_value(headers: Mapping[str, str], name: str) -> str | None:

@@ -30,6 +30,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ValidationError
 
+from adapters.answers import answer_object, invalid_answer
 from adapters.base import AdapterTarget, HttpCall, ParsedResponse
 from adapters.errors import (
     AuthError,
@@ -50,10 +51,11 @@ from adapters.http_errors import (
     ErrorRules,
     MessageRule,
     StatusTable,
-    classify,
-    make_error,
+    error_from_response,
+    error_object,
 )
-from adapters.http_response import read_json_object, safe_excerpt
+from adapters.http_response import read_json_object
+from adapters.json_values import count, dig
 from broker.jobs import Choice, CompletionRequest, ResponseMessage, ToolCall, Usage
 
 __all__ = [
@@ -64,6 +66,7 @@ __all__ = [
     "STATUS_CLASSES",
     "CompatQuirks",
     "OpenAIChatAdapter",
+    "tool_calls_from",
 ]
 
 # https://platform.openai.com/docs/api-reference/chat/object (choices[].finish_reason).
@@ -204,12 +207,7 @@ class OpenAIChatAdapter:
         self, status_code: int, headers: Mapping[str, str], body: bytes, target: AdapterTarget
     ) -> ParsedResponse:
         """The chat.completion in ``body``; ServerError when the body is not one."""
-        payload = read_json_object(body)
-        if payload is None:
-            raise ServerError(
-                f"the answer is not a JSON object: {safe_excerpt(_text_of(body))!r}",
-                status_code=status_code,
-            )
+        payload = answer_object(body, status_code)
         if not isinstance(payload.get("choices"), list):
             if "error" in payload:
                 # some compatible servers report failures with a 2xx status
@@ -221,28 +219,20 @@ class OpenAIChatAdapter:
             exc.status_code = status_code  # raised by helpers that never see the status
             raise
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise ServerError(
-                f"the answer is not a valid chat.completion: {where}: {first['msg']}",
-                status_code=status_code,
-            ) from exc
+            raise invalid_answer(exc, "chat.completion", status_code) from exc
 
     def classify_error(
         self, status_code: int, headers: Mapping[str, str], body: bytes
     ) -> ProviderError:
         """The most specific ProviderError for an error response (returned, not raised)."""
-        error = _error_object(read_json_object(body))
-        codes = _error_codes(error)
-        message = error.get("message")
-        text = message if isinstance(message, str) and message else _text_of(body)
-        error_class = classify(self.quirks.error_rules, status_code, codes, text)
-        return make_error(
-            error_class,
-            safe_excerpt(text) or f"HTTP {status_code}",
-            status_code=status_code,
-            provider_code=codes[0] if codes else None,
-            headers=headers,
+        error = error_object(read_json_object(body))
+        return error_from_response(
+            self.quirks.error_rules,
+            status_code,
+            headers,
+            body,
+            codes=_error_codes(error),
+            message=error.get("message"),
         )
 
 
@@ -316,7 +306,7 @@ def _choice(raw: Any, position: int, quirks: CompatQuirks) -> Choice:
     if isinstance(native, str) and native in quirks.error_finish_reasons:
         raise ServerError(f"the generation failed: finish_reason {native!r}")
     message: dict[str, Any] = raw["message"]
-    tool_calls = _tool_calls(message.get("tool_calls"))
+    tool_calls = tool_calls_from(message.get("tool_calls"))
     unknown: FinishReason = "tool_calls" if tool_calls else "stop"
     index = raw.get("index")
     return Choice(
@@ -340,15 +330,21 @@ def _content(raw: Any) -> str | None:
     raise ServerError(f"message content is a {type(raw).__name__}, not text")
 
 
-def _tool_calls(raw: Any) -> list[ToolCall] | None:
+def tool_calls_from(raw: Any, *, check_type: bool = True) -> list[ToolCall] | None:
+    """A message's ``tool_calls`` in OpenAI's shape (Cohere v2 answers use it too).
+
+    ServerError when they are not a list of calls with a function object; pydantic's
+    ValidationError when a call lacks an id or a name, or (``check_type``) its ``type`` is
+    not "function". Cohere's reader passes ``check_type=False``: its type is not checked.
+    """
     if not raw:
         return None
     if not isinstance(raw, list):
         raise ServerError("message tool_calls is not a list")
-    return [_tool_call(item) for item in raw]
+    return [_tool_call(item, check_type) for item in raw]
 
 
-def _tool_call(raw: Any) -> ToolCall:
+def _tool_call(raw: Any, check_type: bool) -> ToolCall:
     function = raw.get("function") if isinstance(raw, dict) else None
     if not isinstance(function, dict):
         raise ServerError("a tool call has no function object")
@@ -360,7 +356,7 @@ def _tool_call(raw: Any) -> ToolCall:
     return ToolCall.model_validate(
         {
             "id": raw.get("id"),
-            "type": raw.get("type", "function"),
+            "type": raw.get("type", "function") if check_type else "function",
             "function": {"name": function.get("name"), "arguments": arguments},
         }
     )
@@ -370,45 +366,18 @@ def _usage(raw: Any, quirks: CompatQuirks) -> Usage:
     """OpenAI's usage: prompt_tokens includes cached, completion_tokens includes reasoning."""
     if not isinstance(raw, dict):
         return Usage()
-    prompt = _count(raw.get("prompt_tokens"))
-    completion = _count(raw.get("completion_tokens"))
+    prompt = count(raw.get("prompt_tokens"))
+    completion = count(raw.get("completion_tokens"))
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=completion,
-        total_tokens=_count(raw.get("total_tokens")) or prompt + completion,
-        cached_tokens=_count(_dig(raw, quirks.cached_tokens_path)),
-        reasoning_tokens=_count(_dig(raw, quirks.reasoning_tokens_path)),
+        total_tokens=count(raw.get("total_tokens")) or prompt + completion,
+        cached_tokens=count(dig(raw, quirks.cached_tokens_path)),
+        reasoning_tokens=count(dig(raw, quirks.reasoning_tokens_path)),
     )
 
 
-def _dig(node: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        if not isinstance(node, dict):
-            return None
-        node = node.get(key)
-    return node
-
-
-def _count(value: Any) -> int:
-    """A token count; null, missing or nonsense counts as 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return 0
-    return max(0, int(value))
-
-
 # --- reading an error --------------------------------------------------------------------
-
-
-def _error_object(payload: dict[str, Any] | None) -> dict[str, Any]:
-    """The ``error`` object of ``{"error": {...}}``; the body itself for flat shapes (vLLM)."""
-    if payload is None:
-        return {}
-    inner = payload.get("error")
-    if isinstance(inner, dict):
-        return inner
-    if isinstance(inner, str):
-        return {"message": inner}
-    return payload
 
 
 def _error_codes(error: dict[str, Any]) -> list[str]:
@@ -419,7 +388,3 @@ def _error_codes(error: dict[str, Any]) -> list[str]:
         if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
             codes.append(str(value))
     return codes
-
-
-def _text_of(body: bytes) -> str:
-    return body.decode("utf-8", errors="replace")

@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from adapters.anthropic_messages import AnthropicMessagesAdapter
+from adapters.anthropic import AnthropicMessagesAdapter
 from adapters.azure_openai import AzureOpenAIAdapter
 from adapters.base import Adapter
 from adapters.cohere_chat import CohereChatAdapter
-from adapters.gemini_generate import GeminiAdapter
+from adapters.gemini import GeminiAdapter
 from adapters.openai_chat import OpenAIChatAdapter
 from adapters.openai_vendors import COMPAT_VENDORS
 

@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from broker.cli_batches import api, batch, webhooks
 from broker.settings import Settings
 
 __all__ = ["main"]
@@ -267,3 +268,258 @@ def demo(job_count: int) -> None:
     from broker.demo import run_demo
 
     sys.exit(run_demo(job_count))
+
+
+# --- operations: metrics exporter, Flower, container health --------------------------------
+
+
+def _catalog(ctx: click.Context) -> Any:
+    from broker.catalog_file import CatalogError, load_catalog
+
+    settings = ctx.obj.settings()
+    try:
+        return load_catalog(settings.config, settings.profile, emulator_url=settings.emulator_url)
+    except CatalogError as exc:
+        _errors.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(EXIT_REFUSED)
+
+
+@main.command()
+@click.option("--address", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", type=int, default=9808, show_default=True)
+@click.pass_context
+def metrics(ctx: click.Context, address: str, port: int) -> None:
+    """Serve Prometheus metrics read from Redis: queue lengths, unacked messages, dead letters."""
+    import signal
+
+    import redis
+    import structlog
+    from prometheus_client import CollectorRegistry
+
+    from broker.keys import Keys
+    from broker.logs import configure_logging
+    from broker.metrics import RedisCollector, serve
+    from routing.queues import all_queues
+
+    settings = ctx.obj.settings()
+    catalog = _catalog(ctx)
+    registry = CollectorRegistry()
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    keys = Keys(settings.key_prefix)
+    registry.register(RedisCollector(client, all_queues(catalog), keys.dead_letters()))
+    configure_logging()
+    serve(port, address, registry)
+    structlog.get_logger("cascade.metrics").info(
+        "serving metrics", url=f"http://{address}:{port}/metrics"
+    )
+    signal.sigwait({signal.SIGINT, signal.SIGTERM})
+
+
+@main.command()
+@click.option("--address", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", type=int, default=5555, show_default=True)
+@click.option(
+    "--purge-offline-after",
+    "purge_offline_s",
+    type=int,
+    default=60,
+    show_default=True,
+    help="seconds after which an offline worker leaves the list",
+)
+@click.option("--url-prefix", default="", help="when Flower is served under a path")
+@click.pass_context
+def flower(
+    ctx: click.Context, address: str, port: int, purge_offline_s: int, url_prefix: str
+) -> None:
+    """Run Flower on cascade's broker, with every queue declared; basic auth from
+    CASCADE_FLOWER_BASIC_AUTH (user:password). Its /metrics has no authentication."""
+    import os
+
+    from broker.flower import FlowerConfigError, flower_environ, run_flower
+    from routing.queues import all_queues
+
+    try:
+        flower_environ(os.environ, address=address)
+    except FlowerConfigError as exc:
+        _errors.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(EXIT_REFUSED)
+    run_flower(
+        ctx.obj.settings(),
+        all_queues(_catalog(ctx)),
+        port=port,
+        address=address,
+        purge_offline_s=purge_offline_s,
+        url_prefix=url_prefix,
+    )
+
+
+@main.command()
+@click.option("--provider", required=True, help="the provider whose worker on this host to ping")
+@click.option("--timeout", type=float, default=3.0, show_default=True)
+@click.pass_context
+def ping(ctx: click.Context, provider: str, timeout: float) -> None:
+    """Exit 0 if this host's worker for PROVIDER answers through the broker (a health check)."""
+    from broker.health import ping_worker, worker_name
+
+    if ping_worker(ctx.obj.settings(), provider, timeout_s=timeout):
+        click.echo(f"{worker_name(provider)}: pong")
+        return
+    _errors.print(f"{worker_name(provider)}: no answer within {timeout:g}s", markup=False)
+    sys.exit(1)
+
+
+# batches, the HTTP API and webhook delivery live in broker/cli_batches.py
+for _command in (batch, api, webhooks):
+    main.add_command(_command)
+
+
+# --- routing: explain a plan, report usage ---------------------------------------------------
+
+
+def _live_state(settings: Settings, catalog: Any, tenant: str) -> tuple[Any, str]:
+    """The live state for ``tenant`` read from Redis, or an empty one if Redis does not answer."""
+    import redis
+
+    from broker.keys import Keys
+    from routing.latency import LatencyBook
+    from routing.planner import LiveState
+    from routing.spend import SpendLedger
+
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
+    keys = Keys(settings.key_prefix)
+    try:
+        standing = SpendLedger(client, keys, catalog).standing(tenant)
+        latencies = LatencyBook(client, keys).snapshot()
+    except redis.RedisError as exc:
+        return LiveState(), f"live state not read (Redis: {exc}); caps and latencies ignored"
+    finally:
+        client.close()
+    state = LiveState(
+        latencies=latencies,
+        capped=standing.capped,
+        near_cap=standing.near_cap,
+        tenant_near_cap=standing.tenant_near_cap,
+    )
+    return state, "live state read from Redis: spend caps and observed latencies"
+
+
+def _route_job(options: dict[str, Any], prompt: str) -> Any:
+    from pydantic import ValidationError
+
+    from broker.jobs import CompletionJob, format_validation_error
+
+    needs: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "tier": options["tier"],
+            "model": options["model"],
+            "max_cost_usd": options["max_cost"],
+            "policy": options["policy"],
+            "min_quality": options["min_quality"],
+            "complexity_hint": options["hint"],
+        }.items()
+        if value is not None
+    }
+    if options["capabilities"]:
+        needs["capabilities"] = [item.strip() for item in options["capabilities"].split(",")]
+    needs["critical"] = not options["non_critical"]
+    request: dict[str, Any] = {"messages": [{"role": "user", "content": prompt}]}
+    if options["max_tokens"] is not None:
+        request["max_tokens"] = options["max_tokens"]
+    data = {"needs": needs, "request": request, "envelope": {"tenant": options["tenant"]}}
+    try:
+        return CompletionJob.model_validate(data)
+    except ValidationError as exc:
+        _errors.print(format_validation_error(exc, data), markup=False, highlight=False)
+        sys.exit(EXIT_REFUSED)
+
+
+@main.command("route")
+@click.argument("prompt")
+@click.option("--tier", help="capability tier, e.g. standard")
+@click.option("--model", help="one catalog model instead of a tier")
+@click.option("--needs", "capabilities", help="required capabilities, comma-separated")
+@click.option("--max-cost", type=float, help="most the job may cost, in USD")
+@click.option("--max-tokens", type=int, help="output token limit")
+@click.option("--policy", type=click.Choice(["ordered", "cheapest", "fastest"]))
+@click.option("--min-quality", type=float, help="lowest catalog quality score, 0..1")
+@click.option("--hint", type=click.Choice(["simple", "complex"]), help="complexity hint")
+@click.option("--tenant", default="default", show_default=True)
+@click.option("--non-critical", is_flag=True, help="the job may be moved off near-cap providers")
+@click.option("--live/--no-live", default=True, show_default=True,
+              help="read spend caps and latencies from Redis")
+@click.pass_context
+def route_command(ctx: click.Context, /, prompt: str, live: bool, **options: Any) -> None:
+    """Explain the plan for PROMPT: each candidate, its estimate, why it was kept or dropped."""
+    from routing.estimate import prompt_token_method
+    from routing.planner import LiveState, NoRoute, plan
+
+    catalog = _catalog(ctx)
+    job = _route_job(options, prompt)
+    state, source = (
+        _live_state(ctx.obj.settings(), catalog, job.envelope.tenant)
+        if live
+        else (LiveState(), "live state not read (--no-live)")
+    )
+    click.echo(source)
+    try:
+        planned = plan(job, catalog, state)
+    except NoRoute as exc:
+        _errors.print(f"refused: {exc.field}: {exc}", markup=False, highlight=False)
+        sys.exit(EXIT_REFUSED)
+    for note in planned.notes:
+        click.echo(note)
+    for row in sorted(planned.considered, key=_plan_order):
+        place = "  -" if row.position is None else f"{row.position:3d}"
+        latency = "" if row.latency_s is None else f", ~{row.latency_s:.3f}s"
+        verdict = "kept" if row.reason is None else f"dropped: {row.reason}"
+        click.echo(
+            f"{place}  {row.model} ({row.provider}, tier {row.tier}): est. ${row.cost_usd:.6f} "
+            f"for {row.prompt_tokens:,} prompt [{prompt_token_method(catalog.model(row.model))}]"
+            f" + {row.output_tokens:,} output tokens{latency} -> {verdict}"
+        )
+
+
+def _plan_order(row: Any) -> tuple[int, int]:
+    return (0, row.position) if row.position is not None else (1, 0)
+
+
+@main.command()
+@click.option("--scope", type=click.Choice(["tenant", "provider", "tenant_provider", "batch"]))
+@click.option("--name", help="the tenant, provider (tenant/provider) or batch id")
+@click.option("--period", help="day:YYYY-MM-DD, month:YYYY-MM or all (batches)")
+@click.option("--json", "as_json", is_flag=True, help="print JSON rows")
+@click.pass_context
+def usage(
+    ctx: click.Context, scope: str | None, name: str | None, period: str | None, as_json: bool
+) -> None:
+    """Report spend and tokens per tenant, provider, tenant/provider and batch, per period."""
+    import dataclasses
+
+    import redis
+
+    from broker.keys import Keys
+    from routing.usage import read_usage
+
+    settings = ctx.obj.settings()
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    try:
+        rows = read_usage(
+            client, Keys(settings.key_prefix), scope=scope, name=name, period=period
+        )
+    finally:
+        client.close()
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
+        return
+    table = Table(title="usage")
+    for column in ("scope", "name", "period", "jobs", "prompt", "completion", "total tokens",
+                   "cost (USD)", "reserved (USD)"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row.scope, row.name, row.period, str(row.jobs), f"{row.prompt_tokens:,}",
+            f"{row.completion_tokens:,}", f"{row.total_tokens:,}", f"{row.cost_usd:.6f}",
+            f"{row.reserved_usd:.6f}",
+        )
+    _console.print(table)

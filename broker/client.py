@@ -22,7 +22,8 @@ from celery import Celery
 from pydantic import ValidationError
 
 from broker.catalog_file import load_catalog
-from broker.celery_app import EXECUTE_TASK, create_celery
+from broker.celery_app import create_celery
+from broker.flower import task_argsrepr, task_name
 from broker.jobs import (
     CompletionJob,
     CompletionResult,
@@ -35,7 +36,12 @@ from broker.keys import Keys
 from broker.settings import Settings
 from broker.store import JobStore
 from routing.catalog import Catalog
-from routing.planner import NoRoute, plan
+from routing.circuit import CircuitPolicy
+from routing.circuit_store import CircuitBreakers
+from routing.latency import LatencyBook
+from routing.live_state import LiveStateReader
+from routing.planner import LiveState, NoRoute, plan
+from routing.spend import SpendLedger
 
 __all__ = ["CascadeClient", "JobTimeout", "SubmitError", "UnknownJob"]
 
@@ -68,6 +74,12 @@ class CascadeClient:
         self.keys = Keys(settings.key_prefix)
         self.store = JobStore(self.redis, self.keys, settings.result_ttl_s)
         self.celery = celery_app or create_celery(settings)
+        self.live = LiveStateReader(
+            catalog,
+            CircuitBreakers(self.redis, self.keys, CircuitPolicy()),
+            SpendLedger(self.redis, self.keys, catalog),
+            LatencyBook(self.redis, self.keys),
+        )
 
     @classmethod
     def from_env(cls) -> CascadeClient:
@@ -150,21 +162,27 @@ class CascadeClient:
         """
         planned: list[tuple[CompletionJob, list[TargetRef]]] = []
         seen: set[str] = set()
+        states: dict[str, LiveState] = {}  # read once per tenant in this submit
         for index, item in enumerate(jobs):
             where = f"jobs[{index}]"
             job = item if isinstance(item, CompletionJob) else self.parse_job(item, where=where)
             if job.id in seen:
                 raise SubmitError(f"{where}.envelope.id: {job.id!r} appears twice in this submit")
             seen.add(job.id)
-            planned.append((job, self._route(job, where)))
+            tenant = job.envelope.tenant
+            if tenant not in states:
+                states[tenant] = self.live.read(tenant)
+            planned.append((job, self._route(job, where, states[tenant])))
         existing = set(self.store.exists([job.id for job, _ in planned]))
         fresh = [(job, route) for job, route in planned if job.id not in existing]
         self._enqueue(fresh)
         return [job.id for job, _ in planned]
 
-    def _route(self, job: CompletionJob, where: str) -> list[TargetRef]:
+    def _route(
+        self, job: CompletionJob, where: str, state: LiveState | None = None
+    ) -> list[TargetRef]:
         try:
-            return list(plan(job, self.catalog).targets)
+            return list(plan(job, self.catalog, state).targets)
         except NoRoute as exc:
             prefix = f"{where}." if where else ""
             raise SubmitError(f"{prefix}{exc.field}: {exc}") from exc
@@ -183,11 +201,12 @@ class CascadeClient:
         with self.celery.producer_or_acquire() as producer, producer.batch(_PUBLISH_BATCH):
             for job_id, target in firsts:
                 self.celery.send_task(
-                    EXECUTE_TASK,
+                    task_name(target.provider, self.catalog.provider(target.provider).wire_format),
                     args=[job_id, 0],
                     queue=target.queue,
                     task_id=job_id,
                     producer=producer,
+                    argsrepr=task_argsrepr(job_id, 0, tier=target.tier, model=target.model),
                 )
 
     # --- dead letters --------------------------------------------------------------------
@@ -207,7 +226,7 @@ class CascadeClient:
         stored = self.store.load(job_id)
         if stored is None:
             raise UnknownJob(job_id)
-        route = self._route(stored.job, "")
+        route = self._route(stored.job, "", self.live.read(stored.job.envelope.tenant))
         if self.store.reopen(job_id, route) is None:
             return False
         self._publish_first_hops([(job_id, route[0])])

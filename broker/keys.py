@@ -52,6 +52,74 @@ class Keys:
         """Pub/sub channel: each of a batch's jobs as it ends."""
         return f"{self.prefix}:batch:{batch_id}:events"
 
+    def batch_custom_ids(self, batch_id: str) -> str:
+        """List: each batch job's caller-given custom_id, in the order of ``batch_jobs``."""
+        return f"{self.prefix}:batch:{batch_id}:custom_ids"
+
+    def tenant_batches(self, tenant: str) -> str:
+        """Sorted set: a tenant's batch ids, scored by creation time."""
+        return f"{self.prefix}:tenant:{tenant}:batches"
+
+    def file(self, file_id: str) -> str:
+        """Hash: an uploaded file (OpenAI Files API): owner, name, purpose, bytes, content."""
+        return f"{self.prefix}:file:{file_id}"
+
+    def webhook(self, subject: str) -> str:
+        """Hash: the webhook registered for a subject (``job:<id>`` or ``batch:<id>``)."""
+        return f"{self.prefix}:webhook:{subject}"
+
+    def webhooks_watched(self) -> str:
+        """Sorted set: subjects whose webhook has not been scheduled yet, by registration time."""
+        return f"{self.prefix}:webhooks:watched"
+
+    def webhook_delivery(self, delivery_id: str) -> str:
+        """Hash: one webhook delivery: URL, tenant, body, attempts made, last error."""
+        return f"{self.prefix}:webhooks:delivery:{delivery_id}"
+
+    def webhooks_due(self) -> str:
+        """Sorted set: delivery ids, scored by when their next attempt is due."""
+        return f"{self.prefix}:webhooks:due"
+
+    def webhooks_failed(self) -> str:
+        """Sorted set: delivery ids that used up their attempts, by when they gave up."""
+        return f"{self.prefix}:webhooks:failed"
+
     def dead_letters(self) -> str:
         """Sorted set: ids of failed jobs, scored by when they failed."""
         return f"{self.prefix}:dead"
+
+    def circuit(self, target: str) -> str:
+        """Hash: a circuit breaker's state, probe leases, latency and windowed call counts."""
+        return f"{self.prefix}:circuit:{target}"
+
+    def rate_limit(self, bucket: str) -> str:
+        """Hash: a rate limit's GCRA theoretical arrival times (``requests``, ``tokens``)."""
+        return f"{self.prefix}:ratelimit:{bucket}"
+
+    def key_pool_cursor(self, provider: str) -> str:
+        """Counter: the round-robin position in a provider's API key ids."""
+        return f"{self.prefix}:keypool:{provider}:cursor"
+
+    def key_pool_out(self, provider: str) -> str:
+        """Hash: a provider's API key ids taken out of rotation -> JSON reason and time."""
+        return f"{self.prefix}:keypool:{provider}:out"
+
+    # --- spend, usage and latency (routing/spend.py, routing/usage.py, routing/latency.py) ---
+
+    def usage(self, scope: str, name: str, period: str) -> str:
+        """Hash: spend and usage counters of one scope (``provider``, ``tenant``,
+        ``tenant_provider``, ``batch``), one name and one period (``day:2026-11-25``,
+        ``month:2026-11``, ``all``): cost in nano-USD, tokens, jobs, and what is reserved."""
+        return f"{self.prefix}:usage:{scope}:{name}:{period}"
+
+    def usage_index(self) -> str:
+        """Set: every usage hash written, so that ``cascade usage`` lists them without SCAN."""
+        return f"{self.prefix}:usage:index"
+
+    def spend_hold(self, hold_id: str) -> str:
+        """String with a TTL: what one call reserved against the spend caps, until it settles."""
+        return f"{self.prefix}:spend:hold:{hold_id}"
+
+    def latency(self) -> str:
+        """Hash: ``provider/model`` -> recent call latency in seconds (an EWMA)."""
+        return f"{self.prefix}:latency"

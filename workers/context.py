@@ -6,10 +6,7 @@ and one HTTP connection pool per provider instead of opening their own per call.
 
 from __future__ import annotations
 
-import itertools
-import os
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -20,6 +17,9 @@ from broker.keys import Keys
 from broker.settings import Settings
 from broker.store import JobStore
 from routing.catalog import Catalog, ProviderConfig
+from routing.latency import LatencyBook
+from routing.spend import SpendLedger
+from workers.admission import Gatekeeper
 
 __all__ = ["WorkerContext", "http_client_for"]
 
@@ -45,8 +45,10 @@ class WorkerContext:
     settings: Settings
     catalog: Catalog
     store: JobStore
+    gatekeeper: Gatekeeper
+    ledger: SpendLedger
+    latency: LatencyBook
     _clients: dict[str, httpx.Client] = field(default_factory=dict)
-    _keys: dict[str, Iterator[str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -55,8 +57,15 @@ class WorkerContext:
             settings.config, settings.profile, emulator_url=settings.emulator_url
         )
         client = redis.Redis.from_url(settings.redis_url, health_check_interval=25)
+        keys = Keys(settings.key_prefix)
+        store = JobStore(client, keys, settings.result_ttl_s)
         return cls(
-            settings, catalog, JobStore(client, Keys(settings.key_prefix), settings.result_ttl_s)
+            settings,
+            catalog,
+            store,
+            Gatekeeper(client, keys, catalog),
+            SpendLedger(client, keys, catalog),
+            LatencyBook(client, keys),
         )
 
     def http(self, provider: str) -> httpx.Client:
@@ -64,14 +73,6 @@ class WorkerContext:
             if provider not in self._clients:
                 self._clients[provider] = http_client_for(self.catalog.provider(provider))
             return self._clients[provider]
-
-    def api_key(self, provider: str) -> str:
-        """The next of the provider's keys, in rotation."""
-        with self._lock:
-            if provider not in self._keys:
-                keys = self.catalog.provider(provider).api_keys(os.environ)
-                self._keys[provider] = itertools.cycle(keys)
-            return next(self._keys[provider])
 
     def close(self) -> None:
         with self._lock:

@@ -3,6 +3,12 @@
 This is the execute task without Celery: the task hands it a job id, the hop and a function that
 publishes a job's next message, so the whole flow is testable against a real Redis and the
 emulator without a worker process.
+
+One delivery of route[hop]:
+  stand down if the job ended, moved on, or is being run by another delivery
+  admit the call (circuits, a key, the rate limit), reserve its estimated spend
+  call the provider, settle circuits and spend
+  succeed; or retry the same hop later; or reroute to a later hop; or fail the job
 """
 
 from __future__ import annotations
@@ -12,32 +18,48 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 import structlog
 
 from adapters.base import AdapterTarget, ParsedResponse
-from adapters.errors import AuthError, ProviderError, ServerError
+from adapters.errors import ProviderError, ServerError
 from adapters.registry import get_adapter
-from broker.jobs import (
-    Attempt,
-    AttemptOutcome,
-    CompletionResult,
-    FailedResult,
-    TargetRef,
-)
+from broker.jobs import Attempt, AttemptOutcome, CompletionResult, FailedResult, TargetRef, Usage
 from broker.store import StoredJob
-from routing.catalog import MissingApiKeyError
-from routing.estimate import actual_cost_usd
+from routing.escalation import check_answer, next_tier_hop
+from routing.estimate import actual_cost_usd, estimate_prompt_tokens, output_allowance
+from workers.admission import Admitted, Skip, Wait
 from workers.calls import call_provider
 from workers.context import WorkerContext
-from workers.decisions import Decision, Reroute, Retry, RetryPolicy, decide
+from workers.decisions import Decision, Fail, Reroute, Retry, RetryPolicy, decide, next_hop
+from workers.telemetry import Telemetry
 
-__all__ = ["JobRunner", "Publish"]
+__all__ = ["JobRunner", "NextMessage", "Publish", "RunOutcome"]
 
 log = structlog.get_logger("cascade.worker")
 
-# publish(job_id, hop, queue, countdown_s): send the job's next message.
-Publish = Callable[[str, int, str, float | None], None]
+# publish(job_id, hop, target, countdown_s): send the job's next message to target.queue.
+Publish = Callable[[str, int, TargetRef, float | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class NextMessage:
+    """The job's next message, sent once this delivery has let go of the job."""
+
+    hop: int
+    target: TargetRef
+    countdown_s: float | None = None
+    moves_on: bool = False  # a reroute: the job's record moves to ``hop`` once it is sent
+
+
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """What one delivery did. ``kind`` lets the task tell Flower the truth about it."""
+
+    kind: Literal["succeeded", "failed", "retry", "reroute", "wait", "stand_down"]
+    detail: str
+    next: NextMessage | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,36 +70,92 @@ class _CallOutcome:
     duration_s: float
 
 
+@dataclass(frozen=True, slots=True)
+class _Try:
+    """The delivery under way: the job, where it is on its route, and its attempt number."""
+
+    stored: StoredJob
+    hop: int
+    number: int
+    previous: list[Attempt]
+
+    @property
+    def target(self) -> TargetRef:
+        return self.stored.route[self.hop]
+
+    @property
+    def job_id(self) -> str:
+        return self.stored.job.id
+
+    def attempt(self, outcome: AttemptOutcome, **fields: object) -> Attempt:
+        return Attempt.model_validate(
+            {
+                "target": self.target,
+                "hop": self.hop,
+                "run": self.stored.run,
+                "number": self.number,
+                "outcome": outcome,
+                **fields,
+            }
+        )
+
+
 class JobRunner:
-    def __init__(self, context: WorkerContext, publish: Publish, worker: str) -> None:
+    def __init__(
+        self,
+        context: WorkerContext,
+        publish: Publish,
+        worker: str,
+        telemetry: Telemetry | None = None,
+    ) -> None:
         self.context = context
         self.publish = publish
         self.worker = worker
+        self.telemetry = telemetry or Telemetry()
 
-    def run(self, job_id: str, hop: int) -> str:
-        """Run route[hop] of the job once; returns what happened, for the log."""
+    def run(self, job_id: str, hop: int) -> RunOutcome:
+        """Run route[hop] of the job once."""
         store = self.context.store
         if store.result(job_id) is not None:
-            return "already finished: this delivery is a duplicate"
+            return RunOutcome("stand_down", "already finished: this delivery is a duplicate")
         stored = store.load(job_id)
         if stored is None:
-            return "unknown job: never submitted, or expired"
+            return RunOutcome("stand_down", "unknown job: never submitted, or expired")
         if stored.hop > hop:
-            return f"stale delivery: the job has moved on to hop {stored.hop}"
+            return RunOutcome("stand_down", f"stale: the job has moved on to hop {stored.hop}")
         token = f"{self.worker}:{uuid.uuid4().hex}"
         if not store.claim(job_id, token, self.context.settings.claim_ttl_s):
             # Another delivery holds the job. It may have died mid-call, so this message is not
             # dropped: it comes back once that claim has run out, and stands down then if the
             # job has ended.
             wait = store.claim_seconds_left(job_id) + 1.0
-            self.publish(job_id, hop, stored.route[hop].queue, wait)
-            return f"another delivery of this job is running; looking again in {wait:.0f}s"
+            self.publish(job_id, hop, stored.route[hop], wait)
+            return RunOutcome("wait", f"another delivery is running; looking again in {wait:.0f}s")
         try:
-            return self._run_claimed(stored, hop)
+            outcome = self._run_claimed(stored, hop)
         finally:
             store.release(job_id, token)
+        if outcome.next is not None:
+            # Sent only now: a message sent while this delivery still held the claim could be
+            # taken at once by another worker, find the job claimed and be put off for minutes.
+            # Sent before the record moves on: a crash between the two re-runs this hop (at
+            # least once) instead of leaving the job with no message at all.
+            following = outcome.next
+            self.publish(job_id, following.hop, following.target, following.countdown_s)
+            if following.moves_on:
+                store.advance(job_id, following.hop)
+        return outcome
 
-    def _run_claimed(self, stored: StoredJob, hop: int) -> str:
+    def fail_internal(self, job_id: str, hop: int, error: Exception) -> RunOutcome:
+        """End a job that cascade itself could not run (a bug, not a provider's failure), so
+        that it fails visibly instead of waiting forever."""
+        stored = self.context.store.load(job_id)
+        if stored is None:
+            return RunOutcome("stand_down", "unknown job: never submitted, or expired")
+        reason = f"cascade internal error: {type(error).__name__}: {error}"
+        return self._fail(stored, min(hop, len(stored.route) - 1), "InternalError", reason[:500])
+
+    def _run_claimed(self, stored: StoredJob, hop: int) -> RunOutcome:
         job, target = stored.job, stored.route[hop]
         structlog.contextvars.bind_contextvars(
             job_id=job.id,
@@ -89,23 +167,59 @@ class JobRunner:
         )
         try:
             if self._seconds_to_deadline(stored) == 0:
-                return self._fail(stored, "DeadlineExceeded", "the job's deadline passed")
+                return self._fail(stored, hop, "DeadlineExceeded", "the job's deadline passed")
             self.context.store.mark_running(job.id, hop)
             previous = self.context.store.attempts(job.id)
-            number = 1 + sum(
-                1 for item in previous if item.hop == hop and item.run == stored.run
-            )
-            outcome = self._call(stored, target)
-            if outcome.response is not None:
-                return self._succeed(stored, hop, number, outcome, previous)
-            assert outcome.error is not None
-            decision = self._decide(stored, hop, number, outcome.error)
-            self._record(stored, hop, number, outcome, decision)
-            return self._carry_out(stored, hop, decision, outcome.error)
+            number = 1 + sum(1 for item in previous if item.hop == hop and item.run == stored.run)
+            structlog.contextvars.bind_contextvars(attempt=number)
+            return self._attempt(_Try(stored, hop, number, previous))
         finally:
             structlog.contextvars.clear_contextvars()
 
-    def _call(self, stored: StoredJob, target: TargetRef) -> _CallOutcome:
+    def _attempt(self, now: _Try) -> RunOutcome:
+        """One try at the hop's target: called, made to wait, or skipped without a call."""
+        gate = self._admit(now)
+        if isinstance(gate, RunOutcome):
+            return gate
+        if isinstance(gate, Skip):
+            return self._skip(now, gate)
+        hold_id = f"{now.job_id}:{now.stored.run}:{now.hop}:{now.number}"
+        grant = self.context.ledger.reserve(now.stored.job, now.target, hold_id=hold_id)
+        if not grant.allowed:
+            self.context.gatekeeper.cancel(now.target, gate)
+            return self._skip(now, Skip("SpendCapReached", grant.reason or "a spend cap"))
+        outcome = self._call(now, gate.api_key)
+        for change in self.context.gatekeeper.settle(
+            now.target, gate, error=outcome.error, latency_s=outcome.duration_s
+        ):
+            self.telemetry.circuit_changed(change)
+        if outcome.response is None:
+            self.context.ledger.release(hold_id)
+            assert outcome.error is not None
+            return self._failed_call(now, outcome, outcome.error)
+        return self._answered(now, outcome, outcome.response, hold_id)
+
+    def _admit(self, now: _Try) -> Admitted | Skip | RunOutcome:
+        """A ticket to call, a skip, or (a full rate limit the job may wait for) a re-publish."""
+        model = self.context.catalog.model(now.target.model)
+        request = now.stored.job.request
+        tokens = estimate_prompt_tokens(request) + output_allowance(request, model)
+        gate = self.context.gatekeeper.admit(now.target, tokens)
+        if not isinstance(gate, Wait):
+            return gate
+        left = self._seconds_to_deadline(now.stored)
+        if gate.seconds <= self.context.settings.max_retry_after_s and (
+            left is None or gate.seconds < left
+        ):
+            return RunOutcome(
+                "wait",
+                f"waiting {gate.seconds:.2f}s for a rate-limit slot",
+                NextMessage(now.hop, now.target, gate.seconds),
+            )
+        return Skip("RateLimited", "no rate-limit slot soon enough for the job's deadline")
+
+    def _call(self, now: _Try, api_key: str) -> _CallOutcome:
+        target = now.target
         provider = self.context.catalog.provider(target.provider)
         where = AdapterTarget(target.provider, provider.base_url, target.model_id, provider.options)
         started_at, start = datetime.now(UTC), time.perf_counter()
@@ -115,133 +229,194 @@ class JobRunner:
             response = call_provider(
                 self.context.http(target.provider),
                 get_adapter(provider.wire_format),
-                stored.job.request,
+                now.stored.job.request,
                 where,
-                self.context.api_key(target.provider),
-                job_id=stored.job.id,
+                api_key,
+                job_id=now.job_id,
+                total_timeout_s=provider.timeouts.total,
             )
         except ProviderError as exc:
             error = exc
-        except MissingApiKeyError as exc:
-            error = AuthError(str(exc))
         except Exception as exc:  # a bug must cost a retry or a reroute, never the job itself
             log.exception("unexpected error in a provider call")
             error = ServerError(f"cascade internal error: {type(exc).__name__}: {exc}")
         return _CallOutcome(response, error, started_at, time.perf_counter() - start)
 
-    def _decide(self, stored: StoredJob, hop: int, number: int, error: ProviderError) -> Decision:
-        catalog = self.context.catalog
-        provider = catalog.provider(stored.route[hop].provider)
-        settings = self.context.settings
-        return decide(
-            error,
-            hop=hop,
-            calls_on_target=number,
-            context_windows=[catalog.model(item.model).context_window for item in stored.route],
-            policy=RetryPolicy(
-                max_retries=provider.max_retries,
-                base_backoff_s=settings.base_backoff_s,
-                max_backoff_s=settings.max_backoff_s,
-                max_retry_after_s=settings.max_retry_after_s,
-            ),
-            seconds_to_deadline=self._seconds_to_deadline(stored),
-            reroute_on_content_block=stored.job.needs.reroute_on_content_block,
-        )
+    # --- after the call ------------------------------------------------------------------
 
-    def _record(
-        self, stored: StoredJob, hop: int, number: int, outcome: _CallOutcome, decision: Decision
-    ) -> None:
-        error = outcome.error
-        assert error is not None
+    def _answered(
+        self, now: _Try, outcome: _CallOutcome, response: ParsedResponse, hold_id: str
+    ) -> RunOutcome:
+        target, job = now.target, now.stored.job
+        cost = actual_cost_usd(self.context.catalog.model(target.model), response.usage)
+        self.context.ledger.settle(job, target, response.usage, cost, hold_id=hold_id)
+        self.context.latency.observe(target.provider, target.model, outcome.duration_s)
+        check = check_answer(response.choices[0].message.content, job)
+        escalate_to = None if check.ok else next_tier_hop(now.stored.route, now.hop)
+        if escalate_to is None:
+            return self._succeed(now, outcome, response, cost)
+        # The answer failed the caller's schema: the next tier gets the job. The call is paid.
+        self.context.store.add_attempt(
+            now.job_id,
+            now.attempt(
+                AttemptOutcome.REROUTE,
+                started_at=outcome.started_at,
+                duration_s=outcome.duration_s,
+                error_class="AnswerInvalid",
+                error_message=(check.reason or "")[:500],
+                usage=response.usage,
+                cost_usd=cost,
+                worker=self.worker,
+            ),
+        )
+        return self._carry_out(now, Reroute(escalate_to), "AnswerInvalid", None)
+
+    def _failed_call(self, now: _Try, outcome: _CallOutcome, error: ProviderError) -> RunOutcome:
+        decision = self._decide(now, error)
         kind = {Retry: AttemptOutcome.RETRY, Reroute: AttemptOutcome.REROUTE}.get(
             type(decision), AttemptOutcome.FAILED
         )
         self.context.store.add_attempt(
-            stored.job.id,
-            Attempt(
-                target=stored.route[hop],
-                hop=hop,
-                run=stored.run,
-                number=number,
+            now.job_id,
+            now.attempt(
+                kind,
                 started_at=outcome.started_at,
                 duration_s=outcome.duration_s,
-                outcome=kind,
                 error_class=error.error_class,
                 error_message=error.message[:500],
                 status_code=error.status_code,
                 worker=self.worker,
             ),
         )
-        log.info(
-            "attempt failed",
-            attempt=number,
+        self.telemetry.attempt_failed(
+            now.target,
+            outcome=kind.value,
+            duration_s=outcome.duration_s,
             error_class=error.error_class,
             status_code=error.status_code,
-            decision=type(decision).__name__,
+            number=now.number,
+        )
+        return self._carry_out(now, decision, error.error_class, error.status_code)
+
+    def _skip(self, now: _Try, skip: Skip) -> RunOutcome:
+        """Pass the target over without a call and move on along the route."""
+        windows = [
+            self.context.catalog.model(item.model).context_window for item in now.stored.route
+        ]
+        following = next_hop(now.hop, windows)
+        decision: Decision = (
+            Reroute(following)
+            if following is not None
+            else Fail(f"every target on the route failed or was skipped; last: {skip.reason}")
+        )
+        self.context.store.add_attempt(
+            now.job_id,
+            now.attempt(
+                AttemptOutcome.SKIPPED,
+                started_at=datetime.now(UTC),
+                duration_s=0.0,
+                error_class=skip.error_class,
+                error_message=skip.reason,
+                worker=self.worker,
+            ),
+        )
+        log.info("target skipped", reason=skip.reason, decision=type(decision).__name__)
+        return self._carry_out(now, decision, skip.error_class, None)
+
+    def _decide(self, now: _Try, error: ProviderError) -> Decision:
+        catalog, settings = self.context.catalog, self.context.settings
+        provider = catalog.provider(now.target.provider)
+        return decide(
+            error,
+            hop=now.hop,
+            calls_on_target=now.number,
+            context_windows=[catalog.model(item.model).context_window for item in now.stored.route],
+            policy=RetryPolicy(
+                max_retries=provider.max_retries,
+                base_backoff_s=settings.base_backoff_s,
+                max_backoff_s=settings.max_backoff_s,
+                max_retry_after_s=settings.max_retry_after_s,
+            ),
+            seconds_to_deadline=self._seconds_to_deadline(now.stored),
+            reroute_on_content_block=now.stored.job.needs.reroute_on_content_block,
         )
 
     def _carry_out(
-        self, stored: StoredJob, hop: int, decision: Decision, error: ProviderError
-    ) -> str:
-        job_id = stored.job.id
+        self, now: _Try, decision: Decision, error_class: str, status_code: int | None
+    ) -> RunOutcome:
         if isinstance(decision, Retry):
-            self.publish(job_id, hop, stored.route[hop].queue, decision.countdown_s)
-            return f"retry in {decision.countdown_s:.2f}s on hop {hop}"
+            self.telemetry.retried(
+                now.target,
+                hop=now.hop,
+                number=now.number,
+                error_class=error_class,
+                status_code=status_code,
+                countdown_s=decision.countdown_s,
+            )
+            return RunOutcome(
+                "retry",
+                f"retry in {decision.countdown_s:.2f}s on hop {now.hop}",
+                NextMessage(now.hop, now.target, decision.countdown_s),
+            )
         if isinstance(decision, Reroute):
-            # Publish before recording the move: a crash between the two re-runs this hop
-            # (at-least-once) rather than losing the job.
-            self.publish(job_id, decision.hop, stored.route[decision.hop].queue, None)
-            self.context.store.advance(job_id, decision.hop)
-            return f"rerouted to hop {decision.hop} ({stored.route[decision.hop].queue})"
-        return self._fail(stored, error.error_class, decision.reason)
+            destination = now.stored.route[decision.hop]
+            self.telemetry.rerouted(
+                now.target,
+                destination,
+                hop=now.hop,
+                error_class=error_class,
+                status_code=status_code,
+            )
+            return RunOutcome(
+                "reroute",
+                f"rerouted to hop {decision.hop} ({destination.queue})",
+                NextMessage(decision.hop, destination, moves_on=True),
+            )
+        return self._fail(now.stored, now.hop, error_class, decision.reason)
 
     def _succeed(
-        self,
-        stored: StoredJob,
-        hop: int,
-        number: int,
-        outcome: _CallOutcome,
-        previous: list[Attempt],
-    ) -> str:
-        response = outcome.response
-        assert response is not None
-        target = stored.route[hop]
-        cost = actual_cost_usd(self.context.catalog.model(target.model), response.usage)
-        attempt = Attempt(
-            target=target,
-            hop=hop,
-            run=stored.run,
-            number=number,
+        self, now: _Try, outcome: _CallOutcome, response: ParsedResponse, cost: float
+    ) -> RunOutcome:
+        job, target = now.stored.job, now.target
+        attempt = now.attempt(
+            AttemptOutcome.SUCCESS,
             started_at=outcome.started_at,
             duration_s=outcome.duration_s,
-            outcome=AttemptOutcome.SUCCESS,
             usage=response.usage,
             cost_usd=cost,
             worker=self.worker,
         )
-        self.context.store.add_attempt(stored.job.id, attempt)
-        attempts = [*previous, attempt]
+        self.context.store.add_attempt(job.id, attempt)
+        attempts = [*now.previous, attempt]
         result = CompletionResult(
             id=response.id,
             created=response.created,
             model=response.model,
             choices=response.choices,
-            usage=response.usage,
+            usage=_total_usage(attempts, response.usage),
             system_fingerprint=response.system_fingerprint,
-            job_id=stored.job.id,
+            job_id=job.id,
             provider=target.provider,
             tier=target.tier,
             cost_usd=sum(item.cost_usd for item in attempts),
             attempts=attempts,
-            batch_id=stored.job.envelope.batch_id,
-            tenant=stored.job.envelope.tenant,
+            batch_id=job.envelope.batch_id,
+            tenant=job.envelope.tenant,
             finished_at=datetime.now(UTC),
         )
-        written = self.context.store.finish(stored.job.id, result)
-        log.info("job succeeded", attempt=number, cost_usd=cost, first=written)
-        return "succeeded" if written else "succeeded, but another delivery had finished it"
+        written = self.context.store.finish(job.id, result)
+        self.telemetry.succeeded(
+            target,
+            created_at=job.envelope.created_at,
+            duration_s=outcome.duration_s,
+            cost_usd=cost,
+            usage=response.usage,
+            first=written,
+            number=now.number,
+        )
+        return RunOutcome("succeeded", "succeeded" if written else "succeeded, a duplicate")
 
-    def _fail(self, stored: StoredJob, error_class: str, reason: str) -> str:
+    def _fail(self, stored: StoredJob, hop: int, error_class: str, reason: str) -> RunOutcome:
         job = stored.job
         result = FailedResult(
             job_id=job.id,
@@ -252,9 +427,15 @@ class JobRunner:
             tenant=job.envelope.tenant,
             finished_at=datetime.now(UTC),
         )
-        self.context.store.finish(job.id, result)
-        log.warning("job failed", error_class=error_class, reason=reason)
-        return f"failed: {reason}"
+        if self.context.store.finish(job.id, result):
+            self.telemetry.failed(
+                stored.route[hop],
+                created_at=job.envelope.created_at,
+                error_class=error_class,
+                reason=reason,
+                attempts=len(result.attempts),
+            )
+        return RunOutcome("failed", f"failed: {reason}")
 
     @staticmethod
     def _seconds_to_deadline(stored: StoredJob) -> float | None:
@@ -262,3 +443,18 @@ class JobRunner:
         if deadline is None:
             return None
         return max(0.0, (deadline - datetime.now(UTC)).total_seconds())
+
+
+def _total_usage(attempts: list[Attempt], answering: Usage) -> Usage:
+    """The answering call's usage, unless earlier calls of the job were paid for too (an answer
+    that failed validation): then the job's usage is the sum, as its cost is."""
+    paid = [item.usage for item in attempts if item.usage is not None]
+    if len(paid) <= 1:
+        return answering
+    return Usage(
+        prompt_tokens=sum(item.prompt_tokens for item in paid),
+        completion_tokens=sum(item.completion_tokens for item in paid),
+        total_tokens=sum(item.total_tokens for item in paid),
+        cached_tokens=sum(item.cached_tokens for item in paid),
+        reasoning_tokens=sum(item.reasoning_tokens for item in paid),
+    )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from adapters.registry import get_adapter
 from broker.catalog_file import load_catalog
 from broker.celery_app import create_celery
 from broker.logs import configure_logging
+from broker.metrics import serve_from_env as serve_metrics_from_env
 from broker.settings import Settings
 from routing.queues import queues_for_provider
 from workers.tasks import register_tasks
@@ -58,7 +60,8 @@ def run_worker(
             raise ValueError(f"provider {provider!r} serves no tier in the catalog: no queue")
         queues += found
         slots += config.concurrency
-    configure_logging()
+    configure_logging(level=logging.getLevelName(loglevel.upper()))
+    serve_metrics_from_env()
     app = create_celery(settings)
     register_tasks(app, settings)
     app.worker_main(

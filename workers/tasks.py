@@ -1,16 +1,27 @@
-"""The Celery task that runs a job's hop: a thin shell around ``JobRunner``."""
+"""The Celery tasks that run a job's hop: a thin shell around ``JobRunner``.
+
+The task is registered once per provider, as ``cascade.execute.<provider>.<wire format>``, so
+that Flower names what runs; its arguments are only the job id and the hop.
+"""
 
 from __future__ import annotations
 
 import threading
+from typing import Any
 
+import redis
 import structlog
 from celery import Celery, Task
+from celery.exceptions import Ignore, Reject
 
+from broker.catalog_file import load_catalog
 from broker.celery_app import EXECUTE_TASK
+from broker.flower import task_argsrepr, task_name
+from broker.jobs import TargetRef
 from broker.settings import Settings
 from workers.context import WorkerContext
 from workers.runner import JobRunner
+from workers.telemetry import Telemetry
 
 __all__ = ["register_tasks"]
 
@@ -18,7 +29,10 @@ log = structlog.get_logger("cascade.worker")
 
 
 def register_tasks(app: Celery, settings: Settings) -> None:
-    """Add the execute task to ``app``; its context is built on first use in each process."""
+    """Add the execute task to ``app`` under every provider's name; its context is built on
+    first use in each process."""
+    catalog = load_catalog(settings.config, settings.profile, emulator_url=settings.emulator_url)
+    wire_formats = {name: config.wire_format for name, config in catalog.providers.items()}
     holder: dict[str, WorkerContext] = {}
     lock = threading.Lock()
 
@@ -28,12 +42,39 @@ def register_tasks(app: Celery, settings: Settings) -> None:
                 holder["context"] = WorkerContext.from_settings(settings)
             return holder["context"]
 
-    def publish(job_id: str, hop: int, queue: str, countdown_s: float | None) -> None:
+    def publish(job_id: str, hop: int, target: TargetRef, countdown_s: float | None) -> None:
         app.send_task(
-            EXECUTE_TASK, args=[job_id, hop], queue=queue, task_id=job_id, countdown=countdown_s
+            task_name(target.provider, wire_formats[target.provider]),
+            args=[job_id, hop],
+            queue=target.queue,
+            task_id=job_id,
+            countdown=countdown_s,
+            argsrepr=task_argsrepr(job_id, hop, tier=target.tier, model=target.model),
         )
 
-    @app.task(name=EXECUTE_TASK, bind=True, ignore_result=True)
     def execute(self: Task[[str, int], None], job_id: str, hop: int) -> None:
-        outcome = JobRunner(context(), publish, self.request.hostname or "worker").run(job_id, hop)
-        log.info("delivery handled", job_id=job_id, hop=hop, outcome=outcome)
+        runner = JobRunner(
+            context(), publish, self.request.hostname or "worker", Telemetry(self.send_event)
+        )
+        try:
+            outcome = runner.run(job_id, hop)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # Redis went away mid-delivery: hand the message back rather than lose it. If Redis
+            # cannot take it back yet, it stays unacknowledged and returns after the
+            # visibility timeout.
+            log.warning("Redis unavailable; the message goes back to its queue", job_id=job_id)
+            raise Reject(exc, requeue=True) from exc
+        except Exception as exc:
+            log.exception("the runner failed", job_id=job_id, hop=hop)
+            outcome = runner.fail_internal(job_id, hop, exc)
+        log.info("delivery handled", job_id=job_id, hop=hop, outcome=outcome.detail)
+        if outcome.kind != "succeeded":
+            # The message is acknowledged all the same; Ignore keeps Celery from reporting
+            # "succeeded" over the retry, reroute or failure events already sent to Flower.
+            raise Ignore()
+
+    names = [EXECUTE_TASK]  # kept for messages queued under the old single name
+    names += sorted({task_name(name, wire) for name, wire in wire_formats.items()})
+    for name in names:
+        options: dict[str, Any] = {"name": name, "bind": True, "ignore_result": True}
+        app.task(**options)(execute)

@@ -28,8 +28,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from adapters.emulator.content import Message, Prompt, Reply, ReplyChoice, ToolSpec, short_hash
 from adapters.emulator.faults import FaultRule
-from adapters.emulator.wire import Answer, CallMeta, Parsed
-from broker.jobs import format_validation_error
+from adapters.emulator.wire import (
+    Answer,
+    CallMeta,
+    Parsed,
+    first_problem,
+    named_model,
+    retry_after_text,
+)
 
 __all__ = ["AnthropicWire", "anthropic_error_answer"]
 
@@ -245,8 +251,7 @@ class AnthropicWire:
                     400, "invalid_request_error", "The request body is not valid JSON."
                 ),
             )
-        model = data.get("model") if isinstance(data, dict) else None
-        model = model if isinstance(model, str) and model else None
+        model = named_model(data)
         try:
             request = _Request.model_validate(data)
         except ValidationError as exc:
@@ -308,8 +313,7 @@ def _retry_headers(rule: FaultRule, translated: _Translated) -> dict[str, str]:
         seconds = 1.0
     if seconds is None:
         return {}
-    text = str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
-    return {"retry-after": text}
+    return {"retry-after": retry_after_text(seconds)}
 
 
 def _validation_answer(exc: ValidationError, data: Any) -> Answer:
@@ -318,8 +322,7 @@ def _validation_answer(exc: ValidationError, data: Any) -> Answer:
         return anthropic_error_answer(
             400, "invalid_request_error", "The request body must be a JSON object."
         )
-    first = format_validation_error(exc, data).splitlines()[0]
-    return anthropic_error_answer(400, "invalid_request_error", first)
+    return anthropic_error_answer(400, "invalid_request_error", first_problem(exc, data))
 
 
 # --- reading the request -----------------------------------------------------------------

@@ -25,8 +25,15 @@ from adapters.emulator.content import (
     ToolSpec,
 )
 from adapters.emulator.faults import FaultRule
-from adapters.emulator.wire import Answer, CallMeta, Parsed
-from broker.jobs import format_validation_error
+from adapters.emulator.wire import (
+    Answer,
+    CallMeta,
+    Parsed,
+    call_texts,
+    first_problem,
+    named_model,
+    openai_tool_calls,
+)
 
 __all__ = ["CohereWire", "cohere_error"]
 
@@ -143,8 +150,7 @@ class CohereWire:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError):
             return Parsed(model=None, error=cohere_error(400, "invalid request: invalid json"))
-        model = data.get("model") if isinstance(data, dict) else None
-        model = model if isinstance(model, str) and model else None
+        model = named_model(data)
         try:
             request = _Request.model_validate(data)
         except ValidationError as exc:
@@ -189,8 +195,7 @@ class CohereWire:
 def _validation_answer(exc: ValidationError, data: Any) -> Answer:
     if not isinstance(data, dict):
         return cohere_error(400, "invalid request: the body must be a JSON object.")
-    first = format_validation_error(exc, data).splitlines()[0]
-    return cohere_error(400, f"invalid request: {first}")
+    return cohere_error(400, f"invalid request: {first_problem(exc, data)}")
 
 
 def _prompt_from(provider: str, request: _Request) -> Prompt:
@@ -222,10 +227,7 @@ def _message(message: _Message) -> Message:
             texts.append(json.dumps(part["document"], sort_keys=True))
     if message.tool_plan:
         texts.append(message.tool_plan)
-    for call in message.tool_calls or ():
-        function = call.get("function")
-        if isinstance(function, dict):
-            texts.append(f"{function.get('name', '')}{function.get('arguments', '')}")
+    texts.extend(call_texts(message.tool_calls))
     return Message(role=message.role, text="\n".join(texts), images=images)
 
 
@@ -235,14 +237,7 @@ def _render_message(choice: ReplyChoice) -> dict[str, Any]:
         return {
             "role": "assistant",
             "tool_plan": f"I will call {names} to answer this.",
-            "tool_calls": [
-                {
-                    "id": call.id,
-                    "type": "function",
-                    "function": {"name": call.name, "arguments": call.arguments},
-                }
-                for call in choice.tool_calls
-            ],
+            "tool_calls": openai_tool_calls(choice.tool_calls),
         }
     return {"role": "assistant", "content": [{"type": "text", "text": choice.text or ""}]}
 

@@ -30,8 +30,7 @@ from pydantic.alias_generators import to_camel
 
 from adapters.emulator.content import Message, Prompt, Reply, ReplyChoice, ToolSpec, short_hash
 from adapters.emulator.faults import FaultRule
-from adapters.emulator.wire import Answer, CallMeta, Parsed
-from broker.jobs import format_validation_error
+from adapters.emulator.wire import Answer, CallMeta, Parsed, first_problem
 
 __all__ = ["GeminiWire", "google_error"]
 
@@ -204,8 +203,8 @@ class GeminiWire:
         try:
             request = _Request.model_validate(data)
         except ValidationError as exc:
-            first = format_validation_error(exc, data).splitlines()[0]
-            return Parsed(model=model, error=google_error(400, f"Invalid value at {first}"))
+            problem = first_problem(exc, data)
+            return Parsed(model=model, error=google_error(400, f"Invalid value at {problem}"))
         if model is None:
             return Parsed(model=None, error=google_error(404, "Model name is missing."))
         unsigned = _unsigned_call(request) if model.startswith("gemini-3") else None

@@ -24,8 +24,16 @@ from adapters.emulator.content import (
     short_hash,
 )
 from adapters.emulator.faults import FaultRule
-from adapters.emulator.wire import Answer, CallMeta, Parsed
-from broker.jobs import format_validation_error
+from adapters.emulator.wire import (
+    Answer,
+    CallMeta,
+    Parsed,
+    call_texts,
+    first_problem,
+    named_model,
+    openai_tool_calls,
+    retry_after_text,
+)
 
 __all__ = ["OpenAIWire", "error_answer", "not_found_answer"]
 
@@ -204,8 +212,7 @@ class OpenAIWire:
             return Parsed(model=path_model, error=error_answer(400, message))
         if path_model is not None and isinstance(data, dict):
             data = {**data, "model": path_model}
-        model = data.get("model") if isinstance(data, dict) else None
-        model = model if isinstance(model, str) and model else None
+        model = named_model(data)
         try:
             request = _Request.model_validate(data)
         except ValidationError as exc:
@@ -260,8 +267,7 @@ def _validation_answer(exc: ValidationError, data: Any) -> Answer:
     """A 400 naming the first bad field the way OpenAI's ``param`` does."""
     if not isinstance(data, dict):
         return error_answer(400, "The request body must be a JSON object.")
-    first = format_validation_error(exc, data).splitlines()[0]
-    param, _, problem = first.partition(": ")
+    param, _, problem = first_problem(exc, data).partition(": ")
     param = "" if param == "(root)" else param
     message = f"Invalid value for '{param}': {problem}" if param else problem
     return error_answer(400, message, param=param or None)
@@ -321,10 +327,7 @@ def _message(message: _Message) -> Message:
             images += 1
         elif isinstance(part.get("text"), str):
             texts.append(part["text"])
-    for call in message.tool_calls or ():
-        function = call.get("function")
-        if isinstance(function, dict):
-            texts.append(f"{function.get('name', '')}{function.get('arguments', '')}")
+    texts.extend(call_texts(message.tool_calls))
     return Message(role=message.role, text="\n".join(texts), images=images)
 
 
@@ -336,14 +339,7 @@ def _render_choice(choice: ReplyChoice) -> dict[str, Any]:
         "annotations": [],
     }
     if choice.tool_calls:
-        message["tool_calls"] = [
-            {
-                "id": call.id,
-                "type": "function",
-                "function": {"name": call.name, "arguments": call.arguments},
-            }
-            for call in choice.tool_calls
-        ]
+        message["tool_calls"] = openai_tool_calls(choice.tool_calls)
     return {
         "index": choice.index,
         "message": message,
@@ -375,5 +371,4 @@ def _retry_headers(rule: FaultRule, code: str | None) -> dict[str, str]:
         seconds = 1.0
     if seconds is None:
         return {}
-    text = str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
-    return {"retry-after": text, "retry-after-ms": str(round(seconds * 1000))}
+    return {"retry-after": retry_after_text(seconds), "retry-after-ms": str(round(seconds * 1000))}

@@ -8,14 +8,27 @@ the app's dispatch table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from adapters.emulator.content import Prompt, Reply
-from adapters.emulator.faults import FaultRule
+from pydantic import ValidationError
 
-__all__ = ["Answer", "CallMeta", "Parsed", "WireFormat"]
+from adapters.emulator.content import Prompt, Reply, ToolCall
+from adapters.emulator.faults import FaultRule
+from broker.jobs import format_validation_error
+
+__all__ = [
+    "Answer",
+    "CallMeta",
+    "Parsed",
+    "WireFormat",
+    "call_texts",
+    "first_problem",
+    "named_model",
+    "openai_tool_calls",
+    "retry_after_text",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +82,45 @@ class WireFormat(Protocol):
     def fault(self, rule: FaultRule, model: str) -> Answer:
         """The format's error answer for a fault rule that fired."""
         ...
+
+
+# --- pieces several wire formats share -------------------------------------------------
+
+
+def named_model(data: Any) -> str | None:
+    """The model a decoded request body names, or None (so a call counts per model even
+    when the rest of its body is invalid)."""
+    model = data.get("model") if isinstance(data, dict) else None
+    return model if isinstance(model, str) and model else None
+
+
+def first_problem(exc: ValidationError, data: Mapping[str, Any]) -> str:
+    """The first bad field of a body as ``field: problem``; each format words its 400 around it."""
+    return format_validation_error(exc, data).splitlines()[0]
+
+
+def retry_after_text(seconds: float) -> str:
+    """A ``retry-after`` value: whole seconds without a decimal point, others as short as exact."""
+    return str(int(seconds)) if float(seconds).is_integer() else f"{seconds:g}"
+
+
+def openai_tool_calls(calls: Iterable[ToolCall]) -> list[dict[str, Any]]:
+    """Reply tool calls in OpenAI's ``tool_calls`` shape (Cohere v2 answers use it too)."""
+    return [
+        {
+            "id": call.id,
+            "type": "function",
+            "function": {"name": call.name, "arguments": call.arguments},
+        }
+        for call in calls
+    ]
+
+
+def call_texts(tool_calls: Sequence[dict[str, Any]] | None) -> list[str]:
+    """The text of OpenAI-shaped request tool calls (name then arguments), for token counts."""
+    texts: list[str] = []
+    for call in tool_calls or ():
+        function = call.get("function")
+        if isinstance(function, dict):
+            texts.append(f"{function.get('name', '')}{function.get('arguments', '')}")
+    return texts

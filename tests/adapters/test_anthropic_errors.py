@@ -13,7 +13,8 @@ from typing import get_args
 
 import pytest
 
-from adapters.anthropic_messages import ERROR_CODES, AnthropicMessagesAdapter
+from adapters.anthropic import AnthropicMessagesAdapter
+from adapters.anthropic.errors import ERROR_CODES
 from adapters.errors import (
     AuthError,
     ContextTooLong,

@@ -13,12 +13,8 @@ from typing import Any
 
 import pytest
 
-from adapters.anthropic_messages import (
-    ANTHROPIC_VERSION,
-    DEFAULT_MAX_TOKENS,
-    JSON_TOOL_NAME,
-    AnthropicMessagesAdapter,
-)
+from adapters.anthropic import AnthropicMessagesAdapter
+from adapters.anthropic.request import ANTHROPIC_VERSION, DEFAULT_MAX_TOKENS, JSON_TOOL_NAME
 from adapters.base import AdapterTarget
 from adapters.errors import InvalidRequest
 from broker.jobs import CompletionRequest
@@ -251,9 +247,9 @@ def test_user_text_between_tool_call_and_result_is_moved_after_the_results() -> 
 def test_foreign_tool_call_ids_are_rewritten_the_same_way_in_call_and_result() -> None:
     """tool_use ids must match ^[a-zA-Z0-9_-]+$ (the Messages API's 400 quotes the pattern)."""
     foreign = "functions.get_weather:0"  # the shape some OpenAI-compatible servers mint
-    body = build(
-        tools=[WEATHER_TOOL],
-        messages=[
+    conversation: dict[str, Any] = {
+        "tools": [WEATHER_TOOL],
+        "messages": [
             {"role": "user", "content": "Weather?"},
             {
                 "role": "assistant",
@@ -267,31 +263,14 @@ def test_foreign_tool_call_ids_are_rewritten_the_same_way_in_call_and_result() -
             },
             {"role": "tool", "tool_call_id": foreign, "content": "sunny"},
         ],
-    )
+    }
+    body = build(**conversation)
     call_id = body["messages"][1]["content"][0]["id"]
     assert call_id != foreign
     assert re.fullmatch(r"[a-zA-Z0-9_-]+", call_id)
     assert body["messages"][2]["content"][0]["tool_use_id"] == call_id
-    assert (
-        build(
-            tools=[WEATHER_TOOL],
-            messages=[
-                {"role": "user", "content": "Weather?"},
-                {
-                    "role": "assistant",
-                    "tool_calls": [
-                        {
-                            "id": foreign,
-                            "type": "function",
-                            "function": {"name": "get_weather", "arguments": "{}"},
-                        }
-                    ],
-                },
-                {"role": "tool", "tool_call_id": foreign, "content": "sunny"},
-            ],
-        )["messages"][1]["content"][0]["id"]
-        == call_id
-    )  # deterministic across retries and hops
+    # deterministic across retries and hops
+    assert build(**conversation)["messages"][1]["content"][0]["id"] == call_id
 
 
 def test_invalid_tool_call_arguments_are_refused_naming_the_message_index() -> None:

@@ -11,11 +11,9 @@ from typing import Any
 
 import pytest
 
-from adapters.anthropic_messages import (
-    FINISH_REASON_TABLE,
-    JSON_TOOL_NAME,
-    AnthropicMessagesAdapter,
-)
+from adapters.anthropic import AnthropicMessagesAdapter
+from adapters.anthropic.request import JSON_TOOL_NAME
+from adapters.anthropic.response import FINISH_REASON_TABLE
 from adapters.base import AdapterTarget, ParsedResponse
 from adapters.errors import Overloaded, ServerError
 from adapters.finish_reasons import FINISH_REASONS

@@ -8,15 +8,13 @@ worker would carry a conversation (and the way a rerouted one arrives with OpenA
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
-from adapters.anthropic_messages import AnthropicMessagesAdapter
+from adapters.anthropic import AnthropicMessagesAdapter
 from adapters.base import AdapterTarget, ParsedResponse
-from adapters.emulator import EmulatorConfig, create_app
 from adapters.errors import Overloaded, QuotaExhausted, RateLimited
 from broker.jobs import CompletionRequest
 
@@ -36,12 +34,6 @@ TOOLS = [
         },
     }
 ]
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(EmulatorConfig(hang_s=0.05))) as test_client:
-        yield test_client
 
 
 def call(client: TestClient, request: dict[str, Any]) -> ParsedResponse:

@@ -23,7 +23,8 @@ from adapters.errors import (
     ServerError,
     TargetError,
 )
-from adapters.gemini_generate import GeminiAdapter, parse_duration
+from adapters.gemini import GeminiAdapter
+from adapters.gemini.errors import parse_duration
 from tests.adapters.gemini_samples import error_body
 
 ADAPTER = GeminiAdapter()

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from adapters.errors import InvalidRequest
-from adapters.gemini_generate import (
+from adapters.gemini import GeminiAdapter
+from adapters.gemini.signatures import (
     MIGRATED_SIGNATURE,
-    GeminiAdapter,
     decode_tool_call_id,
     encode_tool_call_id,
 )

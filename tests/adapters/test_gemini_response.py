@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from adapters.errors import AuthError, ContentBlocked, ProviderError, ServerError, TargetError
-from adapters.gemini_generate import FINISH_REASON_TABLE, GeminiAdapter, decode_tool_call_id
+from adapters.gemini import GeminiAdapter
+from adapters.gemini.response import FINISH_REASON_TABLE
+from adapters.gemini.signatures import decode_tool_call_id
 from tests.adapters.gemini_samples import TARGET, as_bytes, text_response
 
 ADAPTER = GeminiAdapter()
@@ -139,7 +141,7 @@ def test_failed_generations_raise_instead_of_answering(
 
 def test_every_documented_finish_reason_is_either_mapped_or_an_error() -> None:
     genai = pytest.importorskip("google.genai")
-    from adapters.gemini_generate import ERROR_FINISH_REASONS
+    from adapters.gemini.response import ERROR_FINISH_REASONS
 
     known = set(FINISH_REASON_TABLE) | set(ERROR_FINISH_REASONS)
     assert {reason.value for reason in genai.types.FinishReason} <= known

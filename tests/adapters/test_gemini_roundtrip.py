@@ -3,39 +3,21 @@ and the bodies both sides exchange validated with Google's own SDK types (python
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from adapters.base import AdapterTarget, ParsedResponse
-from adapters.emulator import EmulatorConfig, create_app
 from adapters.errors import ProviderError
-from adapters.gemini_generate import GeminiAdapter, decode_tool_call_id
+from adapters.gemini import GeminiAdapter
+from adapters.gemini.signatures import decode_tool_call_id
 from broker.jobs import CompletionRequest
+from tests.adapters.emulator.helpers import WEATHER_TOOL
 
 ADAPTER = GeminiAdapter()
 TARGET = AdapterTarget("gemini", "http://testserver/gemini", "gemini-3-flash")
-TOOLS = [
-    {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-    }
-]
-
-
-@pytest.fixture
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(EmulatorConfig(hang_s=0.05))) as test_client:
-        yield test_client
+TOOLS = [WEATHER_TOOL]
 
 
 def call(client: TestClient, request: dict[str, Any]) -> ParsedResponse:

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis
 
 from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
@@ -50,8 +51,19 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def emulator(stack: LocalStack) -> Iterator[Emulator]:
     control = Emulator(stack.emulator_url)
     control.reset()
+    forget_provider_health(stack.redis_url or "")
     yield control
     control.reset()
+
+
+def forget_provider_health(redis_url: str) -> None:
+    """Each test starts with closed circuits, empty rate limits and every key in rotation:
+    what one test's faults taught the shared state must not decide the next test."""
+    client = redis.Redis.from_url(redis_url)
+    for pattern in ("cascade:circuit:*", "cascade:ratelimit:*", "cascade:keypool:*"):
+        for key in client.scan_iter(pattern):
+            client.delete(key)
+    client.close()
 
 
 @pytest.fixture()

@@ -15,24 +15,36 @@ from broker.client import CascadeClient
 from broker.jobs import CompletionResult
 from broker.local_stack import LocalStack
 from broker.settings import Settings
-from tests.integration.test_pipeline import FAST_ENV, Emulator
+from tests.integration.test_pipeline import FAST_ENV, Emulator, forget_provider_health
 
 pytestmark = pytest.mark.integration
 
 CATALOG = str(Path(__file__).parents[1] / "fixtures" / "catalog_formats.yaml")
 MODELS = {
-    "gpt": "openai", "azure-gpt": "azure", "claude": "anthropic", "gemini": "google",
-    "command": "cohere", "deepseek-chat": "deepseek", "mistral-large": "mistral",
-    "llama-groq": "groq", "llama-together": "together", "qwen-plus": "qwen",
-    "router-auto": "openrouter", "local-vllm": "vllm", "local-ollama": "ollama",
+    "gpt": "openai",
+    "azure-gpt": "azure",
+    "claude": "anthropic",
+    "gemini": "google",
+    "command": "cohere",
+    "deepseek-chat": "deepseek",
+    "mistral-large": "mistral",
+    "llama-groq": "groq",
+    "llama-together": "together",
+    "qwen-plus": "qwen",
+    "router-auto": "openrouter",
+    "local-vllm": "vllm",
+    "local-ollama": "ollama",
 }
 WEATHER_TOOL = {
     "type": "function",
     "function": {
         "name": "get_weather",
         "description": "Current weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
-                       "required": ["city"]},
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
     },
 }
 QUESTION = {"role": "user", "content": "What is the weather in Paris right now?"}
@@ -55,16 +67,22 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 def emulator(stack: LocalStack) -> Iterator[Emulator]:
     control = Emulator(stack.emulator_url)
     control.reset()
+    forget_provider_health(stack.redis_url or "")
     yield control
     control.reset()
 
 
 @pytest.fixture()
 def client(stack: LocalStack) -> Iterator[CascadeClient]:
-    settings = Settings(redis_url=stack.redis_url, config=CATALOG, profile="emulated",
-                        emulator_url=stack.emulator_url)
-    client = CascadeClient(settings, load_catalog(CATALOG, "emulated",
-                                                  emulator_url=stack.emulator_url))
+    settings = Settings(
+        redis_url=stack.redis_url,
+        config=CATALOG,
+        profile="emulated",
+        emulator_url=stack.emulator_url,
+    )
+    client = CascadeClient(
+        settings, load_catalog(CATALOG, "emulated", emulator_url=stack.emulator_url)
+    )
     yield client
     client.close()
 
@@ -73,8 +91,13 @@ def client(stack: LocalStack) -> Iterator[CascadeClient]:
 def test_a_job_runs_through_each_wire_format(
     client: CascadeClient, emulator: Emulator, model: str, provider: str
 ) -> None:
-    request = {"messages": [{"role": "system", "content": "Be brief."},
-                            {"role": "user", "content": "Name a colour."}], "max_tokens": 64}
+    request = {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Name a colour."},
+        ],
+        "max_tokens": 64,
+    }
     result = client.wait(client.submit(request, model=model), timeout=30)
 
     assert isinstance(result, CompletionResult), result
@@ -101,8 +124,7 @@ def _first_turn(client: CascadeClient) -> list[dict[str, Any]]:
     assert json.loads(calls[0].function.arguments)["city"]
     return [
         QUESTION,
-        {"role": "assistant", "content": None,
-         "tool_calls": [call.model_dump() for call in calls]},
+        {"role": "assistant", "content": None, "tool_calls": [call.model_dump() for call in calls]},
         {"role": "tool", "tool_call_id": calls[0].id, "content": '{"temp_c": 18, "sky": "clear"}'},
     ]
 
@@ -125,8 +147,10 @@ def test_a_tool_conversation_from_anthropic_is_rerouted_to_mistral_with_its_id_f
     client: CascadeClient, emulator: Emulator
 ) -> None:
     history = _first_turn(client)
-    emulator.faults({"provider": "anthropic", "model": "*", "kind": "status", "status": 529},
-                    {"provider": "google", "model": "*", "kind": "status", "status": 503})
+    emulator.faults(
+        {"provider": "anthropic", "model": "*", "kind": "status", "status": 529},
+        {"provider": "google", "model": "*", "kind": "status", "status": 503},
+    )
 
     answer = _ask(client, history)
 

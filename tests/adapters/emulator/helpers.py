@@ -10,10 +10,22 @@ if TYPE_CHECKING:
     # starlette's TestClient is built on httpx2 (it falls back to httpx when httpx2 is missing)
     from httpx2 import Response
 
-__all__ = ["AUTH", "CHAT_PATH", "chat", "chat_body", "set_rules"]
+__all__ = ["AUTH", "CHAT_PATH", "WEATHER_TOOL", "chat", "chat_body", "set_rules"]
 
 AUTH = {"Authorization": "Bearer sk-test"}
 CHAT_PATH = "/openai/v1/chat/completions"
+# an OpenAI-shaped tool, as the OpenAI and Cohere wires both take it
+WEATHER_TOOL: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
 
 
 def chat_body(text: str = "What is the capital of France?", **extra: Any) -> dict[str, Any]:

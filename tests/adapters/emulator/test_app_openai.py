@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from adapters.emulator.content import estimate_tokens
-from tests.adapters.emulator.helpers import AUTH, CHAT_PATH, chat, chat_body
+from tests.adapters.emulator.helpers import AUTH, CHAT_PATH, WEATHER_TOOL, chat, chat_body
 
 
 def test_success_body_has_every_field_of_a_chat_completion(client: TestClient) -> None:
@@ -69,19 +69,6 @@ def test_output_limit_truncates_and_finishes_with_length(client: TestClient, fie
 def test_n_gives_that_many_choices(client: TestClient) -> None:
     body = chat(client, chat_body(n=3)).json()
     assert [c["index"] for c in body["choices"]] == [0, 1, 2]
-
-
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 
 
 def test_tool_call_turn_then_tool_result_turn(client: TestClient) -> None:

@@ -16,22 +16,9 @@ from adapters.base import AdapterTarget
 from adapters.cohere_chat import CohereChatAdapter
 from adapters.errors import AuthError, ContextTooLong, Overloaded, QuotaExhausted, RateLimited
 from broker.jobs import CompletionRequest
-from tests.adapters.emulator.helpers import AUTH, set_rules
+from tests.adapters.emulator.helpers import AUTH, WEATHER_TOOL, set_rules
 
 PATH = "/cohere/v2/chat"
-WEATHER_TOOL = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-
-
 def cohere_body(text: str = "What is the capital of France?", **extra: Any) -> dict[str, Any]:
     return {"model": "command-a-03-2025", "messages": [{"role": "user", "content": text}], **extra}
 

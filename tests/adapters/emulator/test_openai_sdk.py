@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.testclient import TestClient
 
-from tests.adapters.emulator.helpers import chat, chat_body, set_rules
-from tests.adapters.emulator.test_app_openai import WEATHER_TOOL
+from tests.adapters.emulator.helpers import WEATHER_TOOL, chat, chat_body, set_rules
 
 openai = pytest.importorskip("openai")
 

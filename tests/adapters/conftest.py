@@ -1,4 +1,4 @@
-"""Fixtures: a fresh in-process emulator app per test, with a short timeout hang."""
+"""Fixtures: a fresh in-process emulator app per test (emulator and adapter round-trip tests)."""
 
 from __future__ import annotations
 

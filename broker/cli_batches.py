@@ -1,0 +1,193 @@
+"""The ``cascade batch ...``, ``cascade api`` and ``cascade webhooks`` commands.
+
+Kept apart from ``broker/cli.py`` (which adds them to the ``cascade`` group) so that the batch
+and API code is imported only when one of these commands runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+__all__ = ["api", "batch", "webhooks"]
+
+EXIT_UNKNOWN = 2
+EXIT_REFUSED = 3
+EXIT_TIMEOUT = 4
+
+_errors = Console(stderr=True)
+
+
+def _batches(ctx: click.Context) -> Any:
+    from broker.batches import Batches
+    from broker.catalog_file import CatalogError, load_catalog
+    from broker.client import CascadeClient
+
+    settings = ctx.obj.settings()
+    try:
+        catalog = load_catalog(
+            settings.config, settings.profile, emulator_url=settings.emulator_url
+        )
+    except CatalogError as exc:
+        _errors.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(EXIT_REFUSED)
+    return Batches(CascadeClient(settings, catalog))
+
+
+@click.group()
+def batch() -> None:
+    """Batches of jobs in the OpenAI Batch API's JSONL format."""
+
+
+@batch.command("submit")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--tenant", default="default", show_default=True)
+@click.option("--default-tier", help="tier for lines whose body names no model")
+@click.option("--webhook-url", help="POSTed (signed) when the batch ends")
+@click.option("--wait", is_flag=True, help="show progress until the batch ends")
+@click.option("--timeout", type=float, default=3600.0, show_default=True)
+@click.pass_context
+def batch_submit(
+    ctx: click.Context,
+    file: str,
+    tenant: str,
+    default_tier: str | None,
+    webhook_url: str | None,
+    wait: bool,
+    timeout: float,
+) -> None:
+    """Check every line of FILE, enqueue them all, print the batch id."""
+    from broker.batches import BatchInputError
+
+    batches = _batches(ctx)
+    try:
+        record = batches.submit_file(
+            file, tenant=tenant, default_tier=default_tier, webhook_url=webhook_url
+        )
+    except BatchInputError as exc:
+        _errors.print(f"refused, nothing was enqueued:\n{exc}", markup=False, highlight=False)
+        sys.exit(EXIT_REFUSED)
+    click.echo(record.id)
+    if wait:
+        _wait(batches, record.id, timeout)
+
+
+def _wait(batches: Any, batch_id: str, timeout: float) -> None:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[detail]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=_errors) as progress:
+        task = progress.add_task(batch_id, total=None, detail="")
+
+        def show(record: Any) -> None:
+            counts = record.counts
+            detail = (
+                f"ok {counts.succeeded} · failed {counts.failed} · "
+                f"cancelled {counts.cancelled} · queued/running {counts.queued}"
+            )
+            progress.update(task, total=counts.total, completed=counts.finished, detail=detail)
+
+        record = batches.wait(batch_id, timeout, on_progress=show)
+    click.echo(json.dumps(record.to_openai(), indent=2))
+    if not record.done:
+        sys.exit(EXIT_TIMEOUT)
+
+
+def _record_or_exit(batches: Any, batch_id: str, method: str = "get") -> Any:
+    from broker.batches import UnknownBatch
+
+    try:
+        return getattr(batches, method)(batch_id)
+    except UnknownBatch:
+        _errors.print(f"no batch with id {batch_id!r}", markup=False)
+        sys.exit(EXIT_UNKNOWN)
+
+
+@batch.command("status")
+@click.argument("batch_id")
+@click.option("--wait", is_flag=True, help="show progress until the batch ends")
+@click.option("--timeout", type=float, default=3600.0, show_default=True)
+@click.pass_context
+def batch_status(ctx: click.Context, batch_id: str, wait: bool, timeout: float) -> None:
+    """Print the batch: status, counts, timestamps (OpenAI's Batch object, plus counts)."""
+    batches = _batches(ctx)
+    record = _record_or_exit(batches, batch_id)
+    if wait:
+        _wait(batches, record.id, timeout)
+        return
+    click.echo(json.dumps(record.to_openai(), indent=2))
+
+
+@batch.command("results")
+@click.argument("batch_id")
+@click.option("--errors", is_flag=True, help="the errors file instead of the output file")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="write to this file")
+@click.pass_context
+def batch_results(ctx: click.Context, batch_id: str, errors: bool, output: str | None) -> None:
+    """Print the batch's output (or errors) in OpenAI's batch output JSONL format."""
+    batches = _batches(ctx)
+    _record_or_exit(batches, batch_id)
+    text = batches.output_jsonl(batch_id, errors=errors)
+    if output:
+        Path(output).write_text(text)
+    else:
+        click.echo(text, nl=False)
+
+
+@batch.command("cancel")
+@click.argument("batch_id")
+@click.pass_context
+def batch_cancel(ctx: click.Context, batch_id: str) -> None:
+    """End every job of the batch that has not ended yet; print the batch."""
+    record = _record_or_exit(_batches(ctx), batch_id, "cancel")
+    click.echo(json.dumps(record.to_openai(), indent=2))
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8000, show_default=True)
+@click.option("--no-webhooks", is_flag=True, help="do not run the webhook dispatcher here")
+@click.option("--log-level", default="info", show_default=True)
+@click.pass_context
+def api(ctx: click.Context, host: str, port: int, no_webhooks: bool, log_level: str) -> None:
+    """Serve the HTTP API (tenants: CASCADE_TENANTS_FILE or CASCADE_API_KEYS)."""
+    from broker.http_api.server import run_api
+
+    run_api(ctx.obj.settings(), host=host, port=port, webhooks=not no_webhooks, log_level=log_level)
+
+
+@click.command()
+@click.pass_context
+def webhooks(ctx: click.Context) -> None:
+    """Deliver webhooks (signed with each tenant's secret) until stopped."""
+    from broker.http_api.tenants import TenantDirectory
+    from broker.webhooks import WebhookDispatcher
+
+    batches = _batches(ctx)
+    tenants = TenantDirectory.from_env(os.environ)
+    client = batches.client
+    dispatcher = WebhookDispatcher(
+        client.redis,
+        client.keys,
+        payload_for=batches.webhook_payload,
+        secrets=tenants.webhook_secrets,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        dispatcher.run(stop)
+    except KeyboardInterrupt:
+        stop.set()

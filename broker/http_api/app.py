@@ -1,0 +1,121 @@
+"""The HTTP API as a Starlette application: routes, errors, the OpenAPI document, life cycle.
+
+``create_app(client, tenants)`` builds it; the webhook dispatcher runs in a thread of the API
+process unless ``webhooks=False`` (then run ``cascade webhooks`` somewhere).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import redis.asyncio as aioredis
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.schemas import SchemaGenerator
+
+from broker.batches import Batches
+from broker.client import CascadeClient
+from broker.http_api import jobs_routes, openai_routes
+from broker.http_api.errors import ApiError, api_error_response
+from broker.http_api.state import ApiState
+from broker.http_api.tenants import TenantDirectory
+from broker.webhooks import WebhookDispatcher
+
+__all__ = ["OPENAPI_INFO", "create_app", "webhook_dispatcher"]
+
+OPENAPI_INFO: dict[str, Any] = {
+    "openapi": "3.0.3",
+    "info": {
+        "title": "cascade",
+        "version": "0.1.0",
+        "description": "An asynchronous, queue-based inference broker. OpenAI-compatible chat "
+        "completions, Files and Batches, and native jobs. Authenticate with "
+        "'Authorization: Bearer <tenant API key>'.",
+    },
+    "security": [{"bearer": []}],
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "ChatCompletionRequest": {
+                "type": "object",
+                "required": ["model", "messages"],
+                "properties": {
+                    "model": {"type": "string", "description": "a cascade tier or model"},
+                    "messages": {"type": "array", "items": {"type": "object"}},
+                },
+                "additionalProperties": True,
+            },
+            "JobSubmission": {
+                "type": "object",
+                "required": ["needs", "request"],
+                "properties": {
+                    "needs": {"type": "object"},
+                    "request": {"type": "object"},
+                    "envelope": {"type": "object"},
+                    "webhook_url": {"type": "string", "format": "uri"},
+                },
+            },
+        },
+    },
+}
+
+
+def webhook_dispatcher(batches: Batches, tenants: TenantDirectory) -> WebhookDispatcher:
+    client = batches.client
+    return WebhookDispatcher(
+        client.redis,
+        client.keys,
+        payload_for=batches.webhook_payload,
+        secrets=tenants.webhook_secrets,
+    )
+
+
+def create_app(
+    client: CascadeClient,
+    tenants: TenantDirectory,
+    *,
+    webhooks: bool = True,
+    default_timeout_s: float = 60.0,
+) -> Starlette:
+    schemas = SchemaGenerator(OPENAPI_INFO)
+
+    async def openapi(request: Request) -> Response:
+        # Starlette's OpenAPIResponse renders YAML; /openapi.json is JSON.
+        return JSONResponse(schemas.get_schema(routes=request.app.routes))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        batches = Batches(client)
+        aredis = aioredis.Redis.from_url(client.settings.redis_url)
+        app.state.cascade = ApiState(
+            client=client,
+            batches=batches,
+            tenants=tenants,
+            webhooks=batches.webhooks,
+            aredis=aredis,
+            default_timeout_s=default_timeout_s,
+        )
+        dispatcher = webhook_dispatcher(batches, tenants) if webhooks else None
+        running = dispatcher.start_thread() if dispatcher else None
+        try:
+            yield
+        finally:
+            if running is not None:
+                running[1].set()
+                running[0].join(timeout=15)
+            await aredis.aclose()
+
+    routes = [
+        *openai_routes.ROUTES,
+        *jobs_routes.ROUTES,
+        Route("/openapi.json", openapi, include_in_schema=False),
+    ]
+    return Starlette(
+        routes=routes,
+        exception_handlers={ApiError: api_error_response},
+        lifespan=lifespan,
+    )

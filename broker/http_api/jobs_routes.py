@@ -1,0 +1,172 @@
+"""cascade's native job routes: submit one job, read it (optionally waiting), wait for many,
+and subscribe to one over Server-Sent Events. A job of another tenant is a 404."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from broker.client import SubmitError
+from broker.http_api.errors import ApiError, not_found
+from broker.http_api.openai_routes import json_body, timeout_of
+from broker.http_api.state import ApiState, state_of, tenant_of
+from broker.http_api.streams import job_events, wait_result
+
+__all__ = ["ROUTES"]
+
+_MAX_WAIT_IDS = 10_000
+
+
+def _owned(state: ApiState, job_ids: list[str], tenant: str) -> list[str]:
+    """The ids among ``job_ids`` that are not this tenant's jobs (unknown ones included)."""
+    pipe = state.client.redis.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.hget(state.keys.job(job_id), "tenant")
+    owners = pipe.execute()
+    return [
+        job_id
+        for job_id, owner in zip(job_ids, owners, strict=True)
+        if owner is None or owner.decode() != tenant
+    ]
+
+
+async def _check_owner(request: Request) -> tuple[ApiState, str]:
+    tenant = tenant_of(request)
+    state = state_of(request)
+    job_id = request.path_params["job_id"]
+    if await run_in_threadpool(_owned, state, [job_id], tenant):
+        raise not_found("job", job_id)
+    return state, job_id
+
+
+async def submit_job(request: Request) -> Response:
+    """Submit one job: `{needs, request, envelope?, webhook_url?}`.
+    ---
+    summary: Submit a job
+    description: >
+      `needs` routes it (a tier or model, capabilities, budget), `request` is an OpenAI
+      chat-completions body without model. `webhook_url` gets a signed POST when it ends.
+    requestBody:
+      content: {application/json: {schema: {$ref: '#/components/schemas/JobSubmission'}}}
+    responses:
+      202: {description: '{id, status: queued}'}
+      400: {description: refused; the message names the field; nothing was enqueued}
+    """
+    tenant = tenant_of(request)
+    state = state_of(request)
+    body = await json_body(request)
+    webhook_url = body.pop("webhook_url", None)
+    envelope = dict(body.get("envelope") or {})
+    if envelope.get("tenant", tenant) != tenant:
+        raise ApiError(
+            400,
+            "envelope.tenant: must be the API key's tenant or left out",
+            param="envelope.tenant",
+        )
+    body["envelope"] = {**envelope, "tenant": tenant}
+    try:
+        job = state.client.parse_job(body)
+        job_id = await run_in_threadpool(state.client.submit, job)
+    except SubmitError as exc:
+        raise ApiError(400, str(exc)) from exc
+    if webhook_url is not None:
+        try:
+            state.webhooks.watch(f"job:{job_id}", str(webhook_url), tenant)
+        except ValueError as exc:
+            raise ApiError(400, str(exc), param="webhook_url") from exc
+    return JSONResponse(
+        {"id": job_id, "object": "cascade.job", "status": "queued"}, status_code=202
+    )
+
+
+def _job_view(job_id: str, status: str, result: Any) -> dict[str, Any]:
+    return {
+        "id": job_id,
+        "object": "cascade.job",
+        "status": status,
+        "result": None if result is None else result.model_dump(mode="json"),
+    }
+
+
+async def get_job(request: Request) -> Response:
+    """A job's status and, once it has ended, its result; `?wait=S` waits up to S seconds.
+    ---
+    summary: Get a job
+    parameters:
+      - {name: wait, in: query, required: false, schema: {type: number}}
+    responses: {200: {description: '{id, status, result}'}, 404: {description: no such job}}
+    """
+    state, job_id = await _check_owner(request)
+    wait = timeout_of(request, state, "wait") if "wait" in request.query_params else 0.0
+    result = await wait_result(state, job_id, wait)
+    status = (
+        result.status.value
+        if result
+        else (await run_in_threadpool(state.client.status, job_id)).value
+    )
+    return JSONResponse(_job_view(job_id, status, result))
+
+
+async def wait_jobs(request: Request) -> Response:
+    """Wait for many jobs at once: `{ids: [...], timeout: S}`; answers with those that ended.
+    ---
+    summary: Wait for several jobs
+    requestBody:
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [ids]
+            properties: {ids: {type: array, items: {type: string}}, timeout: {type: number}}
+    responses:
+      200: {description: '{data: [job, ...], pending: [id, ...]}'}
+      404: {description: an id is not one of this tenant's jobs}
+    """
+    tenant = tenant_of(request)
+    state = state_of(request)
+    body = await json_body(request)
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids) or not ids:
+        raise ApiError(400, "ids must be a non-empty list of job ids", param="ids")
+    if len(ids) > _MAX_WAIT_IDS:
+        raise ApiError(400, f"at most {_MAX_WAIT_IDS} ids per call", param="ids")
+    if foreign := await run_in_threadpool(_owned, state, ids, tenant):
+        raise not_found("job", foreign[0])
+    timeout = max(0.0, min(float(body.get("timeout", 0)), state.max_timeout_s))
+    done = await run_in_threadpool(functools.partial(state.client.wait_many, ids, timeout))
+    data = [_job_view(job_id, result.status.value, result) for job_id, result in done.items()]
+    return JSONResponse(
+        {
+            "object": "list",
+            "data": data,
+            "pending": [job_id for job_id in ids if job_id not in done],
+        }
+    )
+
+
+async def job_stream(request: Request) -> Response:
+    """Server-Sent Events: the job's status, then its result when it ends.
+    ---
+    summary: Subscribe to a job (text/event-stream)
+    parameters:
+      - {name: timeout, in: query, required: false, schema: {type: number}}
+    responses: {200: {description: 'events: status, then result (or timeout)'}}
+    """
+    state, job_id = await _check_owner(request)
+    events = job_events(state, job_id, timeout_of(request, state))
+    return StreamingResponse(
+        events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+ROUTES = [
+    Route("/v1/jobs", submit_job, methods=["POST"]),
+    Route("/v1/jobs/wait", wait_jobs, methods=["POST"]),
+    Route("/v1/jobs/{job_id}", get_job, methods=["GET"]),
+    Route("/v1/jobs/{job_id}/events", job_stream, methods=["GET"]),
+]

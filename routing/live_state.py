@@ -1,0 +1,51 @@
+"""The planner's view of the world right now, read from Redis: open circuits, observed latencies,
+and the providers at or near a spend cap for the job's tenant.
+
+A half-open circuit is left in the route, so that a job can be its probe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from routing.catalog import Catalog
+from routing.circuit import model_target
+from routing.circuit_store import CircuitBreakers
+from routing.latency import LatencyBook
+from routing.planner import LiveState
+from routing.spend import SpendLedger
+
+__all__ = ["LiveStateReader", "live_state"]
+
+
+def live_state(breakers: CircuitBreakers, catalog: Catalog) -> LiveState:
+    """A ``LiveState`` whose ``open_circuits`` are the catalog's (provider, model name) pairs
+    whose model circuit is open, read in one round trip."""
+    targets = {
+        (model.provider, model.name): model_target(model.provider, model.name)
+        for model in catalog.models
+    }
+    open_now = breakers.open_targets(targets.values())
+    return LiveState(
+        open_circuits=frozenset(pair for pair, target in targets.items() if target in open_now)
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LiveStateReader:
+    """Everything the planner may use, for one tenant: three round trips."""
+
+    catalog: Catalog
+    breakers: CircuitBreakers
+    ledger: SpendLedger
+    latency: LatencyBook
+
+    def read(self, tenant: str) -> LiveState:
+        standing = self.ledger.standing(tenant)
+        return dataclasses.replace(
+            live_state(self.breakers, self.catalog),
+            latencies=self.latency.snapshot(),
+            capped=standing.capped,
+            near_cap=standing.near_cap,
+            tenant_near_cap=standing.tenant_near_cap,
+        )

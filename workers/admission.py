@@ -1,0 +1,188 @@
+"""May this call go now? Circuit breakers, API-key rotation and rate limits, shared through Redis.
+
+Before a call the worker asks ``Gatekeeper.admit``: the answer is a ticket to call with a key,
+a wait (the provider's rate limit is full), or a skip (an open circuit, no usable key) that
+sends the job on along its route without a call. After the call, ``settle`` records the outcome
+with both circuits (the model's and the key's) and takes a refused key out of rotation.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import redis
+import structlog
+
+from adapters.errors import (
+    AuthError,
+    Overloaded,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderTimeout,
+    QuotaExhausted,
+    RateLimited,
+    ServerError,
+)
+from broker.jobs import TargetRef
+from broker.keys import Keys
+from routing.catalog import Catalog, MissingApiKeyError, ProviderConfig
+from routing.circuit import Permit, Transition, key_target, model_target
+from routing.circuit_store import CircuitBreakers
+from routing.key_pool import KeyPool
+from routing.rate_limit import RateLimiter
+
+__all__ = ["Admitted", "Gatekeeper", "Skip", "Wait", "counts_toward_circuit"]
+
+log = structlog.get_logger("cascade.worker")
+
+_PLACEHOLDER_KEY_ID = "placeholder"
+# Failures that say a model is unhealthy; a 429 or a refused request says nothing of that.
+_MODEL_FAILURES = (Overloaded, ServerError, ProviderTimeout, ProviderConnectionError)
+# Failures that say a key is unusable for now, whatever the model: refused, limited, out of quota.
+_KEY_FAILURES = (AuthError, RateLimited, QuotaExhausted)
+
+
+def counts_toward_circuit(error: ProviderError | None) -> bool:
+    """Whether a failure counts toward the model's circuit."""
+    return isinstance(error, _MODEL_FAILURES)
+
+
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    key_id: str
+    api_key: str
+    model_permit: Permit
+    key_permit: Permit
+
+
+@dataclass(frozen=True, slots=True)
+class Wait:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    error_class: str
+    reason: str
+
+
+@dataclass
+class Gatekeeper:
+    """One per worker process; thread-safe (redis-py pools its connections)."""
+
+    client: redis.Redis
+    keys: Keys
+    catalog: Catalog
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+    _breakers: dict[str, CircuitBreakers] = field(default_factory=dict)
+    _pools: dict[str, KeyPool] = field(default_factory=dict)
+    _secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.client, self.keys)
+        for name, provider in self.catalog.providers.items():
+            self._breakers[name] = CircuitBreakers(self.client, self.keys, provider.circuit)
+            self._secrets[name] = self._read_secrets(provider)
+            self._pools[name] = KeyPool(self.client, self.keys, name, list(self._secrets[name]))
+
+    def breakers(self, provider: str) -> CircuitBreakers:
+        return self._breakers[provider]
+
+    def admit(self, target: TargetRef, tokens: int) -> Admitted | Wait | Skip:
+        provider = self.catalog.provider(target.provider)
+        breakers = self._breakers[target.provider]
+        model_permit = breakers.before_call(model_target(target.provider, target.model))
+        if not model_permit.allowed:
+            return Skip("CircuitOpen", f"the circuit of {target.provider}/{target.model} is open")
+        chosen = self._choose_key(target.provider)
+        if isinstance(chosen, Skip):
+            self._give_back(breakers, model_permit)
+            return chosen
+        key_id, key_permit = chosen
+        if provider.rate_limit is not None:
+            wait = self.limiter.acquire_for(
+                f"{target.provider}/{key_id}", provider.rate_limit, tokens
+            )
+            if wait > 0:
+                self._give_back(breakers, model_permit, key_permit)
+                return Wait(wait)
+        return Admitted(key_id, self._secrets[target.provider][key_id], model_permit, key_permit)
+
+    def settle(
+        self,
+        target: TargetRef,
+        ticket: Admitted,
+        *,
+        error: ProviderError | None,
+        latency_s: float,
+    ) -> list[Transition]:
+        """Record the call with both circuits; a key the provider refused leaves the rotation."""
+        breakers = self._breakers[target.provider]
+        counts = counts_toward_circuit(error)
+        # A provider outage is the model's circuit's business; the key's circuit opens only for
+        # what is the key's own fault, so that its traffic moves to the provider's other keys.
+        key_counts = isinstance(error, _KEY_FAILURES)
+        changes = [
+            breakers.record(
+                permit.target,
+                success=error is None,
+                latency_s=latency_s,
+                permit=permit,
+                counts=permit_counts,
+            )
+            for permit, permit_counts in (
+                (ticket.model_permit, counts),
+                (ticket.key_permit, key_counts),
+            )
+        ]
+        if isinstance(error, AuthError) and ticket.key_id != _PLACEHOLDER_KEY_ID:
+            pool = self._pools[target.provider]
+            if pool.take_out(ticket.key_id, f"{error.status_code}: {error.message[:200]}"):
+                log.error(
+                    "API key taken out of rotation",
+                    key=ticket.key_id,
+                    provider=target.provider,
+                    status_code=error.status_code,
+                )
+        return [change for change in changes if change is not None]
+
+    def cancel(self, target: TargetRef, ticket: Admitted) -> None:
+        """Hand back a ticket that was not used for a call."""
+        self._give_back(self._breakers[target.provider], ticket.model_permit, ticket.key_permit)
+
+    def _choose_key(self, provider: str) -> tuple[str, Permit] | Skip:
+        """The next key in rotation whose own circuit lets a call through."""
+        pool, breakers = self._pools[provider], self._breakers[provider]
+        for _ in range(max(1, len(self._secrets[provider]))):
+            key_id = pool.next_key()
+            if key_id is None:
+                break
+            permit = breakers.before_call(key_target(provider, key_id))
+            if permit.allowed:
+                return key_id, permit
+        return Skip(
+            "AuthError",
+            f"no usable API key for {provider}: every key is taken out, "
+            "missing, or has an open circuit",
+        )
+
+    @staticmethod
+    def _give_back(breakers: CircuitBreakers, *permits: Permit) -> None:
+        """A permit not used for a call: a probe's slot is released, nothing is counted."""
+        for permit in permits:
+            breakers.record(
+                permit.target, success=False, latency_s=0.0, permit=permit, counts=False
+            )
+
+    def _read_secrets(self, provider: ProviderConfig) -> dict[str, str]:
+        """Key id (the variable's name, never the key) -> the key, for the keys that are set."""
+        if provider.placeholder_key is not None:
+            return {_PLACEHOLDER_KEY_ID: provider.placeholder_key}
+        try:
+            keys = provider.api_keys(self.environ)
+        except MissingApiKeyError:
+            return {}
+        names = [name for name in provider.key_env_names if self.environ.get(name)]
+        return dict(zip(names, keys, strict=True))
