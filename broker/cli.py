@@ -198,6 +198,38 @@ def dead_replay(ctx: click.Context, job_ids: tuple[str, ...], replay_all: bool) 
 
 @main.command()
 @click.pass_context
+def health(ctx: click.Context) -> None:
+    """Each target's circuit, recent error rate and latency; keys taken out of rotation."""
+    import os
+
+    import redis as redis_client
+
+    from broker.catalog_file import load_catalog
+    from broker.health import provider_health
+    from broker.keys import Keys
+
+    settings = ctx.obj.settings()
+    catalog = load_catalog(settings.config, settings.profile, emulator_url=settings.emulator_url)
+    client = redis_client.Redis.from_url(settings.redis_url)
+    table = Table(title="targets (circuits shared by every worker)")
+    for column in ("provider", "target", "state", "calls", "error rate", "latency", "note"):
+        table.add_column(column)
+    for found in provider_health(client, Keys(settings.key_prefix), catalog, os.environ):
+        circuits = [("model", name, status) for name, status in found.models.items()]
+        circuits += [("key", name, status) for name, status in found.keys.items()]
+        for kind, name, status in circuits:
+            out = found.taken_out.get(name) if kind == "key" else None
+            table.add_row(
+                found.provider, f"{kind} {name}", status.state.value, str(status.calls),
+                f"{status.error_rate:.0%}",
+                "" if status.latency_s is None else f"{status.latency_s * 1000:.0f} ms",
+                f"taken out: {out.reason}" if out else "",
+            )
+    _console.print(table)
+
+
+@main.command()
+@click.pass_context
 def routes(ctx: click.Context) -> None:
     """Print each tier's models in fallback order, with their queues."""
     from broker.catalog_file import load_catalog

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import redis
 
 from broker.keys import Keys
 
-__all__ = ["KeyPool", "TakenOut"]
+__all__ = ["KeyPool", "PLACEHOLDER_KEY_ID", "TakenOut", "key_ids"]
 
 # KEYS: cursor, taken-out hash. ARGV: the pool's key ids in order.
 # The cursor indexes the keys still in rotation, so they share the calls evenly.
@@ -86,3 +86,16 @@ class KeyPool:
                 record = json.loads(value)
                 result[key_id] = TakenOut(reason=str(record["reason"]), at=float(record["at"]))
         return result
+
+
+PLACEHOLDER_KEY_ID = "placeholder"
+
+
+def key_ids(
+    key_env_names: Sequence[str], environ: Mapping[str, str], *, placeholder: bool = False
+) -> list[str]:
+    """The ids of a provider's usable keys: the names of its key variables that are set (a key's
+    id is where it lives, never the key), or the one placeholder an emulator profile gives."""
+    if placeholder:
+        return [PLACEHOLDER_KEY_ID]
+    return [name for name in key_env_names if environ.get(name)]

@@ -27,17 +27,16 @@ from adapters.errors import (
 )
 from broker.jobs import TargetRef
 from broker.keys import Keys
-from routing.catalog import Catalog, MissingApiKeyError, ProviderConfig
+from routing.catalog import Catalog, ProviderConfig
 from routing.circuit import Permit, Transition, key_target, model_target
 from routing.circuit_store import CircuitBreakers
-from routing.key_pool import KeyPool
+from routing.key_pool import PLACEHOLDER_KEY_ID, KeyPool, key_ids
 from routing.rate_limit import RateLimiter
 
 __all__ = ["Admitted", "Gatekeeper", "Skip", "Wait", "counts_toward_circuit"]
 
 log = structlog.get_logger("cascade.worker")
 
-_PLACEHOLDER_KEY_ID = "placeholder"
 # Failures that say a model is unhealthy; a 429 or a refused request says nothing of that.
 _MODEL_FAILURES = (Overloaded, ServerError, ProviderTimeout, ProviderConnectionError)
 # Failures that say a key is unusable for now, whatever the model: refused, limited, out of quota.
@@ -137,7 +136,7 @@ class Gatekeeper:
                 (ticket.key_permit, key_counts),
             )
         ]
-        if isinstance(error, AuthError) and ticket.key_id != _PLACEHOLDER_KEY_ID:
+        if isinstance(error, AuthError) and ticket.key_id != PLACEHOLDER_KEY_ID:
             pool = self._pools[target.provider]
             if pool.take_out(ticket.key_id, f"{error.status_code}: {error.message[:200]}"):
                 log.error(
@@ -178,11 +177,8 @@ class Gatekeeper:
 
     def _read_secrets(self, provider: ProviderConfig) -> dict[str, str]:
         """Key id (the variable's name, never the key) -> the key, for the keys that are set."""
-        if provider.placeholder_key is not None:
-            return {_PLACEHOLDER_KEY_ID: provider.placeholder_key}
-        try:
-            keys = provider.api_keys(self.environ)
-        except MissingApiKeyError:
-            return {}
-        names = [name for name in provider.key_env_names if self.environ.get(name)]
-        return dict(zip(names, keys, strict=True))
+        placeholder = provider.placeholder_key
+        ids = key_ids(provider.key_env_names, self.environ, placeholder=placeholder is not None)
+        if placeholder is not None:
+            return dict.fromkeys(ids, placeholder)
+        return {name: self.environ[name] for name in ids}
