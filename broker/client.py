@@ -261,28 +261,41 @@ class CascadeClient:
 
         Subscribes to completion events first, then reads the results already stored, so no end
         is missed between the two; then reads only the jobs that the events name. A periodic
-        re-read covers events lost with a dropped connection.
+        re-read covers events lost with a dropped connection, and a Redis that restarts (its
+        results kept in its append-only file) is waited for, not reported as an error.
         """
         pending = set(job_ids)
         if unknown := sorted(pending - set(self.store.exists(job_ids))):
             raise UnknownJob(", ".join(unknown[:5]))
+        done: dict[str, CompletionResult | FailedResult] = {}
+        deadline = time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
+            try:
+                self._wait_round(pending, done, deadline)
+            except (redis.ConnectionError, redis.TimeoutError):
+                time.sleep(max(0.0, min(0.5, deadline - time.monotonic())))
+        return done
+
+    def _wait_round(
+        self,
+        pending: set[str],
+        done: dict[str, CompletionResult | FailedResult],
+        deadline: float,
+    ) -> None:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-        pubsub.subscribe(self.keys.events_channel())
         try:
-            done = self.store.results(list(pending))
+            pubsub.subscribe(self.keys.events_channel())
+            done.update(self.store.results(list(pending)))
             pending -= done.keys()
-            deadline = time.monotonic() + timeout
             next_sweep = time.monotonic() + 1.0
             while pending and (left := deadline - time.monotonic()) > 0:
-                message = pubsub.get_message(timeout=min(left, 0.5))
-                ended = _ended_job(message)
+                ended = _ended_job(pubsub.get_message(timeout=min(left, 0.5)))
                 if ended in pending:
                     done.update(self.store.results([ended]))
                 if time.monotonic() >= next_sweep:
                     done.update(self.store.results(list(pending)))
                     next_sweep = time.monotonic() + 1.0
                 pending -= done.keys()
-            return done
         finally:
             pubsub.close()
 
