@@ -43,6 +43,12 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         # A lost broker connection cancels running tasks so they are redelivered, not orphaned.
         worker_cancel_long_running_tasks_on_connection_loss=True,
+        # On SIGTERM a worker lets running calls finish for this long, then shuts down cold and
+        # gives back the messages it still holds (retries waiting for their countdown too, with
+        # the idle option): a deploy re-queues them at once instead of after the visibility
+        # timeout.
+        worker_soft_shutdown_timeout=settings.soft_shutdown_s,
+        worker_enable_soft_shutdown_on_idle=True,
         task_create_missing_queues=True,
         worker_send_task_events=True,
         task_send_sent_event=False,

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = Field(default=3600, ge=1)
     # How often a worker sweeps Redis for messages a dead worker left unacknowledged.
     restore_interval_s: int = Field(default=10, ge=1)
+    # How long a stopping worker lets its running calls finish before it hands their messages
+    # back (Celery's soft shutdown).
+    soft_shutdown_s: float = Field(default=30.0, ge=0)
     # A retry's wait is capped far below the visibility timeout for the same reason.
     max_backoff_s: float = Field(default=30.0, gt=0)
     base_backoff_s: float = Field(default=0.5, gt=0)
