@@ -6,13 +6,18 @@
 
 A job is validated and its route planned before anything is written, so bad input is refused
 with the path of the bad field and nothing is enqueued. ``submit_many`` writes every job record
-in one pipelined round trip, then publishes every message in pipelined batches.
+and its Celery message in one pipeline per thousand jobs: the messages are built here, as
+Celery would build them, and pushed after the records in the same round trip.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import socket
 import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -43,7 +48,7 @@ from routing.live_state import LiveStateReader
 from routing.planner import LiveState, NoRoute, plan
 from routing.spend import SpendLedger
 
-__all__ = ["CascadeClient", "JobTimeout", "SubmitError", "UnknownJob"]
+__all__ = ["CascadeClient", "JobTimeout", "SubmitError", "UnknownJob", "task_message"]
 
 _PUBLISH_BATCH = 1000
 
@@ -74,6 +79,7 @@ class CascadeClient:
         self.keys = Keys(settings.key_prefix)
         self.store = JobStore(self.redis, self.keys, settings.result_ttl_s)
         self.celery = celery_app or create_celery(settings)
+        self._reply_to = str(uuid.uuid4())
         self.live = LiveStateReader(
             catalog,
             CircuitBreakers(self.redis, self.keys, CircuitPolicy()),
@@ -188,26 +194,42 @@ class CascadeClient:
             raise SubmitError(f"{prefix}{exc.field}: {exc}") from exc
 
     def _enqueue(self, jobs: Sequence[tuple[CompletionJob, list[TargetRef]]]) -> None:
-        if not jobs:
-            return
-        pipe = self.redis.pipeline(transaction=False)
-        for job, route in jobs:
-            self.store.add_to_pipeline(pipe, job, route)
-        pipe.execute()
-        # Records first, messages second: a worker that takes a message always finds its job.
-        self._publish_first_hops([(job.id, route[0]) for job, route in jobs])
+        # One pipeline per chunk holds the chunk's records and then its messages: Redis runs a
+        # pipeline's commands in order, so a worker that takes a message always finds its job.
+        for start in range(0, len(jobs), _PUBLISH_BATCH):
+            chunk = jobs[start : start + _PUBLISH_BATCH]
+            pipe = self.redis.pipeline(transaction=False)
+            for job, route in chunk:
+                self.store.add_to_pipeline(pipe, job, route)
+            self._push_messages(pipe, [(job.id, route[0]) for job, route in chunk])
+            pipe.execute()
 
     def _publish_first_hops(self, firsts: Sequence[tuple[str, TargetRef]]) -> None:
-        with self.celery.producer_or_acquire() as producer, producer.batch(_PUBLISH_BATCH):
-            for job_id, target in firsts:
-                self.celery.send_task(
-                    task_name(target.provider, self.catalog.provider(target.provider).wire_format),
-                    args=[job_id, 0],
+        for start in range(0, len(firsts), _PUBLISH_BATCH):
+            pipe = self.redis.pipeline(transaction=False)
+            self._push_messages(pipe, firsts[start : start + _PUBLISH_BATCH])
+            pipe.execute()
+
+    def _push_messages(
+        self, pipe: redis.client.Pipeline, firsts: Sequence[tuple[str, TargetRef]]
+    ) -> None:
+        """One LPUSH per queue of the Celery messages for hop 0: what ``send_task`` would push
+        (see ``task_message``), without its per-message cost."""
+        by_queue: dict[str, list[bytes]] = {}
+        for job_id, target in firsts:
+            wire_format = self.catalog.provider(target.provider).wire_format
+            by_queue.setdefault(target.queue, []).append(
+                task_message(
+                    task_name(target.provider, wire_format),
+                    job_id,
+                    0,
                     queue=target.queue,
-                    task_id=job_id,
-                    producer=producer,
                     argsrepr=task_argsrepr(job_id, 0, tier=target.tier, model=target.model),
+                    reply_to=self._reply_to,
                 )
+            )
+        for queue, messages in by_queue.items():
+            pipe.lpush(queue, *messages)
 
     # --- dead letters --------------------------------------------------------------------
 
@@ -298,6 +320,57 @@ class CascadeClient:
                 pending -= done.keys()
         finally:
             pubsub.close()
+
+
+# Celery's protocol 2 (docs.celeryq.dev, "Message Protocol"): [args, kwargs, embed] in the
+# body; headers name the task; kombu's Redis transport wraps it in this JSON envelope.
+_EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
+_ORIGIN = f"gen{os.getpid()}@{socket.gethostname()}"
+
+
+def task_message(
+    task: str, job_id: str, hop: int, *, queue: str, argsrepr: str, reply_to: str
+) -> bytes:
+    """The message ``celery.send_task(task, args=[job_id, hop], task_id=job_id, queue=queue,
+    argsrepr=argsrepr)`` puts on a Redis queue, built directly: same headers, same body."""
+    body = json.dumps([[job_id, hop], {}, _EMBED]).encode()
+    envelope = {
+        "body": base64.b64encode(body).decode(),
+        "content-encoding": "utf-8",
+        "content-type": "application/json",
+        "headers": {
+            "lang": "py",
+            "task": task,
+            "id": job_id,
+            "shadow": None,
+            "eta": None,
+            "expires": None,
+            "group": None,
+            "group_index": None,
+            "retries": 0,
+            "timelimit": [None, None],
+            "root_id": job_id,
+            "parent_id": None,
+            "argsrepr": argsrepr,
+            "kwargsrepr": "{}",
+            "origin": _ORIGIN,
+            "ignore_result": None,
+            "replaced_task_nesting": 0,
+            "stamped_headers": None,
+            "stamps": {},
+        },
+        "properties": {
+            "correlation_id": job_id,
+            "reply_to": reply_to,
+            "argsrepr": argsrepr,
+            "delivery_mode": 2,
+            "delivery_info": {"exchange": "", "routing_key": queue},
+            "priority": 0,
+            "body_encoding": "base64",
+            "delivery_tag": str(uuid.uuid4()),
+        },
+    }
+    return json.dumps(envelope).encode()
 
 
 def _ended_job(message: Mapping[str, Any] | None) -> str | None:

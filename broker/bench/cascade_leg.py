@@ -1,0 +1,122 @@
+"""Cascade's leg: the same requests as jobs through the whole stack, at the same concurrency.
+
+The producer keeps ``concurrency`` jobs in flight, as the other legs keep that many calls in
+flight: it submits that many, and each time jobs end (heard on the completion channel) it
+submits as many new ones in one ``submit_many``. So a job's end to end time is cascade's
+overhead plus the provider's, with no queueing behind a backlog the other legs do not have.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from broker.bench.procstat import cpu_seconds, load_1m, self_cpu_seconds
+from broker.bench.stats import LegResult, distribution
+from broker.bench.workload import TIER, Workload
+from broker.client import CascadeClient
+from broker.jobs import CompletionResult, FailedResult
+
+__all__ = ["run_cascade"]
+
+_STALL_S = 30.0  # no job ended for this long: the stack is stuck, give up
+
+
+def _ended(message: Mapping[str, Any] | None) -> str | None:
+    if message is None or message.get("type") != "message":
+        return None
+    event = json.loads(message["data"])
+    return str(event["job_id"]) if event.get("status") in ("succeeded", "failed") else None
+
+
+def _drive(client: CascadeClient, work: Workload, count: int) -> tuple[dict[str, float], float]:
+    """Submit ``count`` jobs keeping ``concurrency`` in flight; each id's submit time (Unix
+    seconds, taken before validation and planning) and the wall time of the whole run."""
+    job = {"needs": {"tier": TIER}, "request": work.request()}
+    pubsub = client.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    pubsub.subscribe(client.keys.events_channel())
+    submitted: dict[str, float] = {}
+    in_flight: set[str] = set()
+    start = time.perf_counter()
+    try:
+        last_end = time.monotonic()
+        while len(submitted) < count or in_flight:
+            room = min(work.concurrency - len(in_flight), count - len(submitted))
+            if room > 0:
+                at = time.time()
+                fresh = client.submit_many([job] * room)
+                submitted.update(dict.fromkeys(fresh, at))
+                in_flight.update(fresh)
+            message = pubsub.get_message(timeout=1.0)
+            while message is not None:
+                if (ended := _ended(message)) is not None:
+                    in_flight.discard(ended)
+                    last_end = time.monotonic()
+                message = pubsub.get_message(timeout=0)
+            if time.monotonic() - last_end > _STALL_S:
+                in_flight -= client.store.results(list(in_flight)).keys()
+                if time.monotonic() - last_end > 2 * _STALL_S:
+                    raise RuntimeError(f"{len(in_flight)} jobs did not end: the stack is stuck")
+    finally:
+        pubsub.close()
+    return submitted, time.perf_counter() - start
+
+
+def _results(client: CascadeClient, ids: list[str]) -> list[CompletionResult | FailedResult]:
+    found: list[CompletionResult | FailedResult] = []
+    for index in range(0, len(ids), 1000):
+        found += client.store.results(ids[index : index + 1000]).values()
+    return found
+
+
+def run_cascade(
+    client: CascadeClient, work: Workload, pids: Mapping[str, int], *, warmup: int = 0
+) -> LegResult:
+    """``pids``: the stack's processes whose CPU counts toward cascade (worker, redis)."""
+    if warmup:
+        _drive(client, work, warmup)
+    commands_before = client.redis.info("commandstats")
+    load_before, cpu_before = load_1m(), self_cpu_seconds()
+    others_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    submitted, wall = _drive(client, work, work.jobs)
+    ids = list(submitted)
+    cpu = {"producer": round(self_cpu_seconds() - cpu_before, 4)}
+    cpu |= {name: round(cpu_seconds(pid) - others_before[name], 4) for name, pid in pids.items()}
+    load_after = load_1m()
+    commands = _per_job_commands(commands_before, client.redis.info("commandstats"), len(ids))
+    results = _results(client, ids)
+    done = [item for item in results if isinstance(item, CompletionResult)]
+    end_to_end = [item.finished_at.timestamp() - submitted[item.job_id] for item in done]
+    calls = [sum(attempt.duration_s for attempt in item.attempts) for item in done]
+    return LegResult(
+        name="cascade",
+        jobs=work.jobs,
+        ok=len(done),
+        wall_s=round(wall, 4),
+        latency=distribution(end_to_end),
+        overhead=distribution([max(0.0, e - c) for e, c in zip(end_to_end, calls, strict=True)]),
+        cpu_s=cpu,
+        load_avg=(load_before, load_after),
+        extra={
+            "failed": len(results) - len(done),
+            # the provider's time as the worker saw it (HTTP included), for comparison with
+            # the emulator's configured latency
+            "call": distribution(calls),
+            "redis_commands_per_job": commands,
+        },
+    )
+
+
+def _per_job_commands(
+    before: Mapping[str, Any], after: Mapping[str, Any], jobs: int
+) -> dict[str, float]:
+    """Redis commands the server ran per job during the leg, by command (Lua's inner calls
+    included), from INFO commandstats."""
+    counts: dict[str, float] = {}
+    for name, stats in after.items():
+        calls = int(stats["calls"]) - int(before.get(name, {}).get("calls", 0))
+        if calls:
+            counts[name.removeprefix("cmdstat_")] = round(calls / max(jobs, 1), 2)
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))

@@ -1,0 +1,141 @@
+"""One bench run: start a private stack, run every leg ``repeat`` times, enqueue a batch.
+
+The legs of one repeat run back to back against the same emulator process, so they see the
+same machine; running them interleaved across repeats spreads a neighbour's load over all.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from broker.bench.cascade_leg import run_cascade
+from broker.bench.direct import run_direct
+from broker.bench.enqueue import run_enqueue
+from broker.bench.litellm_leg import litellm_missing, run_litellm
+from broker.bench.procstat import cpu_seconds
+from broker.bench.report import build_report
+from broker.bench.round_trips import count_round_trips
+from broker.bench.stats import LegResult
+from broker.bench.workload import PROVIDER, Workload, bench_catalog
+from broker.catalog_file import load_catalog
+from broker.client import CascadeClient
+from broker.local_stack import LocalStack
+from broker.settings import Settings
+
+__all__ = ["BenchConfig", "run_bench"]
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    jobs: int = 2000
+    concurrency: int = 256
+    latency_s: float = 1.0
+    repeat: int = 1
+    warmup: int = 64
+    worker_processes: int = 1
+    worker_concurrency: int | None = None  # threads per worker process; default: concurrency
+    pool: str = "threads"
+    round_trip_jobs: int = 20
+    enqueue_jobs: int = 100_000
+    enqueue_chunk: int = 1000
+    legs: tuple[str, ...] = ("direct", "litellm", "cascade")
+    log_dir: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def workload(self) -> Workload:
+        return Workload(self.jobs, self.concurrency, self.latency_s)
+
+
+def _stack(config: BenchConfig, catalog_path: str) -> LocalStack:
+    env = {"CASCADE_WORKER_POOL": config.pool, **config.env}
+    stack = LocalStack(
+        config=catalog_path,
+        log_dir=Path(config.log_dir) if config.log_dir else None,
+        extra_env=env,
+    )
+    stack.start_redis()
+    stack.start_emulator(latency_s=config.latency_s)
+    threads = config.worker_concurrency or max(1, config.concurrency // config.worker_processes)
+    for index in range(config.worker_processes):
+        stack.start_worker(PROVIDER, name=f"{PROVIDER}-{index}", concurrency=threads)
+    stack.wait_for_workers(timeout=60)
+    return stack
+
+
+def _client(stack: LocalStack, catalog_path: str) -> CascadeClient:
+    assert stack.redis_url and stack.emulator_url
+    settings = Settings(
+        redis_url=stack.redis_url,
+        config=catalog_path,
+        profile="emulated",
+        emulator_url=stack.emulator_url,
+    )
+    catalog = load_catalog(catalog_path, "emulated", emulator_url=stack.emulator_url)
+    return CascadeClient(settings, catalog)
+
+
+def _legs(
+    config: BenchConfig, stack: LocalStack, client: CascadeClient
+) -> dict[str, Callable[[], LegResult]]:
+    work, url = config.workload(), stack.emulator_url
+    pids = {f"worker-{label}": process.pid for label, process in stack.workers.items()}
+    if stack.redis_process is not None:
+        pids["redis"] = stack.redis_process.pid
+    return {
+        "direct": lambda: run_direct(url, work, warmup=config.warmup),
+        "litellm": lambda: run_litellm(url, work, warmup=config.warmup),
+        "cascade": lambda: run_cascade(client, work, pids, warmup=config.warmup),
+    }
+
+
+def _timed(run: Callable[[], LegResult], emulator_pid: int | None) -> dict[str, Any]:
+    before = cpu_seconds(emulator_pid) if emulator_pid else 0.0
+    result = run()
+    if emulator_pid:
+        result.extra["emulator_cpu_s"] = round(cpu_seconds(emulator_pid) - before, 4)
+    return result.as_dict()
+
+
+def run_bench(config: BenchConfig) -> dict[str, Any]:
+    """Run the bench; the report as a JSON-ready dict (see ``broker.bench.report``)."""
+    skipped: dict[str, str] = {}
+    if "litellm" in config.legs and (reason := litellm_missing()) is not None:
+        skipped["litellm"] = reason
+    with tempfile.TemporaryDirectory(prefix="cascade-bench-") as folder:
+        catalog_path = os.path.join(folder, "catalog.yaml")
+        Path(catalog_path).write_text(yaml.safe_dump(bench_catalog(config.concurrency)))
+        with _stack(config, catalog_path) as stack:
+            client = _client(stack, catalog_path)
+            try:
+                legs = _legs(config, stack, client)
+                emulator_pid = stack.emulator_process.pid if stack.emulator_process else None
+                runs = [
+                    {
+                        name: _timed(legs[name], emulator_pid)
+                        for name in config.legs
+                        if name not in skipped
+                    }
+                    for _ in range(config.repeat)
+                ]
+                trips = (
+                    count_round_trips(client, config.workload(), config.round_trip_jobs)
+                    if config.round_trip_jobs > 0
+                    else None
+                )
+                enqueue = (
+                    run_enqueue(
+                        client, config.workload(), config.enqueue_jobs, config.enqueue_chunk
+                    )
+                    if config.enqueue_jobs > 0
+                    else None
+                )
+            finally:
+                client.close()
+    return build_report(asdict(config), runs, skipped, enqueue, trips)

@@ -1,0 +1,93 @@
+"""The peer: the same requests through LiteLLM's Router, one deployment on the emulator.
+
+LiteLLM is the ``bench`` extra (``pip install cascade-broker[bench]``); without it this leg is
+skipped with the reason, and the rest of the bench runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import Any
+
+from broker.bench.procstat import load_1m, self_cpu_seconds
+from broker.bench.stats import LegResult, distribution
+from broker.bench.workload import MODEL_ID, PROVIDER, Workload
+
+__all__ = ["litellm_missing", "run_litellm"]
+
+
+def litellm_missing() -> str | None:
+    """Why the LiteLLM leg cannot run, or None when it can."""
+    # LiteLLM fetches its model price map from the network at import unless told not to.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    try:
+        import litellm  # noqa: F401
+    except ImportError as exc:
+        return f"litellm is not installed (pip install 'cascade-broker[bench]'): {exc}"
+    return None
+
+
+def _router(emulator_url: str, work: Workload) -> Any:
+    import litellm
+    from litellm.router import Router
+
+    litellm.telemetry = False
+    litellm.suppress_debug_info = True
+    logging.getLogger("LiteLLM").setLevel(logging.ERROR)
+    logging.getLogger("LiteLLM Router").setLevel(logging.ERROR)
+    deployment = {
+        "model_name": "bench",
+        "litellm_params": {
+            "model": f"openai/{MODEL_ID}",
+            "api_base": f"{emulator_url}/{PROVIDER}/v1",
+            "api_key": "emulated",
+            "max_parallel_requests": work.concurrency,
+        },
+    }
+    return Router(model_list=[deployment], num_retries=0, timeout=120)
+
+
+async def _drive(router: Any, work: Workload, count: int) -> tuple[list[float], float]:
+    gate = asyncio.Semaphore(work.concurrency)
+    messages = work.request()["messages"]
+    durations: list[float] = []
+
+    async def one() -> None:
+        async with gate:
+            start = time.perf_counter()
+            reply = await router.acompletion(
+                model="bench", messages=messages, max_tokens=work.max_tokens
+            )
+            if reply.choices:
+                durations.append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(count)))
+    return durations, time.perf_counter() - start
+
+
+def run_litellm(emulator_url: str, work: Workload, *, warmup: int = 0) -> LegResult:
+    router = _router(emulator_url, work)
+
+    async def both() -> tuple[list[float], float, float, float]:
+        # one event loop for warm-up and run: LiteLLM caches its HTTP clients per loop
+        if warmup:
+            await _drive(router, work, warmup)
+        load, cpu = load_1m(), self_cpu_seconds()
+        durations, wall = await _drive(router, work, work.jobs)
+        return durations, wall, load, cpu
+
+    durations, wall, load_before, cpu_before = asyncio.run(both())
+    return LegResult(
+        name="litellm",
+        jobs=work.jobs,
+        ok=len(durations),
+        wall_s=round(wall, 4),
+        latency=distribution(durations),
+        overhead=distribution([max(0.0, d - work.latency_s) for d in durations]),
+        cpu_s={"client": round(self_cpu_seconds() - cpu_before, 4)},
+        load_avg=(load_before, load_1m()),
+    )

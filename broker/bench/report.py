@@ -1,0 +1,133 @@
+"""The bench's report: every run's legs, the medians, the ratios, the targets met or missed,
+as a JSON-ready dict and as text for a terminal."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from typing import Any
+
+from broker.bench.enqueue import EnqueueResult
+
+__all__ = ["TARGETS", "build_report", "render_text"]
+
+# The issue's targets on a 2-core machine. Each is (what, threshold); whether it applies
+# depends on the run's latency (the throughput ones are stated for 1 s and for 0 s).
+TARGETS = {
+    "throughput_vs_direct_at_1s": 0.90,
+    "throughput_vs_litellm_at_0s": 1.00,
+    "enqueue_jobs_per_s": 5000.0,
+    "overhead_p50_ms": 5.0,
+}
+
+
+def _median(runs: list[dict[str, Any]], leg: str, *path: str) -> float | None:
+    values: list[float] = []
+    for run in runs:
+        value: Any = run.get(leg)
+        for part in path:
+            value = None if value is None else value.get(part)
+        if value is not None:
+            values.append(float(value))
+    return round(statistics.median(values), 3) if values else None
+
+
+def _ratio(top: float | None, bottom: float | None) -> float | None:
+    return round(top / bottom, 3) if top and bottom else None
+
+
+def _targets(
+    config: dict[str, Any],
+    ratios: dict[str, float | None],
+    overhead_p50: float | None,
+    enqueue: EnqueueResult | None,
+) -> dict[str, dict[str, Any]]:
+    found: dict[str, float | None] = {"overhead_p50_ms": overhead_p50}
+    if config["latency_s"] == 1.0:
+        found["throughput_vs_direct_at_1s"] = ratios["cascade_vs_direct"]
+    if config["latency_s"] == 0.0:
+        found["throughput_vs_litellm_at_0s"] = ratios["cascade_vs_litellm"]
+    if enqueue is not None:
+        found["enqueue_jobs_per_s"] = enqueue.jobs_per_s
+    out: dict[str, dict[str, Any]] = {}
+    for name, value in found.items():
+        limit = TARGETS[name]
+        met = (
+            None if value is None else (value <= limit if name.endswith("_ms") else value >= limit)
+        )
+        out[name] = {"value": value, "target": limit, "met": met}
+    return out
+
+
+def build_report(
+    config: dict[str, Any],
+    runs: list[dict[str, Any]],
+    skipped: dict[str, str],
+    enqueue: EnqueueResult | None,
+    round_trips: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    legs = sorted({name for run in runs for name in run})
+    medians = {
+        leg: {
+            "throughput_per_s": _median(runs, leg, "throughput_per_s"),
+            "overhead_p50_ms": _median(runs, leg, "overhead", "p50"),
+            "overhead_p95_ms": _median(runs, leg, "overhead", "p95"),
+            "overhead_p99_ms": _median(runs, leg, "overhead", "p99"),
+            "cpu_s_per_job": _median(runs, leg, "cpu_s_per_job", "total"),
+        }
+        for leg in legs
+    }
+    throughput = {leg: medians[leg]["throughput_per_s"] for leg in legs}
+    ratios = {
+        "cascade_vs_direct": _ratio(throughput.get("cascade"), throughput.get("direct")),
+        "cascade_vs_litellm": _ratio(throughput.get("cascade"), throughput.get("litellm")),
+        "litellm_vs_direct": _ratio(throughput.get("litellm"), throughput.get("direct")),
+    }
+    overhead = medians.get("cascade", {}).get("overhead_p50_ms")
+    return {
+        "config": config,
+        "machine": {"cpus": os.cpu_count(), "load_avg": list(os.getloadavg())},
+        "skipped": skipped,
+        "runs": runs,
+        "median": medians,
+        "ratios": ratios,
+        "enqueue": enqueue.as_dict() if enqueue else None,
+        "worker_round_trips": round_trips,
+        "targets": _targets(config, ratios, overhead, enqueue),
+    }
+
+
+def render_text(report: dict[str, Any]) -> str:
+    """A plain table per leg (medians over the repeats), the ratios and the targets."""
+    config = report["config"]
+    lines = [
+        f"{config['jobs']} jobs, {config['concurrency']} in flight, emulator latency "
+        f"{config['latency_s']} s, {config['repeat']} repeat(s), {report['machine']['cpus']} CPUs",
+        f"{'leg':<9}{'jobs/s':>10}{'ovh p50':>10}{'p95':>9}{'p99':>9}{'cpu/job':>10}"
+        "   load (before/after, each repeat)",
+    ]
+    for leg, row in report["median"].items():
+        loads = " ".join(
+            f"{run[leg]['load_avg'][0]}/{run[leg]['load_avg'][1]}" for run in report["runs"]
+        )
+        lines.append(
+            f"{leg:<9}{row['throughput_per_s'] or 0:>10.1f}{row['overhead_p50_ms'] or 0:>9.1f}m"
+            f"{row['overhead_p95_ms'] or 0:>8.1f}m{row['overhead_p99_ms'] or 0:>8.1f}m"
+            f"{(row['cpu_s_per_job'] or 0) * 1000:>8.2f}ms   {loads}"
+        )
+    for leg, reason in report["skipped"].items():
+        lines.append(f"{leg}: skipped: {reason}")
+    lines.append("ratios: " + ", ".join(f"{k} {v}" for k, v in report["ratios"].items()))
+    if report["enqueue"]:
+        e = report["enqueue"]
+        lines.append(
+            f"enqueue: {e['jobs']} jobs in {e['seconds']} s = {e['jobs_per_s']} jobs/s; "
+            f"producer RSS MB {e['producer_rss_mb']}; Redis {e['redis_bytes_per_job']} B/job"
+        )
+    if trips := report.get("worker_round_trips"):
+        steps = ", ".join(f"{name} {n}" for name, n in trips["by_step"].items())
+        lines.append(f"worker Redis round trips per job: {trips['per_job']} ({steps})")
+    for name, target in report["targets"].items():
+        verdict = {True: "met", False: "MISSED", None: "n/a"}[target["met"]]
+        lines.append(f"target {name}: {target['value']} (target {target['target']}) {verdict}")
+    return "\n".join(lines)
