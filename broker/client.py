@@ -308,7 +308,7 @@ class CascadeClient:
         try:
             pubsub.subscribe(self.keys.events_channel())
             done.update(self.store.results(list(pending)))
-            pending -= done.keys()
+            pending.difference_update(done)
             next_sweep = time.monotonic() + 1.0
             while pending and (left := deadline - time.monotonic()) > 0:
                 ended = _ended_job(pubsub.get_message(timeout=min(left, 0.5)))
@@ -317,7 +317,7 @@ class CascadeClient:
                 if time.monotonic() >= next_sweep:
                     done.update(self.store.results(list(pending)))
                     next_sweep = time.monotonic() + 1.0
-                pending -= done.keys()
+                pending.difference_update(done)
         finally:
             pubsub.close()
 

@@ -92,6 +92,7 @@ class LocalStack:
         self.log_dir = log_dir or Path(self._own_dir)
         self.extra_env = dict(extra_env or {})
         self.redis_process: subprocess.Popen[bytes] | None = None
+        self._redis_command: list[str] | None = None
         self.emulator_process: subprocess.Popen[bytes] | None = None
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
 
@@ -117,10 +118,24 @@ class LocalStack:
             "--maxmemory-policy",
             "noeviction",
         ]
+        self._redis_command = command
         self.redis_process = self._spawn("redis", command)
         self.redis_url = f"redis://127.0.0.1:{port}/0"
         url = self.redis_url
         _wait_until(lambda: redis_answers(url), 10, "redis-server")
+        return url
+
+    def restart_redis(self, *, down_s: float = 0.0) -> str:
+        """Stop the Redis this stack started (SIGTERM: it writes its append-only file and exits)
+        and start it again on the same port and directory after ``down_s`` seconds; it comes
+        back with what it had persisted. Only for a Redis that ``start_redis`` started."""
+        if self.redis_process is None or self._redis_command is None or not self.redis_url:
+            raise StackError("restart_redis: this stack did not start a redis-server")
+        _stop(self.redis_process, signal.SIGTERM, grace=10)
+        time.sleep(down_s)
+        self.redis_process = self._spawn("redis", self._redis_command)
+        url = self.redis_url
+        _wait_until(lambda: redis_answers(url), 10, "redis-server (restarted)")
         return url
 
     def start_emulator(self, *, latency_s: float | None = None) -> str:

@@ -1,5 +1,8 @@
 """The emulator's control API under ``/_emulator/``: health, call counts, faults, latency, reset.
 
+``GET /_emulator/calls?times=1`` adds ``arrivals``: per provider, when its calls arrived (epoch
+seconds, oldest first), so that a test can measure a rate at the provider's side.
+
 Bodies are JSON. A body that does not validate gets 422 with one entry per bad field::
 
     {"error": {"message": "rules[0].kind: Input should be ...",
@@ -24,6 +27,7 @@ from broker.jobs import format_validation_error
 __all__ = ["control_routes"]
 
 _Model = TypeVar("_Model", bound=BaseModel)
+_YES = frozenset({"1", "true", "yes"})
 
 
 def control_routes(state: EmulatorState) -> list[Route]:
@@ -48,7 +52,8 @@ class _Control:
         return JSONResponse({"ok": True})
 
     async def calls(self, request: Request) -> Response:
-        return JSONResponse(self.state.calls_snapshot())
+        times = request.query_params.get("times", "").lower() in _YES
+        return JSONResponse(self.state.calls_snapshot(times=times))
 
     async def faults(self, request: Request) -> Response:
         if request.method == "POST":

@@ -1,4 +1,4 @@
-"""The run-time state of one emulator instance: call counts, fault rules, latency.
+"""The run-time state of one emulator instance: call counts, arrival times, fault rules, latency.
 
 One ``EmulatorState`` lives in each app (never at module level), so two apps in one process —
 tests do that — never share counts. All methods run on the event loop's thread without awaiting,
@@ -7,20 +7,27 @@ so no lock is needed.
 
 from __future__ import annotations
 
-from collections import Counter
+import time
+from collections import Counter, deque
+from collections.abc import Callable
 from typing import Any
 
 from adapters.emulator.config import EmulatorConfig, LatencySettings, latency_for
 from adapters.emulator.faults import FaultRule, choose_fault, rule_matches
 
-__all__ = ["EmulatorState"]
+__all__ = ["ARRIVALS_KEPT", "EmulatorState"]
+
+# Arrival times kept per provider, newest last: enough to measure a rate limit over minutes of
+# traffic, bounded so that a long-running emulator does not grow without end.
+ARRIVALS_KEPT = 10_000
 
 
 class EmulatorState:
     """Counts, fault rules and latency settings, starting from an ``EmulatorConfig``."""
 
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(self, config: EmulatorConfig, clock: Callable[[], float] = time.time) -> None:
         self.config = config
+        self.clock = clock
         self.rules: list[FaultRule] = []
         self.latency = LatencySettings()
         self.reset()
@@ -35,6 +42,7 @@ class EmulatorState:
         self.by_status: Counter[str] = Counter()
         self.by_job: Counter[str] = Counter()
         self.by_job_status: dict[str, Counter[str]] = {}
+        self.arrivals: dict[str, deque[float]] = {}
         self._rule_calls: Counter[tuple[int, str, str]] = Counter()
 
     def set_rules(self, rules: list[FaultRule]) -> None:
@@ -50,6 +58,7 @@ class EmulatorState:
             self.by_model[f"{provider}/{model}"] += 1
         if job_id:
             self.by_job[job_id] += 1
+        self.arrivals.setdefault(provider, deque(maxlen=ARRIVALS_KEPT)).append(self.clock())
         return self.by_provider[provider]
 
     def record_outcome(self, job_id: str | None, outcome: str) -> None:
@@ -73,13 +82,15 @@ class EmulatorState:
         """Seconds to wait before answering this (provider, model)."""
         return latency_for(self.latency, provider, model)
 
-    def calls_snapshot(self) -> dict[str, Any]:
-        """The ``GET /_emulator/calls`` body."""
+    def calls_snapshot(self, *, times: bool = False) -> dict[str, Any]:
+        """The ``GET /_emulator/calls`` body; with ``times``, also ``arrivals``: per provider,
+        the epoch seconds at which its latest calls (``ARRIVALS_KEPT`` at most) arrived, oldest
+        first."""
         answered = {
             job: sum(n for status, n in statuses.items() if status.startswith("2"))
             for job, statuses in self.by_job_status.items()
         }
-        return {
+        body: dict[str, Any] = {
             "total": self.total,
             "by_provider": dict(self.by_provider),
             "by_model": dict(self.by_model),
@@ -88,3 +99,6 @@ class EmulatorState:
             "by_job": dict(self.by_job),
             "by_job_status": {job: dict(s) for job, s in self.by_job_status.items()},
         }
+        if times:
+            body["arrivals"] = {name: list(kept) for name, kept in self.arrivals.items()}
+        return body

@@ -243,3 +243,16 @@ def test_a_dead_letter_is_listed_and_replayed_under_the_same_id(
     # The failed run's attempts stay on record, ahead of the replay's.
     assert [a.run for a in result.attempts] == [0] * 12 + [1]
     assert job_id not in [item.job_id for item in client.dead_letters()]
+
+
+def test_waiting_for_jobs_returns_as_soon_as_they_end_not_at_the_timeout(
+    client: CascadeClient, emulator: Emulator
+) -> None:
+    ids = client.submit_many([{"needs": {"tier": "fast"}, "request": PROMPT}] * 3)
+    client.wait_many(ids, timeout=30)
+
+    started = time.monotonic()
+    found = client.wait_many(ids, timeout=30)
+
+    assert sorted(found) == sorted(ids)
+    assert time.monotonic() - started < 5
