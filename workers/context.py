@@ -1,12 +1,15 @@
 """What one worker process holds for its whole life: settings, catalog, job store, HTTP clients.
 
 Built once per process on first use, so that a worker's threads share one Redis connection pool
-and one HTTP connection pool per provider instead of opening their own per call.
+and a few HTTP connection pools per provider instead of opening their own per call.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -21,10 +24,16 @@ from routing.latency import LatencyBook
 from routing.spend import SpendLedger
 from workers.admission import Gatekeeper
 
-__all__ = ["WorkerContext", "http_client_for"]
+__all__ = ["CONNECTIONS_PER_POOL", "WorkerContext", "http_client_for", "http_clients_for"]
 
 
-def http_client_for(provider: ProviderConfig) -> httpx.Client:
+# httpcore scans every connection of a pool for each request it places, so one pool of 256
+# connections spends more CPU per call than the call's own work (measured: docs/performance.md).
+# Pools of this size keep that scan short; calls are spread over them in turn.
+CONNECTIONS_PER_POOL = 16
+
+
+def http_client_for(provider: ProviderConfig, connections: int) -> httpx.Client:
     """A client whose timeouts and pool bound every call to this provider (threads pools enforce
     no task time limits, so these are what keep a hung call from holding a slot)."""
     timeouts = provider.timeouts
@@ -32,12 +41,16 @@ def http_client_for(provider: ProviderConfig) -> httpx.Client:
         timeout=httpx.Timeout(
             connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
         ),
-        limits=httpx.Limits(
-            max_connections=provider.concurrency,
-            max_keepalive_connections=provider.concurrency,
-        ),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
         follow_redirects=False,
     )
+
+
+def http_clients_for(provider: ProviderConfig) -> list[httpx.Client]:
+    """Enough small pools for the provider's concurrency, together as many connections."""
+    pools = max(1, math.ceil(provider.concurrency / CONNECTIONS_PER_POOL))
+    size = math.ceil(provider.concurrency / pools)
+    return [http_client_for(provider, size) for _ in range(pools)]
 
 
 @dataclass
@@ -48,7 +61,8 @@ class WorkerContext:
     gatekeeper: Gatekeeper
     ledger: SpendLedger
     latency: LatencyBook
-    _clients: dict[str, httpx.Client] = field(default_factory=dict)
+    _clients: dict[str, list[httpx.Client]] = field(default_factory=dict)
+    _turns: dict[str, Iterator[httpx.Client]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -69,13 +83,18 @@ class WorkerContext:
         )
 
     def http(self, provider: str) -> httpx.Client:
+        """One of the provider's clients, in turn."""
         with self._lock:
             if provider not in self._clients:
-                self._clients[provider] = http_client_for(self.catalog.provider(provider))
-            return self._clients[provider]
+                clients = http_clients_for(self.catalog.provider(provider))
+                self._clients[provider] = clients
+                self._turns[provider] = itertools.cycle(clients)
+            return next(self._turns[provider])
 
     def close(self) -> None:
         with self._lock:
-            for client in self._clients.values():
-                client.close()
+            for clients in self._clients.values():
+                for client in clients:
+                    client.close()
             self._clients.clear()
+            self._turns.clear()
