@@ -23,6 +23,7 @@ import redis
 
 from broker.local_stack import LocalStack, free_port
 from broker.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, verify_signature
+from tests.integration.support import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -64,11 +65,14 @@ def api(stack: LocalStack) -> Iterator[str]:
     log = stack.log_path("api").open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "broker", "api", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env=stack.env(), start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=stack.env(),
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(lambda: _answers(f"{base}/openapi.json"), 20)
+        wait_for(lambda: _answers(f"{base}/openapi.json"), 20)
         yield base
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -124,15 +128,6 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _wait_for(check: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"condition not met within {timeout}s")
-
-
 def _upload(sdk: openai.OpenAI, lines: list[str]) -> str:
     uploaded = sdk.files.create(file=("in.jsonl", "\n".join(lines).encode()), purpose="batch")
     return uploaded.id
@@ -176,8 +171,11 @@ def test_a_jsonl_file_broken_at_line_57_is_refused_whole_naming_line_57(
     queued_before = redis.Redis.from_url(str(stack.redis_url)).llen("fast.alpha")
 
     with pytest.raises(openai.BadRequestError) as refused:
-        sdk.batches.create(input_file_id=_upload(sdk, lines), endpoint="/v1/chat/completions",
-                           completion_window="24h")
+        sdk.batches.create(
+            input_file_id=_upload(sdk, lines),
+            endpoint="/v1/chat/completions",
+            completion_window="24h",
+        )
 
     assert "line 57: body.messages[0].content" in refused.value.message
     refused_lines = refused.value.response.json()["errors"]["data"]
@@ -190,8 +188,9 @@ def test_an_sse_subscriber_sees_every_job_of_a_batch_end(
 ) -> None:
     httpx.post(f"{emulator}/_emulator/latency", json={"base": 0.3}).raise_for_status()
     lines = [request_line(f"sse-{i}") for i in range(12)]
-    batch = sdk.batches.create(input_file_id=_upload(sdk, lines),
-                               endpoint="/v1/chat/completions", completion_window="24h")
+    batch = sdk.batches.create(
+        input_file_id=_upload(sdk, lines), endpoint="/v1/chat/completions", completion_window="24h"
+    )
 
     events: list[tuple[str, dict[str, Any]]] = []
     headers = {"Authorization": f"Bearer {KEY_A}"}
@@ -207,7 +206,8 @@ def test_an_sse_subscriber_sees_every_job_of_a_batch_end(
 
     jobs = [data for name, data in events if name == "job"]
     assert sorted(item["job_id"] for item in jobs) == sorted(
-        f"{batch.id}-{n}" for n in range(1, 13))
+        f"{batch.id}-{n}" for n in range(1, 13)
+    )
     assert {item["status"] for item in jobs} == {"succeeded"}
     assert events[-1][0] == "batch" and events[-1][1]["status"] == "completed"
 
@@ -218,20 +218,25 @@ def test_a_webhook_receiver_verifies_the_signature_of_every_job_and_batch_webhoo
     headers = {"Authorization": f"Bearer {KEY_A}"}
     job_ids = []
     for n in range(3):
-        submitted = httpx.post(f"{api}/v1/jobs", headers=headers, json={
-            "needs": {"tier": "fast"},
-            "request": {"messages": [{"role": "user", "content": f"job {n}"}]},
-            "webhook_url": receiver.url,
-        })
+        submitted = httpx.post(
+            f"{api}/v1/jobs",
+            headers=headers,
+            json={
+                "needs": {"tier": "fast"},
+                "request": {"messages": [{"role": "user", "content": f"job {n}"}]},
+                "webhook_url": receiver.url,
+            },
+        )
         assert submitted.status_code == 202, submitted.text
         job_ids.append(submitted.json()["id"])
     batch = sdk.batches.create(
         input_file_id=_upload(sdk, [request_line("w-1"), request_line("w-2")]),
-        endpoint="/v1/chat/completions", completion_window="24h",
+        endpoint="/v1/chat/completions",
+        completion_window="24h",
         metadata={"webhook_url": receiver.url},
     )
 
-    _wait_for(lambda: len(receiver.received) >= 4, 30)
+    wait_for(lambda: len(receiver.received) >= 4, 30)
 
     for sent_headers, body in receiver.received:
         verify_signature(SECRET_A, sent_headers[SIGNATURE_HEADER], body)
@@ -247,12 +252,18 @@ def test_a_tenants_key_gets_404_for_another_tenants_job_batch_and_file(
 ) -> None:
     acme = {"Authorization": f"Bearer {KEY_A}"}
     globex = {"Authorization": f"Bearer {KEY_B}"}
-    job_id = httpx.post(f"{api}/v1/jobs", headers=acme, json={
-        "needs": {"tier": "fast"}, "request": {"messages": [{"role": "user", "content": "x"}]},
-    }).json()["id"]
+    job_id = httpx.post(
+        f"{api}/v1/jobs",
+        headers=acme,
+        json={
+            "needs": {"tier": "fast"},
+            "request": {"messages": [{"role": "user", "content": "x"}]},
+        },
+    ).json()["id"]
     file_id = _upload(sdk, [request_line("t-1")])
-    batch = sdk.batches.create(input_file_id=file_id, endpoint="/v1/chat/completions",
-                               completion_window="24h")
+    batch = sdk.batches.create(
+        input_file_id=file_id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
 
     assert httpx.get(f"{api}/v1/jobs/{job_id}", headers=acme).status_code == 200
     for method, path in [
@@ -284,8 +295,9 @@ def test_chat_completions_through_the_openai_sdk_enqueue_and_wait(
     with pytest.raises(openai.NotFoundError, match="unknown model 'gpt-4o'"):
         sdk.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "x"}])
     with pytest.raises(openai.BadRequestError, match="stream"):
-        sdk.chat.completions.create(model="fast", stream=True,
-                                    messages=[{"role": "user", "content": "x"}])
+        sdk.chat.completions.create(
+            model="fast", stream=True, messages=[{"role": "user", "content": "x"}]
+        )
 
 
 def test_cancel_ends_every_unfinished_job_and_workers_skip_them(
@@ -293,8 +305,9 @@ def test_cancel_ends_every_unfinished_job_and_workers_skip_them(
 ) -> None:
     httpx.post(f"{emulator}/_emulator/latency", json={"base": 1.0}).raise_for_status()
     lines = [request_line(f"c-{i}") for i in range(60)]
-    batch = sdk.batches.create(input_file_id=_upload(sdk, lines),
-                               endpoint="/v1/chat/completions", completion_window="24h")
+    batch = sdk.batches.create(
+        input_file_id=_upload(sdk, lines), endpoint="/v1/chat/completions", completion_window="24h"
+    )
 
     cancelled = sdk.batches.cancel(batch.id)
 
@@ -316,10 +329,19 @@ def test_the_openapi_document_describes_every_route(api: str) -> None:
     document = httpx.get(f"{api}/openapi.json").json()
 
     assert document["openapi"].startswith("3.")
-    assert {"/v1/chat/completions", "/v1/files", "/v1/batches", "/v1/batches/{batch_id}",
-            "/v1/batches/{batch_id}/cancel", "/v1/batches/{batch_id}/events", "/v1/jobs",
-            "/v1/jobs/{job_id}", "/v1/jobs/{job_id}/events", "/v1/jobs/wait",
-            "/v1/files/{file_id}/content"} <= set(document["paths"])
+    assert {
+        "/v1/chat/completions",
+        "/v1/files",
+        "/v1/batches",
+        "/v1/batches/{batch_id}",
+        "/v1/batches/{batch_id}/cancel",
+        "/v1/batches/{batch_id}/events",
+        "/v1/jobs",
+        "/v1/jobs/{job_id}",
+        "/v1/jobs/{job_id}/events",
+        "/v1/jobs/wait",
+        "/v1/files/{file_id}/content",
+    } <= set(document["paths"])
 
 
 def test_cli_batch_submit_waits_with_progress_then_results_prints_the_output(
@@ -329,8 +351,14 @@ def test_cli_batch_submit_waits_with_progress_then_results_prints_the_output(
     path.write_text("\n".join(request_line(f"cli-{i}") for i in range(5)) + "\n")
 
     def cascade(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "broker", *args], capture_output=True,
-                              text=True, env=stack.env(), timeout=120, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "broker", *args],
+            capture_output=True,
+            text=True,
+            env=stack.env(),
+            timeout=120,
+            check=False,
+        )
 
     submitted = cascade("batch", "submit", str(path), "--wait", "--timeout", "60")
     assert submitted.returncode == 0, submitted.stderr
@@ -339,5 +367,6 @@ def test_cli_batch_submit_waits_with_progress_then_results_prints_the_output(
 
     results = cascade("batch", "results", batch_id)
     assert sorted(json.loads(x)["custom_id"] for x in results.stdout.splitlines()) == [
-        f"cli-{i}" for i in range(5)]
+        f"cli-{i}" for i in range(5)
+    ]
     assert cascade("batch", "status", "batch_nope").returncode == 2

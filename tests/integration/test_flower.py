@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from broker.flower import task_name
 from broker.jobs import CompletionResult
 from broker.local_stack import LocalStack, free_port
 from broker.settings import Settings
+from tests.integration.support import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,7 @@ def flower_url(stack: LocalStack) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         # Ready once Flower answers and has heard from the worker (so it receives its events).
-        _wait_for(lambda: "alpha@" in _get(f"{url}/api/workers?refresh=1", default="{}"), 60)
+        wait_for(lambda: "alpha@" in _get(f"{url}/api/workers?refresh=1", default="{}"), 60)
         yield url
     finally:
         process.terminate()
@@ -100,7 +100,7 @@ def test_flower_shows_a_job_by_its_id_with_provider_wire_format_tier_and_model(
         info.update(response.json())
         return info.get("state") == "SUCCESS" and bool(info.get("name"))
 
-    _wait_for(task_succeeded, 30)
+    wait_for(task_succeeded, 30)
     assert info["uuid"] == job_id
     assert info["name"] == task_name("alpha", "openai") == "cascade.execute.alpha.openai"
     assert f"job_id={job_id!r}" in info["args"]
@@ -127,12 +127,3 @@ def _get(url: str, default: str) -> str:
     except httpx.HTTPError:
         return default
     return response.text if response.status_code == 200 else default
-
-
-def _wait_for(check: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"condition not met within {timeout}s")

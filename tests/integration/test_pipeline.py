@@ -8,30 +8,19 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-import redis
 
 from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
 from broker.jobs import AttemptOutcome, CompletionResult, FailedResult
 from broker.local_stack import LocalStack
 from broker.settings import Settings
+from tests.integration.support import FAST_ENV, Emulator, forget_provider_health, wait_for
 
 pytestmark = pytest.mark.integration
 
 CATALOG = str(Path(__file__).parents[1] / "fixtures" / "catalog.yaml")
-# Short waits so that retries, redelivery and claims play out in seconds, not minutes.
-FAST_ENV = {
-    "CASCADE_BASE_BACKOFF_S": "0.05",
-    "CASCADE_MAX_BACKOFF_S": "0.2",
-    "CASCADE_MAX_RETRY_AFTER_S": "3",
-    "CASCADE_VISIBILITY_TIMEOUT_S": "8",
-    "CASCADE_RESTORE_INTERVAL_S": "1",
-    "CASCADE_CLAIM_TTL_S": "5",
-}
 PROMPT = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 50}
 
 
@@ -56,16 +45,6 @@ def emulator(stack: LocalStack) -> Iterator[Emulator]:
     control.reset()
 
 
-def forget_provider_health(redis_url: str) -> None:
-    """Each test starts with closed circuits, empty rate limits and every key in rotation:
-    what one test's faults taught the shared state must not decide the next test."""
-    client = redis.Redis.from_url(redis_url)
-    for pattern in ("cascade:circuit:*", "cascade:ratelimit:*", "cascade:keypool:*"):
-        for key in client.scan_iter(pattern):
-            client.delete(key)
-    client.close()
-
-
 @pytest.fixture()
 def client(stack: LocalStack) -> Iterator[CascadeClient]:
     settings = Settings(
@@ -78,28 +57,6 @@ def client(stack: LocalStack) -> Iterator[CascadeClient]:
     client = CascadeClient(settings, catalog)
     yield client
     client.close()
-
-
-class Emulator:
-    """The emulator's control API."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def reset(self) -> None:
-        httpx.post(f"{self.url}/_emulator/reset").raise_for_status()
-
-    def faults(self, *rules: dict[str, Any]) -> None:
-        httpx.post(f"{self.url}/_emulator/faults", json={"rules": list(rules)}).raise_for_status()
-
-    def latency(self, **body: Any) -> None:
-        httpx.post(f"{self.url}/_emulator/latency", json=body).raise_for_status()
-
-    def calls(self) -> dict[str, Any]:
-        response = httpx.get(f"{self.url}/_emulator/calls")
-        response.raise_for_status()
-        counts: dict[str, Any] = response.json()
-        return counts
 
 
 def test_a_job_is_answered_by_the_first_target_of_its_tier(
@@ -186,7 +143,7 @@ def test_a_worker_killed_mid_call_loses_no_job(
 ) -> None:
     emulator.latency(providers={"alpha": 3.0})
     job_id = client.submit(PROMPT, tier="fast")
-    _wait_for(lambda: emulator.calls().get("by_provider", {}).get("alpha", 0) >= 1, 20)
+    wait_for(lambda: emulator.calls().get("by_provider", {}).get("alpha", 0) >= 1, 20)
 
     stack.kill_worker("alpha", signal.SIGKILL)
     emulator.latency(providers={"alpha": 0.0})
@@ -213,15 +170,6 @@ def test_many_jobs_submitted_together_each_end_exactly_once(
     assert all(isinstance(item, CompletionResult) for item in results.values())
     answered = emulator.calls()["answered_by_job"]
     assert {job_id: answered.get(job_id) for job_id in ids} == {job_id: 1 for job_id in ids}
-
-
-def _wait_for(check: Any, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def test_a_dead_letter_is_listed_and_replayed_under_the_same_id(

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 import redis
 
@@ -31,19 +29,11 @@ from broker.settings import Settings
 from routing.circuit import CircuitState, model_target
 from routing.circuit_store import CircuitBreakers
 from routing.rate_limit import emission_interval_us
+from tests.integration.support import FAST_ENV, Emulator, wait_for
 
 pytestmark = pytest.mark.integration
 
 CATALOG = str(Path(__file__).parents[1] / "fixtures" / "catalog_resilience.yaml")
-# Retries, redelivery (visibility timeout) and claims play out in seconds, not minutes.
-FAST_ENV = {
-    "CASCADE_BASE_BACKOFF_S": "0.05",
-    "CASCADE_MAX_BACKOFF_S": "0.2",
-    "CASCADE_MAX_RETRY_AFTER_S": "3",
-    "CASCADE_VISIBILITY_TIMEOUT_S": "8",
-    "CASCADE_RESTORE_INTERVAL_S": "1",
-    "CASCADE_CLAIM_TTL_S": "5",
-}
 PROMPT = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 20}
 
 # alpha fails 30% of its calls, a mix of 429, 500, 529 and timeouts. Each rule counts every alpha
@@ -59,33 +49,10 @@ FLAKY_ALPHA = (
 FLAKY_STATUSES = ("429", "500", "529", "504")
 
 
-class EmulatorControl:
-    """The emulator's control API, as the tests use it."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-
-    def faults(self, *rules: dict[str, Any]) -> None:
-        httpx.post(f"{self.url}/_emulator/faults", json={"rules": list(rules)}).raise_for_status()
-
-    def latency(self, **body: Any) -> None:
-        httpx.post(f"{self.url}/_emulator/latency", json=body).raise_for_status()
-
-    def calls(self, *, times: bool = False) -> dict[str, Any]:
-        params = {"times": "1"} if times else {}
-        response = httpx.get(f"{self.url}/_emulator/calls", params=params, timeout=30)
-        response.raise_for_status()
-        counts: dict[str, Any] = response.json()
-        return counts
-
-    def answered(self) -> int:
-        return int(self.calls()["by_status"].get("200", 0))
-
-
 @contextmanager
 def cascade_stack(
     log_dir: Path, *, db: int | None = None, shared_redis: str | None = None
-) -> Iterator[tuple[LocalStack, EmulatorControl]]:
+) -> Iterator[tuple[LocalStack, Emulator]]:
     """Redis (database ``db`` of ``shared_redis``, flushed; else a private appendonly server),
     the emulator, and no worker yet. Everything is stopped on the way out."""
     url = None
@@ -99,7 +66,7 @@ def cascade_stack(
         else:
             stack.start_redis()
         stack.start_emulator()
-        yield stack, EmulatorControl(stack.emulator_url)
+        yield stack, Emulator(stack.emulator_url)
 
 
 @contextmanager
@@ -139,15 +106,6 @@ def results_within(
     return done
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout:g}s")
-
-
 def assert_each_ended_once(
     client: CascadeClient,
     ids: Sequence[str],
@@ -170,7 +128,7 @@ def assert_each_ended_once(
     return answered
 
 
-def answered_more_than_once(emulator: EmulatorControl, ids: Sequence[str]) -> dict[str, int]:
+def answered_more_than_once(emulator: Emulator, ids: Sequence[str]) -> dict[str, int]:
     answered = emulator.calls()["answered_by_job"]
     return {job: answered.get(job, 0) for job in ids if answered.get(job, 0) != 1}
 
@@ -351,7 +309,7 @@ def test_a_worker_killed_with_sigkill_mid_batch_loses_no_job(
         stack.wait_for_workers()
         with cascade_client(stack) as client:
             ids = submit(client, "steady", jobs)
-            wait_until(lambda: emulator.answered() >= jobs // 5, 120, "a fifth of the batch")
+            wait_for(lambda: emulator.answered() >= jobs // 5, 120, "a fifth of the batch")
             assert deliveries_that_called(stack, "beta-1") > 0  # it was doing its share
             stack.kill_worker("beta-1", signal.SIGKILL)
             assert emulator.answered() < jobs  # mid-batch: most of it is still to do
@@ -373,7 +331,7 @@ def test_a_redis_restart_mid_batch_loses_no_job(tmp_path: Path) -> None:
         stack.wait_for_workers()
         with cascade_client(stack) as client:
             ids = submit(client, "steady", jobs)
-            wait_until(lambda: emulator.answered() >= jobs // 5, 120, "a fifth of the batch")
+            wait_for(lambda: emulator.answered() >= jobs // 5, 120, "a fifth of the batch")
             stack.restart_redis(down_s=2.0)
             assert emulator.answered() < jobs  # mid-batch: most of it is still to do
             assert_each_ended_once(client, ids, results_within(client, ids, timeout=200))

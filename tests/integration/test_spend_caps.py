@@ -29,18 +29,11 @@ from broker.jobs import AttemptOutcome, CompletionJob, CompletionResult
 from broker.local_stack import LocalStack
 from broker.settings import Settings
 from routing.spend import estimate_call
+from tests.integration.support import FAST_ENV
 
 pytestmark = pytest.mark.integration
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "catalog.yaml"
-FAST_ENV = {
-    "CASCADE_BASE_BACKOFF_S": "0.05",
-    "CASCADE_MAX_BACKOFF_S": "0.2",
-    "CASCADE_MAX_RETRY_AFTER_S": "3",
-    "CASCADE_VISIBILITY_TIMEOUT_S": "8",
-    "CASCADE_RESTORE_INTERVAL_S": "1",
-    "CASCADE_CLAIM_TTL_S": "5",
-}
 PROMPT = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 50}
 JOBS = 20
 FITS_ON_ALPHA = 5  # the cap is set to 5.5 calls' estimates
@@ -84,11 +77,14 @@ def stack(
 def client(stack: LocalStack, capped_catalog: tuple[str, float]) -> Iterator[CascadeClient]:
     config, _ = capped_catalog
     settings = Settings(
-        redis_url=stack.redis_url, config=config, profile="emulated",
+        redis_url=stack.redis_url,
+        config=config,
+        profile="emulated",
         emulator_url=stack.emulator_url,
     )
-    client = CascadeClient(settings, load_catalog(config, "emulated",
-                                                  emulator_url=stack.emulator_url))
+    client = CascadeClient(
+        settings, load_catalog(config, "emulated", emulator_url=stack.emulator_url)
+    )
     yield client
     client.close()
 
@@ -96,7 +92,11 @@ def client(stack: LocalStack, capped_catalog: tuple[str, float]) -> Iterator[Cas
 def _usage(stack: LocalStack, *args: str) -> list[dict[str, Any]]:
     done = subprocess.run(
         [sys.executable, "-m", "broker", "usage", "--json", *args],
-        env=stack.env(), capture_output=True, text=True, timeout=60, check=True,
+        env=stack.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     rows: list[dict[str, Any]] = json.loads(done.stdout)
     return rows
@@ -138,8 +138,9 @@ def test_a_cap_reached_mid_batch_reroutes_the_rest_and_usage_matches_the_results
     assert batch[0]["reserved_usd"] == 0
 
     today = f"day:{datetime.now(UTC):%Y-%m-%d}"
-    providers = {row["name"]: row for row in _usage(stack, "--scope", "provider", "--period",
-                                                    today)}
+    providers = {
+        row["name"]: row for row in _usage(stack, "--scope", "provider", "--period", today)
+    }
     assert providers["alpha"]["jobs"] == len(on_alpha)
     assert providers["alpha"]["cost_usd"] == pytest.approx(
         sum(r.cost_usd for r in on_alpha), abs=1e-9 * JOBS

@@ -15,7 +15,7 @@ from broker.client import CascadeClient
 from broker.jobs import CompletionResult
 from broker.local_stack import LocalStack
 from broker.settings import Settings
-from tests.integration.test_pipeline import FAST_ENV, Emulator, forget_provider_health
+from tests.integration.support import FAST_ENV, Emulator, forget_provider_health
 
 pytestmark = pytest.mark.integration
 
