@@ -413,26 +413,28 @@ def _live_state(settings: Settings, catalog: Any, tenant: str) -> tuple[Any, str
     import redis
 
     from broker.keys import Keys
+    from routing.circuit import CircuitPolicy
+    from routing.circuit_store import CircuitBreakers
     from routing.latency import LatencyBook
+    from routing.live_state import LiveStateReader
     from routing.planner import LiveState
     from routing.spend import SpendLedger
 
     client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
     keys = Keys(settings.key_prefix)
+    reader = LiveStateReader(
+        catalog,
+        CircuitBreakers(client, keys, CircuitPolicy()),
+        SpendLedger(client, keys, catalog),
+        LatencyBook(client, keys),
+    )
     try:
-        standing = SpendLedger(client, keys, catalog).standing(tenant)
-        latencies = LatencyBook(client, keys).snapshot()
+        state = reader.read(tenant)
     except redis.RedisError as exc:
-        return LiveState(), f"live state not read (Redis: {exc}); caps and latencies ignored"
+        return LiveState(), f"live state not read (Redis: {exc}); circuits, caps, latencies ignored"
     finally:
         client.close()
-    state = LiveState(
-        latencies=latencies,
-        capped=standing.capped,
-        near_cap=standing.near_cap,
-        tenant_near_cap=standing.tenant_near_cap,
-    )
-    return state, "live state read from Redis: spend caps and observed latencies"
+    return state, "live state read from Redis: open circuits, spend caps, observed latencies"
 
 
 def _route_job(options: dict[str, Any], prompt: str) -> Any:
