@@ -13,12 +13,25 @@ import pytest
 CATALOG = str(Path(__file__).parents[1] / "fixtures" / "catalog.yaml")
 
 
-def cascade(*args: str, redis_url: str = "redis://127.0.0.1:1/0", config: str = CATALOG,
-            ) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CASCADE_REDIS_URL": redis_url, "CASCADE_CONFIG": config,
-           "CASCADE_PROFILE": "emulated"}
-    return subprocess.run([sys.executable, "-m", "broker", *args], capture_output=True, text=True,
-                          env=env, timeout=60, check=False)
+def cascade(
+    *args: str,
+    redis_url: str = "redis://127.0.0.1:1/0",
+    config: str = CATALOG,
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "CASCADE_REDIS_URL": redis_url,
+        "CASCADE_CONFIG": config,
+        "CASCADE_PROFILE": "emulated",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "broker", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
 
 
 @pytest.fixture()
@@ -32,13 +45,20 @@ def test_routes_prints_every_tier_with_its_queues_in_fallback_order() -> None:
     assert shown.returncode == 0, shown.stderr
     lines = [line for line in shown.stdout.splitlines() if "fast." in line or "smart." in line]
     assert [next(q for q in line.split() if "." in q) for line in lines[:4]] == [
-        "fast.alpha", "fast.beta", "smart.gamma", "smart.beta"]
+        "fast.alpha",
+        "fast.beta",
+        "smart.gamma",
+        "smart.beta",
+    ]
 
 
 def test_a_malformed_catalog_is_refused_naming_the_bad_key(tmp_path: Path) -> None:
     broken = tmp_path / "cascade.yaml"
-    broken.write_text(Path(CATALOG).read_text().replace("price: {input: 0.20, output: 0.80}",
-                                                        "price: {output: 0.80}"))
+    broken.write_text(
+        Path(CATALOG)
+        .read_text()
+        .replace("price: {input: 0.20, output: 0.80}", "price: {output: 0.80}")
+    )
     shown = cascade("routes", config=str(broken))
     assert shown.returncode != 0
     assert "models[1].price.input: Field required" in shown.stderr
@@ -74,8 +94,29 @@ def test_submit_reads_a_job_file_and_refuses_it_naming_the_bad_field(
     redis_url: str, tmp_path: Path
 ) -> None:
     job = tmp_path / "job.json"
-    job.write_text(json.dumps({"needs": {"tier": "fast"},
-                               "request": {"messages": [{"role": "user", "content": 7}]}}))
+    job.write_text(
+        json.dumps(
+            {"needs": {"tier": "fast"}, "request": {"messages": [{"role": "user", "content": 7}]}}
+        )
+    )
     shown = cascade("submit", "--file", str(job), redis_url=redis_url)
     assert shown.returncode == 3
     assert "request.messages[0].content" in shown.stderr
+
+
+def test_route_explains_each_candidate_its_estimate_and_why_it_was_dropped() -> None:
+    shown = cascade("route", "--tier", "fast", "--needs", "vision", "--no-live", "Describe this.")
+
+    assert shown.returncode == 0, shown.stderr
+    lines = {
+        line.split()[1]: line for line in shown.stdout.splitlines() if "(" in line and "$" in line
+    }
+    assert "kept" in lines["b1"] and "est. $" in lines["b1"]
+    assert "dropped" in lines["a1"] and "vision" in lines["a1"]
+
+
+def test_route_for_a_job_nothing_can_serve_exits_non_zero_with_every_reason() -> None:
+    shown = cascade("route", "--tier", "fast", "--max-cost", "0.0000001", "--no-live", "Hi.")
+
+    assert shown.returncode == 3
+    assert "a1" in shown.stdout + shown.stderr and "b2" in shown.stdout + shown.stderr
