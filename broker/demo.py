@@ -18,7 +18,7 @@ from rich.table import Table
 
 from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
-from broker.jobs import AttemptOutcome, CompletionResult, FailedResult
+from broker.jobs import CompletionResult, FailedResult
 from broker.local_stack import LocalStack, StackError
 from broker.settings import Settings
 
@@ -148,7 +148,8 @@ def _table(ids: list[str], results: dict[str, CompletionResult | FailedResult]) 
         if result is None:
             table.add_row(job_id[:8], "?", "[red]did not finish[/red]", "", "", "", "")
             continue
-        reroutes = sum(1 for item in result.attempts if item.outcome == AttemptOutcome.REROUTE)
+        # every move to a later hop is a reroute, whether after failed calls or a skipped target
+        reroutes = len({item.hop for item in result.attempts}) - 1
         first_tier = result.attempts[0].target.tier if result.attempts else "?"
         if isinstance(result, CompletionResult):
             table.add_row(

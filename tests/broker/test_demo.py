@@ -39,4 +39,13 @@ def test_the_demo_answers_every_job_and_leaves_no_process_behind() -> None:
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert "6 of 6 jobs answered" in shown.stdout
     assert "openai is made to answer 503" in shown.stdout
+    # frontier's first target is openai's: each of its jobs is answered elsewhere, after a reroute
+    frontier = [
+        [cell.strip() for cell in line.split("│")[1:-1]]
+        for line in shown.stdout.splitlines()
+        if "│ frontier " in line
+    ]
+    assert frontier
+    for _job, _tier, answered_by, _attempts, reroutes, _tokens, _cost in frontier:
+        assert not answered_by.startswith("openai/") and int(reroutes) >= 1
     assert _cascade_processes() - before == set()
