@@ -10,9 +10,21 @@ from celery import Celery
 
 from broker.settings import Settings
 
-__all__ = ["EXECUTE_TASK", "create_celery"]
+__all__ = ["EXECUTE_TASK", "create_celery", "task_argsrepr", "task_name"]
 
 EXECUTE_TASK = "cascade.execute"
+
+
+def task_name(provider: str, wire_format: str) -> str:
+    """The execute task's name for one provider, as Flower shows it:
+    ``cascade.execute.anthropic.anthropic``."""
+    return f"{EXECUTE_TASK}.{provider}.{wire_format}"
+
+
+def task_argsrepr(job_id: str, hop: int, *, tier: str, model: str) -> str:
+    """What Flower shows as a message's arguments: the job and where it is on its route, never
+    the prompt (the message carries only the job id and the hop)."""
+    return f"(job_id={job_id!r}, hop={hop}, tier={tier!r}, model={model!r})"
 
 
 def create_celery(settings: Settings) -> Celery:

@@ -27,8 +27,7 @@ from celery import Celery
 from pydantic import ValidationError
 
 from broker.catalog_file import load_catalog
-from broker.celery_app import create_celery
-from broker.flower import task_argsrepr, task_name
+from broker.celery_app import create_celery, task_argsrepr, task_name
 from broker.jobs import (
     CompletionJob,
     CompletionResult,

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 
 from kombu import Queue
 
-from broker.celery_app import EXECUTE_TASK, create_celery
+from broker.celery_app import create_celery
 from broker.settings import Settings
 
 __all__ = [
@@ -29,25 +29,13 @@ __all__ = [
     "flower_argv",
     "flower_environ",
     "run_flower",
-    "task_argsrepr",
-    "task_name",
-]
+    ]
 
 BASIC_AUTH_ENV = "CASCADE_FLOWER_BASIC_AUTH"
 
 
 class FlowerConfigError(ValueError):
     """Flower would start in a way cascade refuses (e.g. on a public address without auth)."""
-
-
-def task_name(provider: str, wire_format: str) -> str:
-    """The execute task's name for one provider: ``cascade.execute.anthropic.anthropic``."""
-    return f"{EXECUTE_TASK}.{provider}.{wire_format}"
-
-
-def task_argsrepr(job_id: str, hop: int, *, tier: str, model: str) -> str:
-    """What Flower shows as a message's arguments: the job and where it is on its route."""
-    return f"(job_id={job_id!r}, hop={hop}, tier={tier!r}, model={model!r})"
 
 
 def _is_loopback(address: str) -> bool:

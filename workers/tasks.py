@@ -15,8 +15,7 @@ from celery import Celery, Task
 from celery.exceptions import Ignore, Reject
 
 from broker.catalog_file import load_catalog
-from broker.celery_app import EXECUTE_TASK
-from broker.flower import task_argsrepr, task_name
+from broker.celery_app import EXECUTE_TASK, task_argsrepr, task_name
 from broker.jobs import TargetRef
 from broker.settings import Settings
 from workers.context import WorkerContext

@@ -18,8 +18,8 @@ import pytest
 import redis
 
 from broker.catalog_file import load_catalog
+from broker.celery_app import task_name
 from broker.client import CascadeClient
-from broker.flower import task_name
 from broker.jobs import CompletionResult
 from broker.local_stack import LocalStack, free_port
 from broker.settings import Settings
