@@ -36,9 +36,14 @@ _TARGETS = TypeAdapter(list[TargetRef])
 
 # KEYS: result, job hash, dead-letter set, attempts, batch hash ('' when none).
 # ARGV: result JSON, status, ttl, done channel, events channel, event JSON, job id, now,
-# is_failure, batch channel ('' when none).
+# is_failure, batch channel ('' when none), the answering call's attempt JSON ('' when none).
 # The batch counters move in the same script as the result, so they never disagree with it.
+# The attempt is recorded even when another delivery ended the job first: its call was made.
 _FINISH = """
+if ARGV[11] ~= '' then
+  redis.call('RPUSH', KEYS[4], ARGV[11])
+  redis.call('EXPIRE', KEYS[4], ARGV[3])
+end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3]) == false then
   return 0
 end
@@ -145,16 +150,26 @@ class JobStore:
     # --- worker side -------------------------------------------------------------------
 
     def load(self, job_id: str) -> StoredJob | None:
-        fields = self.client.hgetall(self.keys.job(job_id))
-        if not fields:
-            return None
-        return StoredJob(
-            job=CompletionJob.model_validate_json(fields[b"job"]),
-            route=_TARGETS.validate_json(fields[b"route"]),
-            status=JobStatus(_text(fields[b"status"])),
-            hop=int(fields[b"hop"]),
-            run=int(fields.get(b"run", 0)),
-        )
+        return _stored(self.client.hgetall(self.keys.job(job_id)))
+
+    def load_unfinished(self, job_id: str) -> tuple[bool, StoredJob | None]:
+        """(whether the job has its final result, the job) in one round trip: a worker's first
+        question of every delivery."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.exists(self.keys.result(job_id))
+        pipe.hgetall(self.keys.job(job_id))
+        finished, fields = pipe.execute()
+        return bool(finished), _stored(fields)
+
+    def start(self, job_id: str, hop: int) -> list[Attempt]:
+        """Mark the job running on ``hop`` and read its attempts so far, in one round trip."""
+        key = self.keys.job(job_id)
+        pipe = self.client.pipeline(transaction=False)
+        pipe.hset(key, mapping={"status": JobStatus.RUNNING.value, "hop": hop})
+        pipe.publish(self.keys.events_channel(), _event(job_id, JobStatus.RUNNING, hop=hop))
+        pipe.lrange(self.keys.attempts(job_id), 0, -1)
+        raw = pipe.execute()[-1]
+        return [Attempt.model_validate_json(item) for item in raw]
 
     def claim(self, job_id: str, token: str, ttl_s: int) -> bool:
         """Take the job for this worker unless another delivery of it is running right now."""
@@ -166,13 +181,6 @@ class JobStore:
 
     def release(self, job_id: str, token: str) -> None:
         self._release(keys=[self.keys.claim(job_id)], args=[token])
-
-    def mark_running(self, job_id: str, hop: int) -> None:
-        key = self.keys.job(job_id)
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hset(key, mapping={"status": JobStatus.RUNNING.value, "hop": hop})
-        pipe.publish(self.keys.events_channel(), _event(job_id, JobStatus.RUNNING, hop=hop))
-        pipe.execute()
 
     def advance(self, job_id: str, hop: int) -> None:
         """Record that the job moved on to ``hop`` (a reroute), so older deliveries stand down.
@@ -192,8 +200,17 @@ class JobStore:
         raw = self.client.lrange(self.keys.attempts(job_id), 0, -1)
         return [Attempt.model_validate_json(item) for item in raw]
 
-    def finish(self, job_id: str, result: CompletionResult | FailedResult) -> bool:
-        """Store the final result unless one exists. True if this call ended the job."""
+    def finish(
+        self,
+        job_id: str,
+        result: CompletionResult | FailedResult,
+        *,
+        last_attempt: Attempt | None = None,
+    ) -> bool:
+        """Store the final result unless one exists. True if this call ended the job.
+
+        ``last_attempt``, the call that produced the result, is recorded in the same script.
+        """
         now = f"{time.time():.6f}"
         failed = isinstance(result, FailedResult)
         batch = result.batch_id
@@ -216,6 +233,7 @@ class JobStore:
                 now,
                 "1" if failed else "0",
                 self.keys.batch_channel(batch) if batch else "",
+                last_attempt.model_dump_json() if last_attempt is not None else "",
             ],
         )
         return bool(written)
@@ -267,6 +285,19 @@ class JobStore:
     def status(self, job_id: str) -> JobStatus | None:
         raw = self.client.hget(self.keys.job(job_id), "status")
         return None if raw is None else JobStatus(_text(raw))
+
+
+def _stored(fields: Any) -> StoredJob | None:
+    """A job record as read from its hash, or None when there is none."""
+    if not fields:
+        return None
+    return StoredJob(
+        job=CompletionJob.model_validate_json(fields[b"job"]),
+        route=_TARGETS.validate_json(fields[b"route"]),
+        status=JobStatus(_text(fields[b"status"])),
+        hop=int(fields[b"hop"]),
+        run=int(fields.get(b"run", 0)),
+    )
 
 
 def _text(value: bytes | str) -> str:

@@ -116,9 +116,9 @@ class JobRunner:
     def run(self, job_id: str, hop: int) -> RunOutcome:
         """Run route[hop] of the job once."""
         store = self.context.store
-        if store.result(job_id) is not None:
+        finished, stored = store.load_unfinished(job_id)
+        if finished:
             return RunOutcome("stand_down", "already finished: this delivery is a duplicate")
-        stored = store.load(job_id)
         if stored is None:
             return RunOutcome("stand_down", "unknown job: never submitted, or expired")
         if stored.hop > hop:
@@ -168,8 +168,7 @@ class JobRunner:
         try:
             if self._seconds_to_deadline(stored) == 0:
                 return self._fail(stored, hop, "DeadlineExceeded", "the job's deadline passed")
-            self.context.store.mark_running(job.id, hop)
-            previous = self.context.store.attempts(job.id)
+            previous = self.context.store.start(job.id, hop)
             number = 1 + sum(1 for item in previous if item.hop == hop and item.run == stored.run)
             structlog.contextvars.bind_contextvars(attempt=number)
             return self._attempt(_Try(stored, hop, number, previous))
@@ -386,7 +385,6 @@ class JobRunner:
             cost_usd=cost,
             worker=self.worker,
         )
-        self.context.store.add_attempt(job.id, attempt)
         attempts = [*now.previous, attempt]
         result = CompletionResult(
             id=response.id,
@@ -404,7 +402,7 @@ class JobRunner:
             tenant=job.envelope.tenant,
             finished_at=datetime.now(UTC),
         )
-        written = self.context.store.finish(job.id, result)
+        written = self.context.store.finish(job.id, result, last_attempt=attempt)
         self.telemetry.succeeded(
             target,
             created_at=job.envelope.created_at,
