@@ -8,7 +8,7 @@ from typing import Any
 from broker.jobs import CompletionJob
 from routing.catalog import Catalog
 
-__all__ = ["catalog", "catalog_data", "job"]
+__all__ = ["Clock", "catalog", "catalog_data", "job"]
 
 _DATA: dict[str, Any] = {
     "providers": {
@@ -94,3 +94,16 @@ def job(
     return CompletionJob.model_validate(
         {"needs": needs if needs is not None else {"tier": "fast"}, "request": body}
     )
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -14,38 +12,11 @@ import redis
 from broker.keys import Keys
 from routing.circuit import CircuitPolicy, CircuitState, Permit, Transition, model_target
 from routing.circuit_store import CircuitBreakers
+from tests.routing.factories import Clock
 
 pytestmark = pytest.mark.integration
 
 TARGET = model_target("alpha", "a1")
-
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    connection = redis.Redis.from_url(redis_url)
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def keys() -> Keys:
-    return Keys(prefix=f"test-{uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def breakers(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -16,18 +14,6 @@ from routing.key_pool import KeyPool, TakenOut
 pytestmark = pytest.mark.integration
 
 IDS = ("BETA_API_KEY", "BETA_API_KEY_2", "BETA_API_KEY_3")
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    connection = redis.Redis.from_url(redis_url)
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def keys() -> Keys:
-    return Keys(prefix=f"test-{uuid.uuid4().hex[:8]}")
 
 
 def pool(client: redis.Redis, keys: Keys, at: float = 1234.5) -> KeyPool:

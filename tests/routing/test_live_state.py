@@ -13,17 +13,9 @@ from routing.circuit import CircuitPolicy, key_target, model_target
 from routing.circuit_store import CircuitBreakers
 from routing.live_state import live_state
 from routing.planner import LiveState, plan
-from tests.routing.factories import catalog, job
+from tests.routing.factories import Clock, catalog, job
 
 pytestmark = pytest.mark.integration
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

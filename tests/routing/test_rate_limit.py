@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from bisect import bisect_left
-from collections.abc import Iterator
 
 import pytest
 import redis
@@ -15,36 +13,9 @@ from pydantic import ValidationError
 
 from broker.keys import Keys
 from routing.rate_limit import RateLimitConfig, RateLimiter, emission_interval_us
+from tests.routing.factories import Clock
 
 BUCKET = "alpha/ALPHA_API_KEY"
-
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    connection = redis.Redis.from_url(redis_url)
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
-def keys() -> Keys:
-    return Keys(prefix=f"test-{uuid.uuid4().hex[:8]}")
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def test_emission_interval_pays_for_a_burst_with_sustained_rate() -> None:
