@@ -4,13 +4,26 @@ resetting the providers' shared health, and waiting for a condition."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from typing import Any
 
 import httpx
 import redis
 
-__all__ = ["FAST_ENV", "Emulator", "forget_provider_health", "wait_for"]
+from broker.catalog_file import load_catalog
+from broker.client import CascadeClient
+from broker.local_stack import LocalStack
+from broker.settings import Settings
+
+__all__ = [
+    "FAST_ENV",
+    "Emulator",
+    "client_for",
+    "forget_provider_health",
+    "fresh_emulator",
+    "wait_for",
+]
 
 # Retries, redelivery (visibility timeout) and claims play out in seconds, not minutes.
 FAST_ENV = {
@@ -66,3 +79,28 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str = "condition") 
             return
         time.sleep(0.1)
     raise AssertionError(f"{what}: not met within {timeout:g}s")
+
+
+@contextmanager
+def client_for(stack: LocalStack, config: str) -> Iterator[CascadeClient]:
+    """A client of the stack's Redis, the catalog's emulated profile on the stack's emulator."""
+    settings = Settings(
+        redis_url=stack.redis_url,
+        config=config,
+        profile="emulated",
+        emulator_url=stack.emulator_url,
+    )
+    catalog = load_catalog(config, "emulated", emulator_url=stack.emulator_url)
+    with closing(CascadeClient(settings, catalog)) as client:
+        yield client
+
+
+@contextmanager
+def fresh_emulator(stack: LocalStack) -> Iterator[Emulator]:
+    """The stack's emulator with no faults, no counts, and providers in good health, before and
+    after the test."""
+    control = Emulator(stack.emulator_url)
+    control.reset()
+    forget_provider_health(stack.redis_url or "")
+    yield control
+    control.reset()

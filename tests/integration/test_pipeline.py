@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
 from broker.jobs import AttemptOutcome, CompletionResult, FailedResult
 from broker.local_stack import LocalStack
-from broker.settings import Settings
-from tests.integration.support import FAST_ENV, Emulator, forget_provider_health, wait_for
+from tests.integration.support import FAST_ENV, Emulator, client_for, fresh_emulator, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -38,25 +36,14 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 @pytest.fixture()
 def emulator(stack: LocalStack) -> Iterator[Emulator]:
-    control = Emulator(stack.emulator_url)
-    control.reset()
-    forget_provider_health(stack.redis_url or "")
-    yield control
-    control.reset()
+    with fresh_emulator(stack) as control:
+        yield control
 
 
 @pytest.fixture()
 def client(stack: LocalStack) -> Iterator[CascadeClient]:
-    settings = Settings(
-        redis_url=stack.redis_url,
-        config=CATALOG,
-        profile="emulated",
-        emulator_url=stack.emulator_url,
-    )
-    catalog = load_catalog(CATALOG, "emulated", emulator_url=stack.emulator_url)
-    client = CascadeClient(settings, catalog)
-    yield client
-    client.close()
+    with client_for(stack, CATALOG) as client:
+        yield client
 
 
 def test_a_job_is_answered_by_the_first_target_of_its_tier(

@@ -25,11 +25,10 @@ from broker.client import CascadeClient
 from broker.jobs import AttemptOutcome, CompletionResult, FailedResult
 from broker.keys import Keys
 from broker.local_stack import LocalStack, free_port
-from broker.settings import Settings
 from routing.circuit import CircuitState, model_target
 from routing.circuit_store import CircuitBreakers
 from routing.rate_limit import emission_interval_us
-from tests.integration.support import FAST_ENV, Emulator, wait_for
+from tests.integration.support import FAST_ENV, Emulator, client_for, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -67,19 +66,6 @@ def cascade_stack(
             stack.start_redis()
         stack.start_emulator()
         yield stack, Emulator(stack.emulator_url)
-
-
-@contextmanager
-def cascade_client(stack: LocalStack) -> Iterator[CascadeClient]:
-    settings = Settings(
-        redis_url=stack.redis_url,
-        config=CATALOG,
-        profile="emulated",
-        emulator_url=stack.emulator_url,
-    )
-    catalog = load_catalog(CATALOG, "emulated", emulator_url=stack.emulator_url)
-    with closing(CascadeClient(settings, catalog)) as client:
-        yield client
 
 
 def submit(client: CascadeClient, tier: str, count: int) -> list[str]:
@@ -162,7 +148,7 @@ def test_a_thousand_jobs_through_a_provider_failing_30_percent_each_end_exactly_
         stack.start_worker("beta", concurrency=8)
         stack.wait_for_workers()
         emulator.faults(*FLAKY_ALPHA)
-        with cascade_client(stack) as client:
+        with client_for(stack, CATALOG) as client:
             ids = submit(client, "fast", 1000)
             results = results_within(client, ids, timeout=420)
             answered = assert_each_ended_once(client, ids, results)
@@ -202,7 +188,7 @@ def test_once_a_hard_down_providers_circuit_opens_no_call_reaches_it_and_jobs_re
         stack.start_worker("beta", concurrency=8)
         stack.wait_for_workers()
         emulator.faults({"provider": "delta", "kind": "status", "status": 503})
-        with cascade_client(stack) as client:
+        with client_for(stack, CATALOG) as client:
             breakers = CircuitBreakers(client.redis, Keys(client.settings.key_prefix), policy)
             circuit = model_target("delta", "d1")
 
@@ -270,7 +256,7 @@ def test_two_workers_sharing_a_60_rpm_key_never_exceed_it_together(
         stack.start_worker("gamma", name="gamma-1", concurrency=4)
         stack.start_worker("gamma", name="gamma-2", concurrency=4)
         stack.wait_for_workers()
-        with cascade_client(stack) as client:
+        with client_for(stack, CATALOG) as client:
             ids = submit(client, "metered", jobs)
             answered = assert_each_ended_once(client, ids, results_within(client, ids, timeout=150))
         calls = emulator.calls(times=True)
@@ -307,7 +293,7 @@ def test_a_worker_killed_with_sigkill_mid_batch_loses_no_job(
         stack.start_worker("beta", name="beta-1", concurrency=concurrency)
         stack.start_worker("beta", name="beta-2", concurrency=concurrency)
         stack.wait_for_workers()
-        with cascade_client(stack) as client:
+        with client_for(stack, CATALOG) as client:
             ids = submit(client, "steady", jobs)
             wait_for(lambda: emulator.answered() >= jobs // 5, 120, "a fifth of the batch")
             assert deliveries_that_called(stack, "beta-1") > 0  # it was doing its share
@@ -329,7 +315,7 @@ def test_a_redis_restart_mid_batch_loses_no_job(tmp_path: Path) -> None:
         emulator.latency(providers={"beta": 0.1})
         stack.start_worker("beta", concurrency=concurrency)
         stack.wait_for_workers()
-        with cascade_client(stack) as client:
+        with client_for(stack, CATALOG) as client:
             ids = submit(client, "steady", jobs)
             wait_for(lambda: emulator.answered() >= jobs // 5, 120, "a fifth of the batch")
             stack.restart_redis(down_s=2.0)

@@ -10,12 +10,10 @@ from typing import Any
 
 import pytest
 
-from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
 from broker.jobs import CompletionResult
 from broker.local_stack import LocalStack
-from broker.settings import Settings
-from tests.integration.support import FAST_ENV, Emulator, forget_provider_health
+from tests.integration.support import FAST_ENV, Emulator, client_for, fresh_emulator
 
 pytestmark = pytest.mark.integration
 
@@ -65,26 +63,14 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 @pytest.fixture()
 def emulator(stack: LocalStack) -> Iterator[Emulator]:
-    control = Emulator(stack.emulator_url)
-    control.reset()
-    forget_provider_health(stack.redis_url or "")
-    yield control
-    control.reset()
+    with fresh_emulator(stack) as control:
+        yield control
 
 
 @pytest.fixture()
 def client(stack: LocalStack) -> Iterator[CascadeClient]:
-    settings = Settings(
-        redis_url=stack.redis_url,
-        config=CATALOG,
-        profile="emulated",
-        emulator_url=stack.emulator_url,
-    )
-    client = CascadeClient(
-        settings, load_catalog(CATALOG, "emulated", emulator_url=stack.emulator_url)
-    )
-    yield client
-    client.close()
+    with client_for(stack, CATALOG) as client:
+        yield client
 
 
 @pytest.mark.parametrize(("model", "provider"), sorted(MODELS.items()))
