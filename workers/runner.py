@@ -299,10 +299,7 @@ class JobRunner:
 
     def _skip(self, now: _Try, skip: Skip) -> RunOutcome:
         """Pass the target over without a call and move on along the route."""
-        windows = [
-            self.context.catalog.model(item.model).context_window for item in now.stored.route
-        ]
-        following = next_hop(now.hop, windows)
+        following = next_hop(now.hop, self._context_windows(now.stored))
         decision: Decision = (
             Reroute(following)
             if following is not None
@@ -329,7 +326,7 @@ class JobRunner:
             error,
             hop=now.hop,
             calls_on_target=now.number,
-            context_windows=[catalog.model(item.model).context_window for item in now.stored.route],
+            context_windows=self._context_windows(now.stored),
             policy=RetryPolicy(
                 max_retries=provider.max_retries,
                 base_backoff_s=settings.base_backoff_s,
@@ -434,6 +431,10 @@ class JobRunner:
                 attempts=len(result.attempts),
             )
         return RunOutcome("failed", f"failed: {reason}")
+
+    def _context_windows(self, stored: StoredJob) -> list[int]:
+        """Each route target's context window, in route order."""
+        return [self.context.catalog.model(item.model).context_window for item in stored.route]
 
     @staticmethod
     def _seconds_to_deadline(stored: StoredJob) -> float | None:
