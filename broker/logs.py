@@ -176,6 +176,9 @@ def configure_logging(
     _route_stdlib_logging(out, numeric, [*shared, _add_logger_name], redactor, renderer)
 
 
+_CELERY_PER_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
+
+
 def _add_logger_name(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
     record = event_dict.get("_record")
     if isinstance(record, logging.LogRecord):
@@ -207,6 +210,11 @@ def _route_stdlib_logging(
     root.setLevel(level)
     # httpx logs every request URL at INFO; Gemini's carry the key as a query parameter.
     logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
+    # Celery's "Task ... received" and "... succeeded in" lines repeat, per job, what
+    # cascade's own job lines and Flower already say; rendering them cost about a tenth of a
+    # worker's CPU under load (docs/performance.md). DEBUG brings them back.
+    for name in _CELERY_PER_TASK_LOGGERS:
+        logging.getLogger(name).setLevel(level if level <= logging.DEBUG else logging.WARNING)
     _keep_celery_from_reconfiguring()
 
 

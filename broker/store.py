@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import redis
 from pydantic import TypeAdapter
@@ -28,18 +28,24 @@ from broker.jobs import (
     TargetRef,
 )
 from broker.keys import Keys
+from broker.script_batch import ScriptCall, run_script
 
-__all__ = ["JobStore", "StoredJob"]
+__all__ = ["Begun", "JobStore", "StoredJob"]
 
 _RESULT = TypeAdapter[CompletionResult | FailedResult](JobResult)
 _TARGETS = TypeAdapter(list[TargetRef])
 
-# KEYS: result, job hash, dead-letter set, attempts, batch hash ('' when none).
-# ARGV: result JSON, status, ttl, done channel, events channel, event JSON, job id, now,
-# is_failure, batch channel ('' when none), the answering call's attempt JSON ('' when none).
+# KEYS: result, job hash, dead-letter set, attempts, batch hash ('' when none), claim ('' when
+# none). ARGV: result JSON, status, ttl, done channel, events channel, event JSON, job id, now,
+# is_failure, batch channel ('' when none), the answering call's attempt JSON ('' when none),
+# the claim's token ('' when none).
 # The batch counters move in the same script as the result, so they never disagree with it.
 # The attempt is recorded even when another delivery ended the job first: its call was made.
+# The claim is let go here too: the delivery that ends a job has nothing left to guard.
 _FINISH = """
+if KEYS[6] ~= '' and redis.call('GET', KEYS[6]) == ARGV[12] then
+  redis.call('DEL', KEYS[6])
+end
 if ARGV[11] ~= '' then
   redis.call('RPUSH', KEYS[4], ARGV[11])
   redis.call('EXPIRE', KEYS[4], ARGV[3])
@@ -60,6 +66,24 @@ end
 redis.call('PUBLISH', ARGV[4], ARGV[2])
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
+"""
+
+# KEYS: result, job hash, claim, attempts. ARGV: hop, claim token, claim ttl, events channel,
+# the 'running' event JSON. A delivery's first step, in one round trip: stand down if the job
+# ended, is unknown, moved past this hop or is held by another delivery; else take the claim,
+# mark the job running on this hop, and hand back its record (as it was) and its attempts.
+_BEGIN = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'finished'} end
+local fields = redis.call('HGETALL', KEYS[2])
+if #fields == 0 then return {'unknown'} end
+local hop = tonumber(redis.call('HGET', KEYS[2], 'hop'))
+if hop > tonumber(ARGV[1]) then return {'stale', hop} end
+if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'EX', ARGV[3]) then
+  return {'claimed', redis.call('PTTL', KEYS[3]), redis.call('HGET', KEYS[2], 'route')}
+end
+redis.call('HSET', KEYS[2], 'status', 'running', 'hop', ARGV[1])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return {'started', fields, redis.call('LRANGE', KEYS[4], 0, -1)}
 """
 
 # KEYS: result, job hash, dead-letter set. ARGV: job id, route JSON, ttl, events channel, event.
@@ -98,6 +122,21 @@ return 0
 
 
 @dataclass(frozen=True, slots=True)
+class Begun:
+    """How a delivery's first step went. ``outcome``: ``started`` (the claim is this delivery's;
+    ``stored`` and ``attempts`` are set), ``finished``, ``unknown``, ``stale`` (the job is on
+    ``hop`` now) or ``claimed`` (another delivery holds it for ``claim_seconds_left``; the
+    job's ``route`` is given, to send the message back with)."""
+
+    outcome: Literal["started", "finished", "unknown", "stale", "claimed"]
+    stored: StoredJob | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    hop: int | None = None
+    claim_seconds_left: float = 0.0
+    route: list[TargetRef] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
 class StoredJob:
     job: CompletionJob
     route: list[TargetRef]
@@ -113,6 +152,7 @@ class JobStore:
         self.client = client
         self.keys = keys
         self.ttl_s = ttl_s
+        self._begin = client.register_script(_BEGIN)
         self._finish = client.register_script(_FINISH)
         self._release = client.register_script(_RELEASE)
         self._replay = client.register_script(_REPLAY)
@@ -152,32 +192,42 @@ class JobStore:
     def load(self, job_id: str) -> StoredJob | None:
         return _stored(self.client.hgetall(self.keys.job(job_id)))
 
-    def load_unfinished(self, job_id: str) -> tuple[bool, StoredJob | None]:
-        """(whether the job has its final result, the job) in one round trip: a worker's first
-        question of every delivery."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.exists(self.keys.result(job_id))
-        pipe.hgetall(self.keys.job(job_id))
-        finished, fields = pipe.execute()
-        return bool(finished), _stored(fields)
-
-    def start(self, job_id: str, hop: int) -> list[Attempt]:
-        """Mark the job running on ``hop`` and read its attempts so far, in one round trip."""
-        key = self.keys.job(job_id)
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hset(key, mapping={"status": JobStatus.RUNNING.value, "hop": hop})
-        pipe.publish(self.keys.events_channel(), _event(job_id, JobStatus.RUNNING, hop=hop))
-        pipe.lrange(self.keys.attempts(job_id), 0, -1)
-        raw = pipe.execute()[-1]
-        return [Attempt.model_validate_json(item) for item in raw]
-
-    def claim(self, job_id: str, token: str, ttl_s: int) -> bool:
-        """Take the job for this worker unless another delivery of it is running right now."""
-        return bool(self.client.set(self.keys.claim(job_id), token, nx=True, ex=ttl_s))
-
-    def claim_seconds_left(self, job_id: str) -> float:
-        milliseconds = int(self.client.pttl(self.keys.claim(job_id)))
-        return max(milliseconds, 0) / 1000
+    def begin(self, job_id: str, hop: int, token: str, claim_ttl_s: int) -> Begun:
+        """A delivery's first step, in one round trip (see ``_BEGIN``): stand down, or hold the
+        job under ``token`` and have it marked running on ``hop``."""
+        reply = self._begin(
+            keys=[
+                self.keys.result(job_id),
+                self.keys.job(job_id),
+                self.keys.claim(job_id),
+                self.keys.attempts(job_id),
+            ],
+            args=[
+                hop,
+                token,
+                claim_ttl_s,
+                self.keys.events_channel(),
+                _event(job_id, JobStatus.RUNNING, hop=hop),
+            ],
+        )
+        outcome = _text(reply[0])
+        if outcome == "started":
+            flat = reply[1]
+            fields = dict(zip(flat[::2], flat[1::2], strict=True))
+            return Begun(
+                "started",
+                stored=_stored(fields),
+                attempts=[Attempt.model_validate_json(item) for item in reply[2]],
+            )
+        if outcome == "stale":
+            return Begun("stale", hop=int(reply[1]))
+        if outcome == "claimed":
+            return Begun(
+                "claimed",
+                claim_seconds_left=max(int(reply[1]), 0) / 1000,
+                route=_TARGETS.validate_json(reply[2]),
+            )
+        return Begun("finished" if outcome == "finished" else "unknown")
 
     def release(self, job_id: str, token: str) -> None:
         self._release(keys=[self.keys.claim(job_id)], args=[token])
@@ -206,21 +256,39 @@ class JobStore:
         result: CompletionResult | FailedResult,
         *,
         last_attempt: Attempt | None = None,
+        claim_token: str | None = None,
     ) -> bool:
-        """Store the final result unless one exists. True if this call ended the job.
+        """Store the final result unless one exists. True if this call ended the job."""
+        return run_script(
+            self.client,
+            self.finish_call(job_id, result, last_attempt=last_attempt, claim_token=claim_token),
+        )
 
-        ``last_attempt``, the call that produced the result, is recorded in the same script.
+    def finish_call(
+        self,
+        job_id: str,
+        result: CompletionResult | FailedResult,
+        *,
+        last_attempt: Attempt | None = None,
+        claim_token: str | None = None,
+    ) -> ScriptCall[bool]:
+        """``finish`` as a call to run with others (``broker.script_batch``).
+
+        ``last_attempt``, the call that produced the result, is recorded in the same script;
+        with ``claim_token`` the claim is let go too, if it is still that token's.
         """
         now = f"{time.time():.6f}"
         failed = isinstance(result, FailedResult)
         batch = result.batch_id
-        written = self._finish(
+        return ScriptCall(
+            self._finish,
             keys=[
                 self.keys.result(job_id),
                 self.keys.job(job_id),
                 self.keys.dead_letters(),
                 self.keys.attempts(job_id),
                 self.keys.batch(batch) if batch else "",
+                self.keys.claim(job_id) if claim_token else "",
             ],
             args=[
                 result.model_dump_json(),
@@ -234,9 +302,10 @@ class JobStore:
                 "1" if failed else "0",
                 self.keys.batch_channel(batch) if batch else "",
                 last_attempt.model_dump_json() if last_attempt is not None else "",
+                claim_token or "",
             ],
+            parse=bool,
         )
-        return bool(written)
 
     # --- dead letters ------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from typing import Any
 import redis
 
 from broker.keys import Keys
+from broker.script_batch import ScriptCall, run_script
 from routing.circuit import (
     CircuitPolicy,
     CircuitState,
@@ -231,9 +232,26 @@ class CircuitBreakers:
         is not counted and changes nothing, except that a probe gives its slot back. A refused
         permit made no call: there is nothing to record.
         """
+        call = self.record_call(
+            target, success=success, latency_s=latency_s, permit=permit, counts=counts
+        )
+        return None if call is None else run_script(self.client, call)
+
+    def record_call(
+        self,
+        target: str,
+        *,
+        success: bool,
+        latency_s: float,
+        permit: Permit,
+        counts: bool = True,
+    ) -> ScriptCall[Transition | None] | None:
+        """``record`` as a call to run with others (``broker.script_batch``); None when there
+        is nothing to record."""
         if not permit.allowed:
             return None
-        old, new = self._record(
+        return ScriptCall(
+            self._record,
             keys=[self.keys.circuit(target)],
             args=[
                 self._now_arg(),
@@ -251,8 +269,8 @@ class CircuitBreakers:
                 _LATENCY_WEIGHT,
                 _IDLE_TTL_S,
             ],
+            parse=lambda reply: _transition(target, reply[0], reply[1]),
         )
-        return _transition(target, old, new)
 
     def reset(self, target: str) -> Transition | None:
         """Forget the target's circuit (closed, empty window); an operator's override."""

@@ -11,6 +11,8 @@ from typing import Protocol
 
 import redis
 
+from broker.script_batch import ScriptCall, run_script
+
 __all__ = ["DEFAULT_ALPHA", "LatencyBook", "LatencyKeys", "ewma"]
 
 # Weight of the newest call: about the last ten calls count.
@@ -48,8 +50,13 @@ class LatencyBook:
 
     def observe(self, provider: str, model: str, seconds: float) -> float:
         """Fold one successful call's duration in; returns the new average."""
-        return float(self._observe(keys=[self.key], args=[f"{provider}/{model}", seconds,
-                                                          self.alpha]))
+        return run_script(self.client, self.observe_call(provider, model, seconds))
+
+    def observe_call(self, provider: str, model: str, seconds: float) -> ScriptCall[float]:
+        """``observe`` as a call to run with others (``broker.script_batch``)."""
+        return ScriptCall(
+            self._observe, [self.key], [f"{provider}/{model}", seconds, self.alpha], parse=float
+        )
 
     def snapshot(self) -> dict[tuple[str, str], float]:
         """Every (provider, catalog model name) -> average seconds, for ``LiveState.latencies``."""

@@ -28,6 +28,7 @@ from enum import IntEnum
 import redis
 
 from broker.jobs import CompletionJob, TargetRef, Usage
+from broker.script_batch import ScriptCall, run_script
 from routing.catalog import Catalog, ModelConfig, SpendCaps
 from routing.estimate import estimate_cost_usd, estimate_prompt_tokens, output_allowance
 from routing.usage import UsageKeys, day_period, month_period, to_nanos
@@ -306,6 +307,20 @@ class SpendLedger:
     ) -> bool:
         """Swap the call's reservation for its actual usage and count it everywhere, in one
         round trip. False if this call was already settled (a repeated settle counts nothing)."""
+        call = self.settle_call(job, target, usage, cost_usd, hold_id=hold_id, now=now)
+        return run_script(self.client, call)
+
+    def settle_call(
+        self,
+        job: CompletionJob,
+        target: TargetRef,
+        usage: Usage,
+        cost_usd: float,
+        *,
+        hold_id: str,
+        now: datetime | None = None,
+    ) -> ScriptCall[bool]:
+        """``settle`` as a call to run with others (``broker.script_batch``)."""
         moment = now or datetime.now(UTC)
         tenant, provider = job.envelope.tenant, target.provider
         scopes = self._cap_scopes(tenant, provider, moment)
@@ -330,7 +345,7 @@ class SpendLedger:
             args += [scope.ttl_s, scope.scope, scope.name, scope.period]
         keys = [self.keys.spend_hold(hold_id), self.keys.usage_index()]
         keys += [self._key(scope) for scope in scopes]
-        return bool(self._settle(keys=keys, args=args))
+        return ScriptCall(self._settle, keys, args, parse=bool)
 
     def release(self, hold_id: str) -> bool:
         """Give back what a call reserved when it made no charge (it failed, or was not made)."""

@@ -27,6 +27,7 @@ from adapters.errors import (
 )
 from broker.jobs import TargetRef
 from broker.keys import Keys
+from broker.script_batch import ScriptCall, run_scripts
 from routing.catalog import Catalog, ProviderConfig
 from routing.circuit import Permit, Transition, key_target, model_target
 from routing.circuit_store import CircuitBreakers
@@ -118,24 +119,8 @@ class Gatekeeper:
         latency_s: float,
     ) -> list[Transition]:
         """Record the call with both circuits; a key the provider refused leaves the rotation."""
-        breakers = self._breakers[target.provider]
-        counts = counts_toward_circuit(error)
-        # A provider outage is the model's circuit's business; the key's circuit opens only for
-        # what is the key's own fault, so that its traffic moves to the provider's other keys.
-        key_counts = isinstance(error, _KEY_FAILURES)
-        changes = [
-            breakers.record(
-                permit.target,
-                success=error is None,
-                latency_s=latency_s,
-                permit=permit,
-                counts=permit_counts,
-            )
-            for permit, permit_counts in (
-                (ticket.model_permit, counts),
-                (ticket.key_permit, key_counts),
-            )
-        ]
+        calls = self.settle_calls(target, ticket, error=error, latency_s=latency_s)
+        changes = run_scripts(self.client, calls)
         if isinstance(error, AuthError) and ticket.key_id != PLACEHOLDER_KEY_ID:
             pool = self._pools[target.provider]
             if pool.take_out(ticket.key_id, f"{error.status_code}: {error.message[:200]}"):
@@ -146,6 +131,35 @@ class Gatekeeper:
                     status_code=error.status_code,
                 )
         return [change for change in changes if change is not None]
+
+    def settle_calls(
+        self,
+        target: TargetRef,
+        ticket: Admitted,
+        *,
+        error: ProviderError | None,
+        latency_s: float,
+    ) -> list[ScriptCall[Transition | None]]:
+        """The circuits' part of ``settle``, to run with other writes (``broker.script_batch``);
+        for a call that got an answer, which is all ``settle`` does then."""
+        breakers = self._breakers[target.provider]
+        # A provider outage is the model's circuit's business; the key's circuit opens only for
+        # what is the key's own fault, so that its traffic moves to the provider's other keys.
+        counted = (
+            (ticket.model_permit, counts_toward_circuit(error)),
+            (ticket.key_permit, isinstance(error, _KEY_FAILURES)),
+        )
+        calls = [
+            breakers.record_call(
+                permit.target,
+                success=error is None,
+                latency_s=latency_s,
+                permit=permit,
+                counts=counts,
+            )
+            for permit, counts in counted
+        ]
+        return [call for call in calls if call is not None]
 
     def cancel(self, target: TargetRef, ticket: Admitted) -> None:
         """Hand back a ticket that was not used for a call."""

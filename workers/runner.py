@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 
@@ -26,7 +26,9 @@ from adapters.base import AdapterTarget, ParsedResponse
 from adapters.errors import ProviderError, ServerError
 from adapters.registry import get_adapter
 from broker.jobs import Attempt, AttemptOutcome, CompletionResult, FailedResult, TargetRef, Usage
+from broker.script_batch import ScriptCall, run_scripts
 from broker.store import StoredJob
+from routing.circuit import Transition
 from routing.escalation import check_answer, next_tier_hop
 from routing.estimate import actual_cost_usd, estimate_prompt_tokens, output_allowance
 from workers.admission import Admitted, Skip, Wait
@@ -60,6 +62,7 @@ class RunOutcome:
     kind: Literal["succeeded", "failed", "retry", "reroute", "wait", "stand_down"]
     detail: str
     next: NextMessage | None = None
+    claim_released: bool = False  # the step that ended the job let go of the claim as well
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,7 @@ class _Try:
     hop: int
     number: int
     previous: list[Attempt]
+    claim_token: str
 
     @property
     def target(self) -> TargetRef:
@@ -116,24 +120,28 @@ class JobRunner:
     def run(self, job_id: str, hop: int) -> RunOutcome:
         """Run route[hop] of the job once."""
         store = self.context.store
-        finished, stored = store.load_unfinished(job_id)
-        if finished:
-            return RunOutcome("stand_down", "already finished: this delivery is a duplicate")
-        if stored is None:
-            return RunOutcome("stand_down", "unknown job: never submitted, or expired")
-        if stored.hop > hop:
-            return RunOutcome("stand_down", f"stale: the job has moved on to hop {stored.hop}")
         token = f"{self.worker}:{uuid.uuid4().hex}"
-        if not store.claim(job_id, token, self.context.settings.claim_ttl_s):
+        begun = store.begin(job_id, hop, token, self.context.settings.claim_ttl_s)
+        if begun.outcome == "finished":
+            return RunOutcome("stand_down", "already finished: this delivery is a duplicate")
+        if begun.outcome == "unknown":
+            return RunOutcome("stand_down", "unknown job: never submitted, or expired")
+        if begun.outcome == "stale":
+            return RunOutcome("stand_down", f"stale: the job has moved on to hop {begun.hop}")
+        if begun.outcome == "claimed":
             # Another delivery holds the job. It may have died mid-call, so this message is not
             # dropped: it comes back once that claim has run out, and stands down then if the
             # job has ended.
-            wait = store.claim_seconds_left(job_id) + 1.0
-            self.publish(job_id, hop, stored.route[hop], wait)
+            wait = begun.claim_seconds_left + 1.0
+            self.publish(job_id, hop, begun.route[hop], wait)
             return RunOutcome("wait", f"another delivery is running; looking again in {wait:.0f}s")
+        assert begun.stored is not None
         try:
-            outcome = self._run_claimed(stored, hop)
-        finally:
+            outcome = self._run_claimed(begun.stored, hop, begun.attempts, token)
+        except BaseException:
+            store.release(job_id, token)
+            raise
+        if not outcome.claim_released:
             store.release(job_id, token)
         if outcome.next is not None:
             # Sent only now: a message sent while this delivery still held the claim could be
@@ -155,7 +163,9 @@ class JobRunner:
         reason = f"cascade internal error: {type(error).__name__}: {error}"
         return self._fail(stored, min(hop, len(stored.route) - 1), "InternalError", reason[:500])
 
-    def _run_claimed(self, stored: StoredJob, hop: int) -> RunOutcome:
+    def _run_claimed(
+        self, stored: StoredJob, hop: int, previous: list[Attempt], token: str
+    ) -> RunOutcome:
         job, target = stored.job, stored.route[hop]
         structlog.contextvars.bind_contextvars(
             job_id=job.id,
@@ -168,10 +178,9 @@ class JobRunner:
         try:
             if self._seconds_to_deadline(stored) == 0:
                 return self._fail(stored, hop, "DeadlineExceeded", "the job's deadline passed")
-            previous = self.context.store.start(job.id, hop)
             number = 1 + sum(1 for item in previous if item.hop == hop and item.run == stored.run)
             structlog.contextvars.bind_contextvars(attempt=number)
-            return self._attempt(_Try(stored, hop, number, previous))
+            return self._attempt(_Try(stored, hop, number, previous, token))
         finally:
             structlog.contextvars.clear_contextvars()
 
@@ -188,15 +197,18 @@ class JobRunner:
             self.context.gatekeeper.cancel(now.target, gate)
             return self._skip(now, Skip("SpendCapReached", grant.reason or "a spend cap"))
         outcome = self._call(now, gate.api_key)
+        if outcome.response is not None:
+            return self._answered(now, gate, outcome, outcome.response, hold_id)
+        self._settle_circuits(now, gate, outcome)
+        self.context.ledger.release(hold_id)
+        assert outcome.error is not None
+        return self._failed_call(now, outcome, outcome.error)
+
+    def _settle_circuits(self, now: _Try, gate: Admitted, outcome: _CallOutcome) -> None:
         for change in self.context.gatekeeper.settle(
             now.target, gate, error=outcome.error, latency_s=outcome.duration_s
         ):
             self.telemetry.circuit_changed(change)
-        if outcome.response is None:
-            self.context.ledger.release(hold_id)
-            assert outcome.error is not None
-            return self._failed_call(now, outcome, outcome.error)
-        return self._answered(now, outcome, outcome.response, hold_id)
 
     def _admit(self, now: _Try) -> Admitted | Skip | RunOutcome:
         """A ticket to call, a skip, or (a full rate limit the job may wait for) a re-publish."""
@@ -244,16 +256,27 @@ class JobRunner:
     # --- after the call ------------------------------------------------------------------
 
     def _answered(
-        self, now: _Try, outcome: _CallOutcome, response: ParsedResponse, hold_id: str
+        self,
+        now: _Try,
+        gate: Admitted,
+        outcome: _CallOutcome,
+        response: ParsedResponse,
+        hold_id: str,
     ) -> RunOutcome:
         target, job = now.target, now.stored.job
         cost = actual_cost_usd(self.context.catalog.model(target.model), response.usage)
-        self.context.ledger.settle(job, target, response.usage, cost, hold_id=hold_id)
-        self.context.latency.observe(target.provider, target.model, outcome.duration_s)
+        bookkeeping: list[ScriptCall[Any]] = [
+            *self.context.gatekeeper.settle_calls(
+                target, gate, error=None, latency_s=outcome.duration_s
+            ),
+            self.context.ledger.settle_call(job, target, response.usage, cost, hold_id=hold_id),
+            self.context.latency.observe_call(target.provider, target.model, outcome.duration_s),
+        ]
         check = check_answer(response.choices[0].message.content, job)
         escalate_to = None if check.ok else next_tier_hop(now.stored.route, now.hop)
         if escalate_to is None:
-            return self._succeed(now, outcome, response, cost)
+            return self._succeed(now, outcome, response, cost, bookkeeping)
+        self._record_circuit_changes(run_scripts(self.context.store.client, bookkeeping))
         # The answer failed the caller's schema: the next tier gets the job. The call is paid.
         self.context.store.add_attempt(
             now.job_id,
@@ -370,9 +393,22 @@ class JobRunner:
             )
         return self._fail(now.stored, now.hop, error_class, decision.reason)
 
+    def _record_circuit_changes(self, replies: list[Any]) -> None:
+        for reply in replies:
+            if isinstance(reply, Transition):
+                self.telemetry.circuit_changed(reply)
+
     def _succeed(
-        self, now: _Try, outcome: _CallOutcome, response: ParsedResponse, cost: float
+        self,
+        now: _Try,
+        outcome: _CallOutcome,
+        response: ParsedResponse,
+        cost: float,
+        bookkeeping: list[ScriptCall[Any]],
     ) -> RunOutcome:
+        """Write the result, with the call's circuit, spend and latency bookkeeping, in one
+        round trip; the bookkeeping goes first, so a result is never visible before its
+        usage is counted."""
         job, target = now.stored.job, now.target
         attempt = now.attempt(
             AttemptOutcome.SUCCESS,
@@ -399,7 +435,11 @@ class JobRunner:
             tenant=job.envelope.tenant,
             finished_at=datetime.now(UTC),
         )
-        written = self.context.store.finish(job.id, result, last_attempt=attempt)
+        finish = self.context.store.finish_call(
+            job.id, result, last_attempt=attempt, claim_token=now.claim_token
+        )
+        *replies, written = run_scripts(self.context.store.client, [*bookkeeping, finish])
+        self._record_circuit_changes(replies)
         self.telemetry.succeeded(
             target,
             created_at=job.envelope.created_at,
@@ -409,7 +449,9 @@ class JobRunner:
             first=written,
             number=now.number,
         )
-        return RunOutcome("succeeded", "succeeded" if written else "succeeded, a duplicate")
+        return RunOutcome(
+            "succeeded", "succeeded" if written else "succeeded, a duplicate", claim_released=True
+        )
 
     def _fail(self, stored: StoredJob, hop: int, error_class: str, reason: str) -> RunOutcome:
         job = stored.job

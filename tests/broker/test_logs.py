@@ -94,13 +94,28 @@ def test_standard_library_lines_are_json_with_the_bound_job_context_and_redacted
     configure_logging(True, stream=stream, environ={})
     structlog.contextvars.bind_contextvars(job_id="job-1", provider="alpha")
     try:
-        logging.getLogger("celery.app.trace").info("Task received, auth Bearer %s", FAKE_KEY)
+        logging.getLogger("celery.worker.consumer").info("Connected, auth Bearer %s", FAKE_KEY)
     finally:
         structlog.contextvars.clear_contextvars()
     (line,) = _lines(stream)
     assert line["job_id"] == "job-1" and line["provider"] == "alpha"
-    assert line["logger"] == "celery.app.trace" and line["level"] == "info"
+    assert line["logger"] == "celery.worker.consumer" and line["level"] == "info"
     assert FAKE_KEY not in stream.getvalue()
+
+
+@pytest.mark.parametrize(("level", "shown"), [("INFO", 0), ("DEBUG", 2)])
+def test_celerys_per_task_lines_are_left_out_unless_debugging(level: str, shown: int) -> None:
+    """cascade's own job lines say the same per job; Celery's cost CPU on every task."""
+    stream = io.StringIO()
+    configure_logging(True, stream=stream, environ={}, level=level)
+    logging.getLogger("celery.worker.strategy").info("Task cascade.execute[1] received")
+    logging.getLogger("celery.app.trace").info("Task cascade.execute[1] succeeded in 1.0s")
+    logging.getLogger("celery.app.trace").error("Task cascade.execute[2] raised")
+
+    lines = _lines(stream)
+
+    assert len(lines) == shown + 1
+    assert lines[-1]["level"] == "error"
 
 
 def test_console_format_is_chosen_explicitly_and_is_not_json() -> None:
