@@ -17,6 +17,7 @@ A target left alone for a day is forgotten (closed, no history).
 
 from __future__ import annotations
 
+import itertools
 import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -41,6 +42,11 @@ __all__ = ["WINDOW_BUCKETS", "CircuitBreakers"]
 WINDOW_BUCKETS = 10
 _LATENCY_WEIGHT = 0.2  # EWMA weight of the newest call
 _IDLE_TTL_S = 86_400
+# Probe leases: unique across processes by a random prefix, then counted. Taken on every call
+# although only a half-open circuit uses one, so it must be cheaper than a uuid4 (a syscall).
+# itertools.count, not a generator: threads may take leases at the same time.
+_LEASE_PREFIX = uuid.uuid4().hex[:12]
+_LEASE_NUMBERS = itertools.count()
 
 _NOW = """
 local function now_s()
@@ -196,7 +202,7 @@ class CircuitBreakers:
 
     def before_call(self, target: str) -> Permit:
         """May a call go to ``target`` now? A half-open circuit hands out probe slots atomically."""
-        lease = uuid.uuid4().hex
+        lease = f"{_LEASE_PREFIX}-{next(_LEASE_NUMBERS):x}"
         allowed, probe, old, new, retry_after = self._before_call(
             keys=[self.keys.circuit(target)],
             args=[

@@ -13,6 +13,7 @@ One delivery of route[hop]:
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Callable
@@ -116,11 +117,15 @@ class JobRunner:
         self.publish = publish
         self.worker = worker
         self.telemetry = telemetry or Telemetry()
+        # Claim tokens: unique per delivery, cheaper than a uuid4 each (itertools.count is
+        # safe to share between threads, a generator is not).
+        self._token_prefix = f"{worker}:{uuid.uuid4().hex[:12]}"
+        self._token_numbers = itertools.count()
 
     def run(self, job_id: str, hop: int) -> RunOutcome:
         """Run route[hop] of the job once."""
         store = self.context.store
-        token = f"{self.worker}:{uuid.uuid4().hex}"
+        token = f"{self._token_prefix}:{next(self._token_numbers):x}"
         begun = store.begin(job_id, hop, token, self.context.settings.claim_ttl_s)
         if begun.outcome == "finished":
             return RunOutcome("stand_down", "already finished: this delivery is a duplicate")

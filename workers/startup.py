@@ -12,6 +12,7 @@ from broker.logs import configure_logging
 from broker.metrics import serve_from_env as serve_metrics_from_env
 from broker.settings import Settings
 from routing.queues import queues_for_provider
+from workers.broker_transport import TRANSPORT
 from workers.tasks import register_tasks
 
 __all__ = ["run_worker", "worker_argv"]
@@ -63,6 +64,7 @@ def run_worker(
     configure_logging(level=logging.getLevelName(loglevel.upper()))
     serve_metrics_from_env()
     app = create_celery(settings)
+    app.conf.broker_transport = TRANSPORT
     register_tasks(app, settings)
     app.worker_main(
         worker_argv(
