@@ -84,6 +84,7 @@ class CascadeClient:
             CircuitBreakers(self.redis, self.keys, CircuitPolicy()),
             SpendLedger(self.redis, self.keys, catalog),
             LatencyBook(self.redis, self.keys),
+            max_age_s=settings.live_state_max_age_s,
         )
 
     @classmethod

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # looks again after this. It bounds how long a job waits after its worker died mid-call,
     # so it should exceed the longest call, and stay below the visibility timeout.
     claim_ttl_s: int = Field(default=300, ge=1)
+    # How old the planner's view of circuits, spend caps and latencies may be when a producer
+    # plans a job. Workers check circuits and caps again before every call, so stale state
+    # costs a skipped hop at most; 0 reads Redis for every submit.
+    live_state_max_age_s: float = Field(default=1.0, ge=0)
 
     @model_validator(mode="after")
     def _waits_below_visibility_timeout(self) -> Settings:

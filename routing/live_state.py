@@ -7,6 +7,9 @@ A half-open circuit is left in the route, so that a job can be its probe.
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
+from collections.abc import Callable
 
 from routing.catalog import Catalog
 from routing.circuit import model_target
@@ -31,16 +34,39 @@ def live_state(breakers: CircuitBreakers, catalog: Catalog) -> LiveState:
     )
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass
 class LiveStateReader:
-    """Everything the planner may use, for one tenant: three round trips."""
+    """Everything the planner may use, for one tenant: three round trips.
+
+    With ``max_age_s`` a tenant's state is read again only once it is that old, so a producer
+    submitting many small batches does not read Redis for each. A plan made on state that much
+    out of date costs at most a skipped hop: the worker checks circuits and caps again, in
+    Redis, before every call. Thread-safe.
+    """
 
     catalog: Catalog
     breakers: CircuitBreakers
     ledger: SpendLedger
     latency: LatencyBook
+    max_age_s: float = 0.0
+    clock: Callable[[], float] = time.monotonic
+    _read: dict[str, tuple[float, LiveState]] = dataclasses.field(default_factory=dict)
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
     def read(self, tenant: str) -> LiveState:
+        if self.max_age_s <= 0:
+            return self._fresh(tenant)
+        now = self.clock()
+        with self._lock:
+            kept = self._read.get(tenant)
+        if kept is not None and now - kept[0] < self.max_age_s:
+            return kept[1]
+        state = self._fresh(tenant)
+        with self._lock:
+            self._read[tenant] = (now, state)
+        return state
+
+    def _fresh(self, tenant: str) -> LiveState:
         standing = self.ledger.standing(tenant)
         return dataclasses.replace(
             live_state(self.breakers, self.catalog),

@@ -11,8 +11,10 @@ import redis
 from broker.keys import Keys
 from routing.circuit import CircuitPolicy, key_target, model_target
 from routing.circuit_store import CircuitBreakers
-from routing.live_state import live_state
+from routing.latency import LatencyBook
+from routing.live_state import LiveStateReader, live_state
 from routing.planner import LiveState, plan
+from routing.spend import SpendLedger
 from tests.routing.factories import Clock, catalog, job
 
 pytestmark = pytest.mark.integration
@@ -54,3 +56,36 @@ def test_a_half_open_model_circuit_stays_on_the_route_for_its_probe(
     assert isinstance(breakers.clock, Clock)
     breakers.clock.now += 30
     assert live_state(breakers, catalog()) == LiveState()
+
+
+def _reader(breakers: CircuitBreakers, max_age_s: float, clock: Clock) -> LiveStateReader:
+    return LiveStateReader(
+        catalog(),
+        breakers,
+        SpendLedger(breakers.client, breakers.keys, catalog()),
+        LatencyBook(breakers.client, breakers.keys),
+        max_age_s=max_age_s,
+        clock=clock,
+    )
+
+
+def test_a_reader_with_a_max_age_reads_redis_again_only_once_its_state_is_that_old(
+    breakers: CircuitBreakers,
+) -> None:
+    clock = Clock()
+    reader = _reader(breakers, 1.0, clock)
+    assert reader.read("acme").open_circuits == frozenset()
+    open_circuit(breakers, model_target("alpha", "a1"))
+
+    clock.now += 0.5
+    assert reader.read("acme").open_circuits == frozenset()  # still the kept state
+    clock.now += 0.5
+    assert reader.read("acme").open_circuits == frozenset({("alpha", "a1")})
+
+
+def test_a_reader_without_a_max_age_reads_redis_every_time(breakers: CircuitBreakers) -> None:
+    reader = _reader(breakers, 0.0, Clock())
+    reader.read("acme")
+    open_circuit(breakers, model_target("alpha", "a1"))
+
+    assert reader.read("acme").open_circuits == frozenset({("alpha", "a1")})
