@@ -202,8 +202,13 @@ class CircuitBreakers:
 
     def before_call(self, target: str) -> Permit:
         """May a call go to ``target`` now? A half-open circuit hands out probe slots atomically."""
+        return run_script(self.client, self.before_call_call(target))
+
+    def before_call_call(self, target: str) -> ScriptCall[Permit]:
+        """``before_call`` as a call to run with others (``broker.script_batch``)."""
         lease = f"{_LEASE_PREFIX}-{next(_LEASE_NUMBERS):x}"
-        allowed, probe, old, new, retry_after = self._before_call(
+        return ScriptCall(
+            self._before_call,
             keys=[self.keys.circuit(target)],
             args=[
                 self._now_arg(),
@@ -212,15 +217,7 @@ class CircuitBreakers:
                 lease,
                 _IDLE_TTL_S,
             ],
-        )
-        return Permit(
-            target=target,
-            allowed=bool(allowed),
-            probe=bool(probe),
-            state=CircuitState(_text(new)),
-            lease=lease if probe else None,
-            retry_after_s=max(float(retry_after), 0.0),
-            transition=_transition(target, old, new),
+            parse=lambda reply: _permit(target, lease, reply),
         )
 
     def record(
@@ -340,6 +337,19 @@ def _window_counts(fields: Mapping[str, str], now: float, window_s: float) -> tu
     calls = sum(int(fields.get(f"c:{n}", 0)) for n in bucket_numbers)
     failures = sum(int(fields.get(f"f:{n}", 0)) for n in bucket_numbers)
     return calls, failures
+
+
+def _permit(target: str, lease: str, reply: Sequence[Any]) -> Permit:
+    allowed, probe, old, new, retry_after = reply
+    return Permit(
+        target=target,
+        allowed=bool(allowed),
+        probe=bool(probe),
+        state=CircuitState(_text(new)),
+        lease=lease if probe else None,
+        retry_after_s=max(float(retry_after), 0.0),
+        transition=_transition(target, old, new),
+    )
 
 
 def _transition(target: str, old: bytes | str, new: bytes | str) -> Transition | None:

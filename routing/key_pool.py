@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import redis
 
 from broker.keys import Keys
+from broker.script_batch import ScriptCall, run_script
 
 __all__ = ["KeyPool", "PLACEHOLDER_KEY_ID", "TakenOut", "key_ids"]
 
@@ -60,10 +61,13 @@ class KeyPool:
 
     def next_key(self) -> str | None:
         """The next key id in rotation, or None when every key is taken out."""
-        chosen = self._next_key(keys=[self._cursor, self._out], args=list(self.key_ids))
-        if chosen is None:
-            return None
-        return chosen.decode() if isinstance(chosen, bytes) else str(chosen)
+        return run_script(self.client, self.next_key_call())
+
+    def next_key_call(self) -> ScriptCall[str | None]:
+        """``next_key`` as a call to run with others (``broker.script_batch``)."""
+        return ScriptCall(
+            self._next_key, [self._cursor, self._out], list(self.key_ids), parse=_key_id
+        )
 
     def take_out(self, key_id: str, reason: str) -> bool:
         """Take the key out of rotation. True if this call took it out (report it once)."""
@@ -86,6 +90,12 @@ class KeyPool:
                 record = json.loads(value)
                 result[key_id] = TakenOut(reason=str(record["reason"]), at=float(record["at"]))
         return result
+
+
+def _key_id(chosen: bytes | str | None) -> str | None:
+    if chosen is None:
+        return None
+    return chosen.decode() if isinstance(chosen, bytes) else str(chosen)
 
 
 PLACEHOLDER_KEY_ID = "placeholder"

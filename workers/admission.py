@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 import structlog
@@ -92,11 +93,20 @@ class Gatekeeper:
 
     def admit(self, target: TargetRef, tokens: int) -> Admitted | Wait | Skip:
         provider = self.catalog.provider(target.provider)
-        breakers = self._breakers[target.provider]
-        model_permit = breakers.before_call(model_target(target.provider, target.model))
+        breakers, pool = self._breakers[target.provider], self._pools[target.provider]
+        # One round trip asks the model's circuit, takes the next key and, when the provider
+        # has only one key, asks that key's circuit too; a permit left unused is given back.
+        calls: list[ScriptCall[Any]] = [
+            breakers.before_call_call(model_target(target.provider, target.model)),
+            pool.next_key_call(),
+        ]
+        if len(pool.key_ids) == 1:
+            calls.append(breakers.before_call_call(key_target(target.provider, pool.key_ids[0])))
+        model_permit, first_key, *asked = run_scripts(self.client, calls)
         if not model_permit.allowed:
+            self._give_back(breakers, *asked)
             return Skip("CircuitOpen", f"the circuit of {target.provider}/{target.model} is open")
-        chosen = self._choose_key(target.provider)
+        chosen = self._choose_key(target.provider, first_key, asked[0] if asked else None)
         if isinstance(chosen, Skip):
             self._give_back(breakers, model_permit)
             return chosen
@@ -165,16 +175,25 @@ class Gatekeeper:
         """Hand back a ticket that was not used for a call."""
         self._give_back(self._breakers[target.provider], ticket.model_permit, ticket.key_permit)
 
-    def _choose_key(self, provider: str) -> tuple[str, Permit] | Skip:
-        """The next key in rotation whose own circuit lets a call through."""
+    def _choose_key(
+        self, provider: str, first_key: str | None, asked: Permit | None
+    ) -> tuple[str, Permit] | Skip:
+        """The first key in rotation, from ``first_key`` on, whose own circuit lets a call
+        through. ``asked``: a permit already taken for the provider's only key."""
         pool, breakers = self._pools[provider], self._breakers[provider]
-        for _ in range(max(1, len(self._secrets[provider]))):
-            key_id = pool.next_key()
+        key_id = first_key
+        for turn in range(max(1, len(self._secrets[provider]))):
+            if turn:
+                key_id = pool.next_key()
             if key_id is None:
                 break
-            permit = breakers.before_call(key_target(provider, key_id))
-            if permit.allowed:
+            target = key_target(provider, key_id)
+            permit = asked if asked is not None else breakers.before_call(target)
+            if permit.target == target and permit.allowed:
                 return key_id, permit
+            asked = None
+        if asked is not None:  # the only key is out of rotation: its permit goes unused
+            self._give_back(breakers, asked)
         return Skip(
             "AuthError",
             f"no usable API key for {provider}: every key is taken out, "
