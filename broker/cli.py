@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -569,9 +570,10 @@ def usage(
               help="seconds the emulator takes per answer")
 @click.option("--repeat", type=int, default=1, show_default=True, help="runs of every leg")
 @click.option("--warmup", type=int, default=64, show_default=True, help="calls before each leg")
-@click.option("--workers", "worker_processes", type=int, default=1, show_default=True,
-              help="cascade worker processes")
-@click.option("--worker-concurrency", type=int, help="threads per worker (default: in flight)")
+@click.option("--workers", "worker_processes", type=int, default=lambda: os.cpu_count() or 1,
+              show_default="one per CPU", help="cascade worker processes")
+@click.option("--worker-concurrency", type=int,
+              help="threads per worker (default: in flight / workers)")
 @click.option("--enqueue-jobs", type=int, default=100_000, show_default=True,
               help="jobs of the enqueue-only batch (0: skip it)")
 @click.option("--legs", default="direct,litellm,cascade", show_default=True)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
+from typing import Any
 
 import redis
 
@@ -274,6 +275,19 @@ class SpendLedger:
         ``hold_id`` names this one call (e.g. ``f"{job_id}:{hop}:{number}"``); pass it to
         ``settle`` or ``release`` afterwards.
         """
+        call = self.reserve_call(job, target, hold_id=hold_id, estimate=estimate, now=now)
+        return run_script(self.client, call)
+
+    def reserve_call(
+        self,
+        job: CompletionJob,
+        target: TargetRef,
+        *,
+        hold_id: str,
+        estimate: CallEstimate | None = None,
+        now: datetime | None = None,
+    ) -> ScriptCall[SpendGrant]:
+        """``reserve`` as a call to run with others (``broker.script_batch``)."""
         moment = now or datetime.now(UTC)
         cost = estimate or estimate_call(job, self.catalog.model(target.model))
         scopes = self._cap_scopes(job.envelope.tenant, target.provider, moment)
@@ -287,11 +301,9 @@ class SpendLedger:
             args += [*_cap_args(scope), scope.ttl_s, scope.scope, scope.name, scope.period]
         keys = [self._key(scope) for scope in scopes]
         keys += [self.keys.spend_hold(hold_id), self.keys.usage_index()]
-        level, index, unit, used, cap = self._reserve(keys=keys, args=args)
-        if int(level) == 0:
-            return SpendGrant(allowed=True, hold_id=hold_id)
-        reason = _reason(scopes[int(index) - 1], int(level), _text(unit), _text(used), _text(cap))
-        return SpendGrant(allowed=int(level) == 1, hold_id=hold_id, reason=reason, near=True)
+        return ScriptCall(
+            self._reserve, keys, args, parse=lambda reply: _grant(scopes, hold_id, reply)
+        )
 
     # --- after a call --------------------------------------------------------------------
 
@@ -366,6 +378,14 @@ class SpendLedger:
                        "reserved_tokens")
         levels = [_assess(scope, raw) for scope, raw in zip(scopes, pipe.execute(), strict=True)]
         return _standing(providers, levels)
+
+
+def _grant(scopes: list[_Scope], hold_id: str, reply: Sequence[Any]) -> SpendGrant:
+    level, index, unit, used, cap = reply
+    if int(level) == 0:
+        return SpendGrant(allowed=True, hold_id=hold_id)
+    reason = _reason(scopes[int(index) - 1], int(level), _text(unit), _text(used), _text(cap))
+    return SpendGrant(allowed=int(level) == 1, hold_id=hold_id, reason=reason, near=True)
 
 
 def _cap_args(scope: _Scope) -> list[str | int | float]:

@@ -9,7 +9,7 @@ with both circuits (the model's and the key's) and takes a refused key out of ro
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +56,7 @@ class Admitted:
     api_key: str
     model_permit: Permit
     key_permit: Permit
+    alongside: tuple[Any, ...] = ()  # the replies of the calls ``admit`` ran alongside
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,11 @@ class Gatekeeper:
     def breakers(self, provider: str) -> CircuitBreakers:
         return self._breakers[provider]
 
-    def admit(self, target: TargetRef, tokens: int) -> Admitted | Wait | Skip:
+    def admit(
+        self, target: TargetRef, tokens: int, alongside: Sequence[ScriptCall[Any]] = ()
+    ) -> Admitted | Wait | Skip:
+        """``alongside``: calls to run in the same round trip, whatever the answer (the
+        runner's spend reservation); their replies come back in ``Admitted.alongside``."""
         provider = self.catalog.provider(target.provider)
         breakers, pool = self._breakers[target.provider], self._pools[target.provider]
         # One round trip asks the model's circuit, takes the next key and, when the provider
@@ -102,7 +107,9 @@ class Gatekeeper:
         ]
         if len(pool.key_ids) == 1:
             calls.append(breakers.before_call_call(key_target(target.provider, pool.key_ids[0])))
-        model_permit, first_key, *asked = run_scripts(self.client, calls)
+        replies = run_scripts(self.client, [*calls, *alongside])
+        model_permit, first_key, *asked = replies[: len(calls)]
+        extra = tuple(replies[len(calls) :])
         if not model_permit.allowed:
             self._give_back(breakers, *asked)
             return Skip("CircuitOpen", f"the circuit of {target.provider}/{target.model} is open")
@@ -118,7 +125,8 @@ class Gatekeeper:
             if wait > 0:
                 self._give_back(breakers, model_permit, key_permit)
                 return Wait(wait)
-        return Admitted(key_id, self._secrets[target.provider][key_id], model_permit, key_permit)
+        secret = self._secrets[target.provider][key_id]
+        return Admitted(key_id, secret, model_permit, key_permit, extra)
 
     def settle(
         self,

@@ -32,6 +32,7 @@ from broker.store import StoredJob
 from routing.circuit import Transition
 from routing.escalation import check_answer, next_tier_hop
 from routing.estimate import actual_cost_usd, estimate_prompt_tokens, output_allowance
+from routing.spend import SpendGrant
 from workers.admission import Admitted, Skip, Wait
 from workers.calls import call_provider
 from workers.context import WorkerContext
@@ -191,13 +192,14 @@ class JobRunner:
 
     def _attempt(self, now: _Try) -> RunOutcome:
         """One try at the hop's target: called, made to wait, or skipped without a call."""
-        gate = self._admit(now)
-        if isinstance(gate, RunOutcome):
-            return gate
-        if isinstance(gate, Skip):
-            return self._skip(now, gate)
         hold_id = f"{now.job_id}:{now.stored.run}:{now.hop}:{now.number}"
-        grant = self.context.ledger.reserve(now.stored.job, now.target, hold_id=hold_id)
+        # The spend reservation rides in admission's round trip; given back if no call follows.
+        reserve = self.context.ledger.reserve_call(now.stored.job, now.target, hold_id=hold_id)
+        gate = self._admit(now, reserve)
+        if not isinstance(gate, Admitted):
+            self.context.ledger.release(hold_id)
+            return gate if isinstance(gate, RunOutcome) else self._skip(now, gate)
+        grant: SpendGrant = gate.alongside[0]
         if not grant.allowed:
             self.context.gatekeeper.cancel(now.target, gate)
             return self._skip(now, Skip("SpendCapReached", grant.reason or "a spend cap"))
@@ -215,12 +217,12 @@ class JobRunner:
         ):
             self.telemetry.circuit_changed(change)
 
-    def _admit(self, now: _Try) -> Admitted | Skip | RunOutcome:
+    def _admit(self, now: _Try, reserve: ScriptCall[SpendGrant]) -> Admitted | Skip | RunOutcome:
         """A ticket to call, a skip, or (a full rate limit the job may wait for) a re-publish."""
         model = self.context.catalog.model(now.target.model)
         request = now.stored.job.request
         tokens = estimate_prompt_tokens(request) + output_allowance(request, model)
-        gate = self.context.gatekeeper.admit(now.target, tokens)
+        gate = self.context.gatekeeper.admit(now.target, tokens, alongside=[reserve])
         if not isinstance(gate, Wait):
             return gate
         left = self._seconds_to_deadline(now.stored)

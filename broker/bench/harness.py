@@ -39,7 +39,7 @@ class BenchConfig:
     latency_s: float = 1.0
     repeat: int = 1
     warmup: int = 64
-    worker_processes: int = 1
+    worker_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
     worker_concurrency: int | None = None  # threads per worker process; default: concurrency
     pool: str = "threads"
     round_trip_jobs: int = 20

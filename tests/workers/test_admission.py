@@ -12,6 +12,7 @@ from redis.connection import AbstractConnection
 
 from broker.jobs import TargetRef
 from broker.keys import Keys
+from broker.script_batch import ScriptCall
 from routing.circuit import CircuitState, key_target, model_target
 from tests.routing.factories import catalog, catalog_data
 from workers.admission import Admitted, Gatekeeper, Skip
@@ -40,9 +41,8 @@ def _open(gatekeeper: Gatekeeper, target: str) -> None:
     breakers.record(target, success=False, latency_s=1.0, permit=breakers.before_call(target))
 
 
-def test_a_provider_with_one_key_is_admitted_in_one_round_trip(
-    gatekeeper: Gatekeeper, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _count_writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per redis-py socket write: one per round trip."""
     sent: list[int] = []
     original = AbstractConnection.send_packed_command
 
@@ -51,13 +51,33 @@ def test_a_provider_with_one_key_is_admitted_in_one_round_trip(
         original(self, command, check_health)  # type: ignore[no-untyped-call]
 
     monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
+    return sent
+
+
+def test_a_provider_with_one_key_is_admitted_in_one_round_trip(
+    gatekeeper: Gatekeeper, monkeypatch: pytest.MonkeyPatch
+) -> None:
     gatekeeper.admit(TARGET, 10)  # the first call loads the scripts
-    sent.clear()
+    sent = _count_writes(monkeypatch)
 
     ticket = gatekeeper.admit(TARGET, 10)
 
     assert isinstance(ticket, Admitted)
     assert (ticket.key_id, ticket.api_key) == ("ALPHA_API_KEY", "sk-alpha")
+    assert len(sent) == 1
+
+
+def test_calls_run_alongside_admission_share_its_round_trip_and_hand_back_their_replies(
+    gatekeeper: Gatekeeper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    echo = gatekeeper.client.register_script("return ARGV[1]")
+    gatekeeper.admit(TARGET, 10, alongside=[ScriptCall(echo, [], ["x"])])  # loads the scripts
+    sent = _count_writes(monkeypatch)
+
+    ticket = gatekeeper.admit(TARGET, 10, alongside=[ScriptCall(echo, [], ["held"])])
+
+    assert isinstance(ticket, Admitted)
+    assert ticket.alongside == (b"held",)
     assert len(sent) == 1
 
 
