@@ -279,9 +279,11 @@ def _nothing_left(needs: RoutingNeeds, dropped: list[Dropped]) -> NoRoute:
     return NoRoute("\n".join(lines), field="needs", dropped=dropped)
 
 
-def _prompt_tokens(request: CompletionRequest, models: Iterable[ModelConfig]) -> dict[str, int]:
-    """Each model's prompt count; tiktoken's is worked out once for all the models it counts."""
-    estimate = estimate_prompt_tokens(request)
+def _prompt_tokens(
+    request: CompletionRequest, models: Iterable[ModelConfig], estimate: int
+) -> dict[str, int]:
+    """Each model's prompt count; tiktoken's is worked out once for all the models it counts.
+    ``estimate``: the request's character estimate, for the models tiktoken does not count."""
     counted: int | None = None
     tokens: dict[str, int] = {}
     for model in models:
@@ -352,12 +354,13 @@ def plan(job: CompletionJob, catalog: Catalog, state: LiveState | None = None) -
     Raises ``NoRoute`` for an unknown tier or model (``field`` ``needs.tier`` or
     ``needs.model``) and when every candidate is dropped (``field`` ``needs``).
     """
-    candidates, notes = _candidates(job, catalog, estimate_prompt_tokens(job.request))
+    estimate = estimate_prompt_tokens(job.request)
+    candidates, notes = _candidates(job, catalog, estimate)
     facts = _JobFacts(
         needs=job.needs,
         request=job.request,
         capabilities=required_capabilities(job),
-        prompt_tokens=_prompt_tokens(job.request, (item.model for item in candidates)),
+        prompt_tokens=_prompt_tokens(job.request, (item.model for item in candidates), estimate),
         state=state or LiveState(),
     )
     kept: list[Candidate] = []

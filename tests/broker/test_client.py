@@ -96,6 +96,15 @@ def test_submitting_the_same_job_id_twice_queues_it_once(client: CascadeClient) 
     assert client.redis.llen("fast.alpha") == 1
 
 
+def test_a_built_job_submitted_again_after_a_lost_answer_is_queued_once(
+    client: CascadeClient,
+) -> None:
+    job = client.build_job(PROMPT, tier="fast")  # its id was made by cascade
+
+    assert client.submit_many([job]) == client.submit_many([job]) == [job.id]
+    assert client.redis.llen("fast.alpha") == 1
+
+
 def test_a_batch_is_queued_in_full_on_each_jobs_own_queue(client: CascadeClient) -> None:
     jobs = [{"needs": {"tier": tier}, "request": PROMPT} for tier in ("fast", "smart") * 50]
     ids = client.submit_many(jobs)
