@@ -17,7 +17,7 @@ import yaml
 
 from broker.bench.cascade_leg import run_cascade
 from broker.bench.direct import run_direct
-from broker.bench.enqueue import run_enqueue
+from broker.bench.enqueue import run_enqueue_apart
 from broker.bench.litellm_leg import litellm_missing, run_litellm
 from broker.bench.procstat import cpu_seconds
 from broker.bench.report import build_report
@@ -130,8 +130,11 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
                     else None
                 )
                 enqueue = (
-                    run_enqueue(
-                        client, config.workload(), config.enqueue_jobs, config.enqueue_chunk
+                    run_enqueue_apart(
+                        client.settings,
+                        config.workload(),
+                        config.enqueue_jobs,
+                        config.enqueue_chunk,
                     )
                     if config.enqueue_jobs > 0
                     else None
