@@ -13,6 +13,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+import redis
 
 from broker.local_stack import LocalStack
 
@@ -25,3 +26,11 @@ def redis_url() -> Iterator[str]:
         return
     with LocalStack() as stack:
         yield stack.start_redis()
+
+
+@pytest.fixture
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    """A plain connection to the session's Redis (a test module may define its own ``client``)."""
+    connection = redis.Redis.from_url(redis_url)
+    yield connection
+    connection.close()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 import redis
-from redis.connection import AbstractConnection
 
 from broker.script_batch import ScriptCall, run_script, run_scripts
+from tests.redis_writes import count_writes
 
 pytestmark = pytest.mark.integration
 
@@ -18,27 +17,8 @@ _FAIL = "return redis.error_reply('boom')"
 
 
 @pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    connection = redis.Redis.from_url(redis_url)
-    yield connection
-    connection.close()
-
-
-@pytest.fixture
 def key() -> str:
     return f"test-script-batch-{uuid.uuid4().hex[:8]}"
-
-
-def _writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    sent: list[int] = []
-    original = AbstractConnection.send_packed_command
-
-    def counted(self: AbstractConnection, command: object, check_health: bool = True) -> None:
-        sent.append(1)
-        original(self, command, check_health)  # type: ignore[no-untyped-call]
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
-    return sent
 
 
 def test_calls_run_in_order_in_one_round_trip_with_their_replies_parsed(
@@ -46,7 +26,7 @@ def test_calls_run_in_order_in_one_round_trip_with_their_replies_parsed(
 ) -> None:
     incr = client.register_script(_INCR)
     client.script_load(_INCR)
-    sent = _writes(monkeypatch)
+    sent = count_writes(monkeypatch)
 
     replies = run_scripts(
         client,

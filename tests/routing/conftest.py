@@ -1,22 +1,14 @@
-"""Fixtures of the Redis-backed routing tests: a connection, key names of their own, a clock."""
+"""Fixtures of the Redis-backed routing tests: key names of their own, a clock (the connection,
+``client``, is in tests/conftest.py)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
-import redis
 
 from broker.keys import Keys
 from tests.routing.factories import Clock
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    connection = redis.Redis.from_url(redis_url)
-    yield connection
-    connection.close()
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from redis.connection import AbstractConnection
 
 from broker.jobs import TargetRef
 from broker.keys import Keys
 from broker.script_batch import ScriptCall
 from routing.circuit import CircuitState, key_target, model_target
+from tests.redis_writes import count_writes
 from tests.routing.factories import catalog, catalog_data
 from workers.admission import Admitted, Gatekeeper, Skip
 
@@ -41,24 +41,11 @@ def _open(gatekeeper: Gatekeeper, target: str) -> None:
     breakers.record(target, success=False, latency_s=1.0, permit=breakers.before_call(target))
 
 
-def _count_writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """One entry per redis-py socket write: one per round trip."""
-    sent: list[int] = []
-    original = AbstractConnection.send_packed_command
-
-    def counted(self: AbstractConnection, command: object, check_health: bool = True) -> None:
-        sent.append(1)
-        original(self, command, check_health)  # type: ignore[no-untyped-call]
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
-    return sent
-
-
 def test_a_provider_with_one_key_is_admitted_in_one_round_trip(
     gatekeeper: Gatekeeper, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gatekeeper.admit(TARGET, 10)  # the first call loads the scripts
-    sent = _count_writes(monkeypatch)
+    sent = count_writes(monkeypatch)
 
     ticket = gatekeeper.admit(TARGET, 10)
 
@@ -72,7 +59,7 @@ def test_calls_run_alongside_admission_share_its_round_trip_and_hand_back_their_
 ) -> None:
     echo = gatekeeper.client.register_script("return ARGV[1]")
     gatekeeper.admit(TARGET, 10, alongside=[ScriptCall(echo, [], ["x"])])  # loads the scripts
-    sent = _count_writes(monkeypatch)
+    sent = count_writes(monkeypatch)
 
     ticket = gatekeeper.admit(TARGET, 10, alongside=[ScriptCall(echo, [], ["held"])])
 
