@@ -8,7 +8,7 @@ import time
 import httpx
 
 from broker.bench.procstat import load_1m, self_cpu_seconds
-from broker.bench.stats import LegResult, distribution
+from broker.bench.stats import LegResult, client_leg
 from broker.bench.workload import PROVIDER, Workload
 
 __all__ = ["run_direct"]
@@ -52,13 +52,12 @@ def run_direct(emulator_url: str, work: Workload, *, warmup: int = 0) -> LegResu
         asyncio.run(_drive(url, work, warmup))
     load_before, cpu_before = load_1m(), self_cpu_seconds()
     durations, wall = asyncio.run(_drive(url, work, work.jobs))
-    return LegResult(
-        name="direct",
+    return client_leg(
+        "direct",
+        work.latency_s,
+        durations,
         jobs=work.jobs,
-        ok=len(durations),
-        wall_s=round(wall, 4),
-        latency=distribution(durations),
-        overhead=distribution([max(0.0, d - work.latency_s) for d in durations]),
-        cpu_s={"client": round(self_cpu_seconds() - cpu_before, 4)},
+        wall_s=wall,
+        client_cpu_s=self_cpu_seconds() - cpu_before,
         load_avg=(load_before, load_1m()),
     )

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from broker.bench.procstat import load_1m, self_cpu_seconds
-from broker.bench.stats import LegResult, distribution
+from broker.bench.stats import LegResult, client_leg
 from broker.bench.workload import MODEL_ID, PROVIDER, Workload
 
 __all__ = ["litellm_missing", "run_litellm"]
@@ -81,13 +81,12 @@ def run_litellm(emulator_url: str, work: Workload, *, warmup: int = 0) -> LegRes
         return durations, wall, load, cpu
 
     durations, wall, load_before, cpu_before = asyncio.run(both())
-    return LegResult(
-        name="litellm",
+    return client_leg(
+        "litellm",
+        work.latency_s,
+        durations,
         jobs=work.jobs,
-        ok=len(durations),
-        wall_s=round(wall, 4),
-        latency=distribution(durations),
-        overhead=distribution([max(0.0, d - work.latency_s) for d in durations]),
-        cpu_s={"client": round(self_cpu_seconds() - cpu_before, 4)},
+        wall_s=wall,
+        client_cpu_s=self_cpu_seconds() - cpu_before,
         load_avg=(load_before, load_1m()),
     )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Distribution", "LegResult", "distribution", "percentile"]
+__all__ = ["Distribution", "LegResult", "client_leg", "distribution", "percentile"]
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -70,3 +70,27 @@ class LegResult:
         }
         data["cpu_s_per_job"]["total"] = round(sum(self.cpu_s.values()) / max(self.ok, 1), 6)
         return data
+
+
+def client_leg(
+    name: str,
+    latency_s: float,
+    durations: Sequence[float],
+    *,
+    jobs: int,
+    wall_s: float,
+    client_cpu_s: float,
+    load_avg: tuple[float, float],
+) -> LegResult:
+    """A leg whose calls the bench process made itself (direct, LiteLLM): each answered call's
+    duration, less the emulator's configured ``latency_s``, is its overhead."""
+    return LegResult(
+        name=name,
+        jobs=jobs,
+        ok=len(durations),
+        wall_s=round(wall_s, 4),
+        latency=distribution(durations),
+        overhead=distribution([max(0.0, d - latency_s) for d in durations]),
+        cpu_s={"client": round(client_cpu_s, 4)},
+        load_avg=load_avg,
+    )
