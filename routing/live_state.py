@@ -50,8 +50,12 @@ class LiveStateReader:
     latency: LatencyBook
     max_age_s: float = 0.0
     clock: Callable[[], float] = time.monotonic
-    _read: dict[str, tuple[float, LiveState]] = dataclasses.field(default_factory=dict)
-    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    _read: dict[str, tuple[float, LiveState]] = dataclasses.field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _lock: threading.Lock = dataclasses.field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
+    )
 
     def read(self, tenant: str) -> LiveState:
         if self.max_age_s <= 0:
