@@ -7,7 +7,6 @@ and a few HTTP connection pools per provider instead of opening their own per ca
 from __future__ import annotations
 
 import itertools
-import math
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,38 +18,13 @@ from broker.catalog_file import load_catalog
 from broker.keys import Keys
 from broker.settings import Settings
 from broker.store import JobStore
-from routing.catalog import Catalog, ProviderConfig
+from routing.catalog import Catalog
 from routing.latency import LatencyBook
 from routing.spend import SpendLedger
 from workers.admission import Gatekeeper
+from workers.http_clients import http_clients_for
 
-__all__ = ["CONNECTIONS_PER_POOL", "WorkerContext", "http_client_for", "http_clients_for"]
-
-
-# httpcore scans every connection of a pool for each request it places, so one pool of 256
-# connections spends more CPU per call than the call's own work (measured: docs/performance.md).
-# Pools of this size keep that scan short; calls are spread over them in turn.
-CONNECTIONS_PER_POOL = 16
-
-
-def http_client_for(provider: ProviderConfig, connections: int) -> httpx.Client:
-    """A client whose timeouts and pool bound every call to this provider (threads pools enforce
-    no task time limits, so these are what keep a hung call from holding a slot)."""
-    timeouts = provider.timeouts
-    return httpx.Client(
-        timeout=httpx.Timeout(
-            connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
-        ),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        follow_redirects=False,
-    )
-
-
-def http_clients_for(provider: ProviderConfig) -> list[httpx.Client]:
-    """Enough small pools for the provider's concurrency, together as many connections."""
-    pools = max(1, math.ceil(provider.concurrency / CONNECTIONS_PER_POOL))
-    size = math.ceil(provider.concurrency / pools)
-    return [http_client_for(provider, size) for _ in range(pools)]
+__all__ = ["WorkerContext"]
 
 
 @dataclass
