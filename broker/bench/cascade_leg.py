@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from broker.bench.procstat import cpu_seconds, load_1m, self_cpu_seconds
+from broker.bench.ramp import next_opening_s, slots_open
+from broker.bench.stages import JobMarks, event_time, stage_summary
 from broker.bench.stats import LegResult, distribution
 from broker.bench.workload import TIER, Workload
 from broker.client import CascadeClient
@@ -24,34 +27,57 @@ __all__ = ["run_cascade"]
 _STALL_S = 30.0  # no job ended for this long: the stack is stuck, give up
 
 
-def _ended(message: Mapping[str, Any] | None) -> str | None:
-    if message is None or message.get("type") != "message":
+@dataclass
+class _Seen:
+    """What the closed loop saw, by job id: submit times (Unix seconds, taken before
+    validation and planning), the raw ``at`` of each job's last 'running' event, and when its
+    end was read."""
+
+    submitted: dict[str, float] = field(default_factory=dict)
+    running: dict[str, str] = field(default_factory=dict)
+    heard: dict[str, float] = field(default_factory=dict)
+
+    def note(self, message: Mapping[str, Any] | None) -> str | None:
+        """Record an event; the job id if it says the job ended."""
+        if message is None or message.get("type") != "message":
+            return None
+        event = json.loads(message["data"])
+        job_id, status = str(event["job_id"]), event.get("status")
+        if status == "running":
+            self.running[job_id] = event["at"]  # parsed after the run, off the measured CPU
+        elif status in ("succeeded", "failed"):
+            self.heard[job_id] = time.time()
+            return job_id
         return None
-    event = json.loads(message["data"])
-    return str(event["job_id"]) if event.get("status") in ("succeeded", "failed") else None
 
 
-def _drive(client: CascadeClient, work: Workload, count: int) -> tuple[dict[str, float], float]:
-    """Submit ``count`` jobs keeping ``concurrency`` in flight; each id's submit time (Unix
-    seconds, taken before validation and planning) and the wall time of the whole run."""
+def _drive(
+    client: CascadeClient, work: Workload, count: int, ramp_s: float
+) -> tuple[_Seen, float]:
+    """Submit ``count`` jobs keeping ``concurrency`` in flight once the ramp has opened every
+    slot; what was seen of them, and the wall time of the whole run."""
     job = {"needs": {"tier": TIER}, "request": work.request()}
     pubsub = client.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
     pubsub.subscribe(client.keys.events_channel())
-    submitted: dict[str, float] = {}
+    seen = _Seen()
+    submitted = seen.submitted
     in_flight: set[str] = set()
     start = time.perf_counter()
     try:
         last_end = time.monotonic()
         while len(submitted) < count or in_flight:
-            room = min(work.concurrency - len(in_flight), count - len(submitted))
+            elapsed = time.perf_counter() - start
+            slots = slots_open(work.concurrency, ramp_s, elapsed)
+            room = min(slots - len(in_flight), count - len(submitted))
             if room > 0:
                 at = time.time()
                 fresh = client.submit_many([job] * room)
                 submitted.update(dict.fromkeys(fresh, at))
                 in_flight.update(fresh)
-            message = pubsub.get_message(timeout=1.0)
+            opening = next_opening_s(work.concurrency, ramp_s, elapsed)
+            message = pubsub.get_message(timeout=1.0 if opening is None else min(opening, 1.0))
             while message is not None:
-                if (ended := _ended(message)) is not None:
+                if (ended := seen.note(message)) is not None:
                     in_flight.discard(ended)
                     last_end = time.monotonic()
                 message = pubsub.get_message(timeout=0)
@@ -61,7 +87,26 @@ def _drive(client: CascadeClient, work: Workload, count: int) -> tuple[dict[str,
                     raise RuntimeError(f"{len(in_flight)} jobs did not end: the stack is stuck")
     finally:
         pubsub.close()
-    return submitted, time.perf_counter() - start
+    return seen, time.perf_counter() - start
+
+
+def _marks(client: CascadeClient, seen: _Seen) -> dict[str, JobMarks]:
+    ids = list(seen.submitted)
+    recorded: list[Any] = []
+    for index in range(0, len(ids), 1000):
+        pipe = client.redis.pipeline(transaction=False)
+        for job_id in ids[index : index + 1000]:
+            pipe.hget(client.keys.job(job_id), "submitted_at")
+        recorded += pipe.execute()
+    return {
+        job_id: JobMarks(
+            submitted=seen.submitted[job_id],
+            recorded=None if at is None else float(at),
+            running=event_time(seen.running[job_id]) if job_id in seen.running else None,
+            heard=seen.heard.get(job_id),
+        )
+        for job_id, at in zip(ids, recorded, strict=True)
+    }
 
 
 def _results(client: CascadeClient, ids: list[str]) -> list[CompletionResult | FailedResult]:
@@ -76,11 +121,12 @@ def run_cascade(
 ) -> LegResult:
     """``pids``: the stack's processes whose CPU counts toward cascade (worker, redis)."""
     if warmup:
-        _drive(client, work, warmup)
+        _drive(client, work, warmup, ramp_s=0.0)
     commands_before = client.redis.info("commandstats")
     load_before, cpu_before = load_1m(), self_cpu_seconds()
     others_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    submitted, wall = _drive(client, work, work.jobs)
+    seen, wall = _drive(client, work, work.jobs, work.ramp_s)
+    submitted = seen.submitted
     ids = list(submitted)
     cpu = {"producer": round(self_cpu_seconds() - cpu_before, 4)}
     cpu |= {name: round(cpu_seconds(pid) - others_before[name], 4) for name, pid in pids.items()}
@@ -105,6 +151,8 @@ def run_cascade(
             # the emulator's configured latency
             "call": distribution(calls),
             "redis_commands_per_job": commands,
+            # the overhead cut into stages (broker/bench/stages.py)
+            "stages_ms": stage_summary(_marks(client, seen), done),
         },
     )
 

@@ -8,6 +8,7 @@ import time
 import httpx
 
 from broker.bench.procstat import load_1m, self_cpu_seconds
+from broker.bench.ramp import ramped_gate
 from broker.bench.stats import LegResult, client_leg
 from broker.bench.workload import PROVIDER, Workload
 
@@ -19,12 +20,14 @@ __all__ = ["run_direct"]
 _CONNECTIONS_PER_CLIENT = 16
 
 
-async def _drive(url: str, work: Workload, count: int) -> tuple[list[float], float]:
+async def _drive(
+    url: str, work: Workload, count: int, ramp_s: float
+) -> tuple[list[float], float]:
     per_client = min(work.concurrency, _CONNECTIONS_PER_CLIENT)
     limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
     body = work.openai_body()
     headers = {"authorization": "Bearer emulated"}
-    gate = asyncio.Semaphore(work.concurrency)
+    gate, opening = ramped_gate(work.concurrency, ramp_s)
     durations: list[float] = []
 
     async def one(client: httpx.AsyncClient) -> None:
@@ -42,6 +45,7 @@ async def _drive(url: str, work: Workload, count: int) -> tuple[list[float], flo
         await asyncio.gather(*(one(clients[n % shards]) for n in range(count)))
         return durations, time.perf_counter() - start
     finally:
+        opening.cancel()
         for client in clients:
             await client.aclose()
 
@@ -49,9 +53,9 @@ async def _drive(url: str, work: Workload, count: int) -> tuple[list[float], flo
 def run_direct(emulator_url: str, work: Workload, *, warmup: int = 0) -> LegResult:
     url = f"{emulator_url}/{PROVIDER}/v1/chat/completions"
     if warmup:
-        asyncio.run(_drive(url, work, warmup))
+        asyncio.run(_drive(url, work, warmup, ramp_s=0.0))
     load_before, cpu_before = load_1m(), self_cpu_seconds()
-    durations, wall = asyncio.run(_drive(url, work, work.jobs))
+    durations, wall = asyncio.run(_drive(url, work, work.jobs, work.ramp_s))
     return client_leg(
         "direct",
         work.latency_s,

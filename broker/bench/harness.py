@@ -37,10 +37,14 @@ class BenchConfig:
     jobs: int = 2000
     concurrency: int = 256
     latency_s: float = 1.0
+    ramp_s: float | None = None  # default: one emulator latency (broker/bench/ramp.py)
     repeat: int = 1
     warmup: int = 64
     worker_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
-    worker_concurrency: int | None = None  # threads per worker process; default: concurrency
+    # threads per worker process; default: the catalog's per-worker concurrency, as `cascade
+    # worker` starts in production (a worker with only its share of the in-flight jobs makes
+    # each new job wait for a finished one's ack: docs/performance.md)
+    worker_concurrency: int | None = None
     pool: str = "threads"
     round_trip_jobs: int = 20
     enqueue_jobs: int = 100_000
@@ -49,8 +53,13 @@ class BenchConfig:
     log_dir: str | None = None
     env: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def ramp(self) -> float:
+        """The ramp in seconds: ``ramp_s``, else one emulator latency."""
+        return self.latency_s if self.ramp_s is None else self.ramp_s
+
     def workload(self) -> Workload:
-        return Workload(self.jobs, self.concurrency, self.latency_s)
+        return Workload(self.jobs, self.concurrency, self.latency_s, self.ramp)
 
 
 def _stack(config: BenchConfig, catalog_path: str) -> LocalStack:
@@ -62,7 +71,7 @@ def _stack(config: BenchConfig, catalog_path: str) -> LocalStack:
     )
     stack.start_redis()
     stack.start_emulator(latency_s=config.latency_s)
-    threads = config.worker_concurrency or max(1, config.concurrency // config.worker_processes)
+    threads = config.worker_concurrency or config.concurrency
     for index in range(config.worker_processes):
         stack.start_worker(PROVIDER, name=f"{PROVIDER}-{index}", concurrency=threads)
     stack.wait_for_workers(timeout=60)
@@ -113,6 +122,7 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         Path(catalog_path).write_text(yaml.safe_dump(bench_catalog(config.concurrency)))
         with _stack(config, catalog_path) as stack:
             client = _client(stack, catalog_path)
+            redis_version = str(client.redis.info("server").get("redis_version", "unknown"))
             try:
                 legs = _legs(config, stack, client)
                 emulator_pid = stack.emulator_process.pid if stack.emulator_process else None
@@ -141,4 +151,5 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
                 )
             finally:
                 client.close()
-    return build_report(asdict(config), runs, skipped, enqueue, trips)
+    settings = asdict(config) | {"ramp_s": config.ramp}
+    return build_report(settings, runs, skipped, enqueue, trips, redis_version)

@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from broker.bench.procstat import load_1m, self_cpu_seconds
+from broker.bench.ramp import ramped_gate
 from broker.bench.stats import LegResult, client_leg
 from broker.bench.workload import MODEL_ID, PROVIDER, Workload
 
@@ -50,8 +51,10 @@ def _router(emulator_url: str, work: Workload) -> Any:
     return Router(model_list=[deployment], num_retries=0, timeout=120)
 
 
-async def _drive(router: Any, work: Workload, count: int) -> tuple[list[float], float]:
-    gate = asyncio.Semaphore(work.concurrency)
+async def _drive(
+    router: Any, work: Workload, count: int, ramp_s: float
+) -> tuple[list[float], float]:
+    gate, opening = ramped_gate(work.concurrency, ramp_s)
     messages = work.request()["messages"]
     durations: list[float] = []
 
@@ -65,7 +68,10 @@ async def _drive(router: Any, work: Workload, count: int) -> tuple[list[float], 
                 durations.append(time.perf_counter() - start)
 
     start = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(count)))
+    try:
+        await asyncio.gather(*(one() for _ in range(count)))
+    finally:
+        opening.cancel()
     return durations, time.perf_counter() - start
 
 
@@ -75,9 +81,9 @@ def run_litellm(emulator_url: str, work: Workload, *, warmup: int = 0) -> LegRes
     async def both() -> tuple[list[float], float, float, float]:
         # one event loop for warm-up and run: LiteLLM caches its HTTP clients per loop
         if warmup:
-            await _drive(router, work, warmup)
+            await _drive(router, work, warmup, ramp_s=0.0)
         load, cpu = load_1m(), self_cpu_seconds()
-        durations, wall = await _drive(router, work, work.jobs)
+        durations, wall = await _drive(router, work, work.jobs, work.ramp_s)
         return durations, wall, load, cpu
 
     durations, wall, load_before, cpu_before = asyncio.run(both())

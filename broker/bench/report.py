@@ -8,6 +8,7 @@ import statistics
 from typing import Any
 
 from broker.bench.enqueue import EnqueueResult
+from broker.bench.stages import STAGES
 
 __all__ = ["TARGETS", "build_report", "render_text"]
 
@@ -21,7 +22,9 @@ TARGETS = {
 }
 
 
-def _median(runs: list[dict[str, Any]], leg: str, *path: str) -> float | None:
+def _median(
+    runs: list[dict[str, Any]], leg: str, *path: str, digits: int = 3
+) -> float | None:
     values: list[float] = []
     for run in runs:
         value: Any = run.get(leg)
@@ -29,7 +32,7 @@ def _median(runs: list[dict[str, Any]], leg: str, *path: str) -> float | None:
             value = None if value is None else value.get(part)
         if value is not None:
             values.append(float(value))
-    return round(statistics.median(values), 3) if values else None
+    return round(statistics.median(values), digits) if values else None
 
 
 def _ratio(top: float | None, bottom: float | None) -> float | None:
@@ -65,6 +68,7 @@ def build_report(
     skipped: dict[str, str],
     enqueue: EnqueueResult | None,
     round_trips: dict[str, Any] | None = None,
+    redis_version: str | None = None,
 ) -> dict[str, Any]:
     legs = sorted({name for run in runs for name in run})
     medians = {
@@ -73,7 +77,7 @@ def build_report(
             "overhead_p50_ms": _median(runs, leg, "overhead", "p50"),
             "overhead_p95_ms": _median(runs, leg, "overhead", "p95"),
             "overhead_p99_ms": _median(runs, leg, "overhead", "p99"),
-            "cpu_s_per_job": _median(runs, leg, "cpu_s_per_job", "total"),
+            "cpu_s_per_job": _median(runs, leg, "cpu_s_per_job", "total", digits=6),
         }
         for leg in legs
     }
@@ -86,7 +90,11 @@ def build_report(
     overhead = medians.get("cascade", {}).get("overhead_p50_ms")
     return {
         "config": config,
-        "machine": {"cpus": os.cpu_count(), "load_avg": list(os.getloadavg())},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_avg": list(os.getloadavg()),
+            "redis_version": redis_version,
+        },
         "skipped": skipped,
         "runs": runs,
         "median": medians,
@@ -101,8 +109,9 @@ def render_text(report: dict[str, Any]) -> str:
     """A plain table per leg (medians over the repeats), the ratios and the targets."""
     config = report["config"]
     lines = [
-        f"{config['jobs']} jobs, {config['concurrency']} in flight, emulator latency "
-        f"{config['latency_s']} s, {config['repeat']} repeat(s), {report['machine']['cpus']} CPUs",
+        f"{config['jobs']} jobs, {config['concurrency']} in flight opened over "
+        f"{config['ramp_s']} s, emulator latency {config['latency_s']} s, {config['repeat']} "
+        f"repeat(s), {report['machine']['cpus']} CPUs, Redis {report['machine']['redis_version']}",
         f"{'leg':<9}{'jobs/s':>10}{'ovh p50':>10}{'p95':>9}{'p99':>9}{'cpu/job':>10}"
         "   load (before/after, each repeat)",
     ]
@@ -124,6 +133,15 @@ def render_text(report: dict[str, Any]) -> str:
             f"enqueue: {e['jobs']} jobs in {e['seconds']} s = {e['jobs_per_s']} jobs/s; "
             f"producer RSS MB {e['producer_rss_mb']}; Redis {e['redis_bytes_per_job']} B/job"
         )
+    for index, run in enumerate(report["runs"]):
+        stages = run.get("cascade", {}).get("extra", {}).get("stages_ms")
+        if stages:
+            cut = ", ".join(
+                f"{name} {stages[name]['p50']:.1f}/{stages[name]['p95']:.1f}"
+                for name in STAGES
+                if name in stages
+            )
+            lines.append(f"cascade by stage, repeat {index + 1} (p50/p95 ms): {cut}")
     if trips := report.get("worker_round_trips"):
         steps = ", ".join(f"{name} {n}" for name, n in trips["by_step"].items())
         lines.append(f"worker Redis round trips per job: {trips['per_job']} ({steps})")

@@ -20,6 +20,7 @@ class Workload:
     jobs: int
     concurrency: int
     latency_s: float
+    ramp_s: float = 0.0  # the leg's slots open evenly over this long (broker/bench/ramp.py)
     prompt: str = "Say hello."
     max_tokens: int = 16
 

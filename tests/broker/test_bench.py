@@ -51,6 +51,11 @@ def test_bench_runs_every_leg_and_writes_the_json_report(tmp_path: Path) -> None
     cascade = legs["cascade"]
     assert {"producer", "redis", "worker-emu-0"} <= set(cascade["cpu_s"])
     assert cascade["extra"]["failed"] == 0
+    stages = cascade["extra"]["stages_ms"]
+    assert stages["jobs"] == 12
+    assert {"submit", "delivery", "admission", "call", "finish", "heard"} <= set(stages)
+    assert report["config"]["ramp_s"] == 0.0  # the latency, by default
+    assert report["machine"]["redis_version"]
     assert cascade["extra"]["redis_commands_per_job"]
     assert set(report["ratios"]) == {"cascade_vs_direct", "cascade_vs_litellm", "litellm_vs_direct"}
     assert report["ratios"]["cascade_vs_direct"] is not None
@@ -68,11 +73,12 @@ def test_a_missing_litellm_skips_its_leg_with_the_reason(
     result = CliRunner().invoke(
         main,
         ["bench", "--jobs", "4", "--concurrency", "2", "--latency", "0", "--warmup", "0",
-         "--enqueue-jobs", "0", "--legs", "direct,litellm", "--json", str(out)],
+         "--enqueue-jobs", "0", "--legs", "direct,litellm", "--ramp", "0.05", "--json", str(out)],
     )  # fmt: skip
 
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert report["skipped"] == {"litellm": "litellm is not installed"}
+    assert report["config"]["ramp_s"] == 0.05
     assert set(report["runs"][0]) == {"direct"}
     assert "litellm: skipped: litellm is not installed" in result.output
