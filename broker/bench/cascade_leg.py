@@ -1,9 +1,10 @@
 """Cascade's leg: the same requests as jobs through the whole stack, at the same concurrency.
 
 The producer keeps ``concurrency`` jobs in flight, as the other legs keep that many calls in
-flight: it submits that many, and each time jobs end (heard on the completion channel) it
-submits as many new ones in one ``submit_many``. So a job's end to end time is cascade's
-overhead plus the provider's, with no queueing behind a backlog the other legs do not have.
+flight: it opens that many slots over the ramp (``broker/bench/ramp.py``), and each time jobs
+end (heard on the completion channel) it submits as many new ones in one ``submit_many``. So a
+job's end to end time is cascade's overhead plus the provider's, with no queueing behind a
+backlog the other legs do not have.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def _drive(
                 fresh = client.submit_many([job] * room)
                 submitted.update(dict.fromkeys(fresh, at))
                 in_flight.update(fresh)
-            opening = next_opening_s(work.concurrency, ramp_s, elapsed)
+            opening = next_opening_s(work.concurrency, ramp_s, time.perf_counter() - start)
             message = pubsub.get_message(timeout=1.0 if opening is None else min(opening, 1.0))
             while message is not None:
                 if (ended := seen.note(message)) is not None:
