@@ -568,7 +568,7 @@ def usage(
 @click.option("--concurrency", type=int, default=256, show_default=True, help="in flight")
 @click.option("--latency", "latency_s", type=float, default=1.0, show_default=True,
               help="seconds the emulator takes per answer")
-@click.option("--ramp", "ramp_s", type=float, show_default="the latency",
+@click.option("--ramp", "ramp_s", type=click.FloatRange(min=0), show_default="the latency",
               help="seconds over which each leg opens its slots (0: all at once)")
 @click.option("--repeat", type=int, default=1, show_default=True, help="runs of every leg")
 @click.option("--warmup", type=int, default=64, show_default=True, help="calls before each leg")
