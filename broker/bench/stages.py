@@ -12,7 +12,9 @@
                finish round trip and the bench's own event loop; not part of the overhead)
 
 The first five add up to the job's end to end time; all but ``call`` add up to its overhead.
-Each stage is summarised over the jobs that succeeded and have every timestamp.
+Each stage is summarised over the jobs that succeeded and have every timestamp. ``running`` and
+``call`` are the answering delivery's, so for a job that was retried or rerouted, ``delivery``
+holds its earlier attempts and their waits (the bench's own workload has none).
 """
 
 from __future__ import annotations
