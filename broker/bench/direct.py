@@ -27,10 +27,9 @@ async def _drive(
     limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
     body = work.openai_body()
     headers = {"authorization": "Bearer emulated"}
-    gate, opening = ramped_gate(work.concurrency, ramp_s)
     durations: list[float] = []
 
-    async def one(client: httpx.AsyncClient) -> None:
+    async def one(client: httpx.AsyncClient, gate: asyncio.Semaphore) -> None:
         async with gate:  # at most ``concurrency`` calls in flight, across every client
             start = time.perf_counter()
             response = await client.post(url, json=body, headers=headers)
@@ -41,11 +40,11 @@ async def _drive(
     shards = -(-work.concurrency // per_client)
     clients = [httpx.AsyncClient(limits=limits, timeout=120) for _ in range(shards)]
     try:
-        start = time.perf_counter()
-        await asyncio.gather(*(one(clients[n % shards]) for n in range(count)))
-        return durations, time.perf_counter() - start
+        async with ramped_gate(work.concurrency, ramp_s) as gate:
+            start = time.perf_counter()
+            await asyncio.gather(*(one(clients[n % shards], gate) for n in range(count)))
+            return durations, time.perf_counter() - start
     finally:
-        opening.cancel()
         for client in clients:
             await client.aclose()
 

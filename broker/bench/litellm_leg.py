@@ -54,11 +54,10 @@ def _router(emulator_url: str, work: Workload) -> Any:
 async def _drive(
     router: Any, work: Workload, count: int, ramp_s: float
 ) -> tuple[list[float], float]:
-    gate, opening = ramped_gate(work.concurrency, ramp_s)
     messages = work.request()["messages"]
     durations: list[float] = []
 
-    async def one() -> None:
+    async def one(gate: asyncio.Semaphore) -> None:
         async with gate:
             start = time.perf_counter()
             reply = await router.acompletion(
@@ -67,12 +66,10 @@ async def _drive(
             if reply.choices:
                 durations.append(time.perf_counter() - start)
 
-    start = time.perf_counter()
-    try:
-        await asyncio.gather(*(one() for _ in range(count)))
-    finally:
-        opening.cancel()
-    return durations, time.perf_counter() - start
+    async with ramped_gate(work.concurrency, ramp_s) as gate:
+        start = time.perf_counter()
+        await asyncio.gather(*(one(gate) for _ in range(count)))
+        return durations, time.perf_counter() - start
 
 
 def run_litellm(emulator_url: str, work: Workload, *, warmup: int = 0) -> LegResult:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 __all__ = ["next_opening_s", "open_slots", "ramped_gate", "slots_open"]
 
@@ -44,8 +46,13 @@ async def open_slots(gate: asyncio.Semaphore, concurrency: int, ramp_s: float) -
             await asyncio.sleep(wait)
 
 
-def ramped_gate(concurrency: int, ramp_s: float) -> tuple[asyncio.Semaphore, asyncio.Task[None]]:
-    """A semaphore whose permits open on the ramp, and the task that opens them (call from a
-    running loop; await or cancel the task when the leg ends)."""
+@asynccontextmanager
+async def ramped_gate(concurrency: int, ramp_s: float) -> AsyncIterator[asyncio.Semaphore]:
+    """A semaphore whose permits open on the ramp while the block runs; the opener stops with
+    the block."""
     gate = asyncio.Semaphore(0)
-    return gate, asyncio.ensure_future(open_slots(gate, concurrency, ramp_s))
+    opening = asyncio.ensure_future(open_slots(gate, concurrency, ramp_s))
+    try:
+        yield gate
+    finally:
+        opening.cancel()

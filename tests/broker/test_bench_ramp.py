@@ -32,21 +32,16 @@ def test_the_next_opening_is_when_the_open_count_next_grows() -> None:
 
 
 def test_a_ramped_gate_admits_no_more_calls_than_it_has_opened_slots() -> None:
+    async def admitted(ramp_s: float) -> int:
+        async with ramped_gate(8, ramp_s) as gate:
+            await asyncio.sleep(0)  # the opener's first turn
+            count = 0
+            while not gate.locked():
+                await gate.acquire()
+                count += 1
+            return count
+
     async def run() -> tuple[int, int]:
-        gate, opening = ramped_gate(8, 0.0)
-        await asyncio.sleep(0)  # the opener's first turn
-        admitted = 0
-        while not gate.locked():
-            await gate.acquire()
-            admitted += 1
-        await opening
-        ramped, ramp_opening = ramped_gate(8, 60.0)
-        await asyncio.sleep(0)
-        first = 0
-        while not ramped.locked():
-            await ramped.acquire()
-            first += 1
-        ramp_opening.cancel()
-        return admitted, first
+        return await admitted(0.0), await admitted(60.0)
 
     assert asyncio.run(run()) == (8, 1)
