@@ -5,29 +5,28 @@
     result = client.wait(job_id, timeout=30)
 
 A job is validated and its route planned before anything is written, so bad input is refused
-with the path of the bad field and nothing is enqueued. ``submit_many`` writes every job record
-and its Celery message in one pipeline per thousand jobs: the messages are built here, as
-Celery would build them, and pushed after the records in the same round trip.
+with the path of the bad field and nothing is enqueued. ``submit_many`` writes each job's record
+and its Celery message in one script per thousand jobs (``broker/job_writes.py``), which also
+refuses an id that another tenant holds: the messages are built here, as Celery would build them
+(``broker/task_messages.py``).
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import os
-import socket
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import redis
 from celery import Celery
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from broker.catalog_file import load_catalog
-from broker.celery_app import create_celery, task_argsrepr, task_name
+from broker.celery_app import create_celery
+from broker.job_writes import ForeignBatch, IdTaken, JobWriter, NewJob
 from broker.jobs import (
     CompletionJob,
     CompletionResult,
@@ -39,6 +38,17 @@ from broker.jobs import (
 from broker.keys import Keys
 from broker.settings import Settings
 from broker.store import JobStore
+from broker.submit_errors import (
+    IdConflict,
+    Planned,
+    SubmitError,
+    dotted,
+    foreign_batch,
+    in_jobs,
+    taken,
+    unlabelled,
+)
+from broker.task_messages import first_hop_message, task_message
 from routing.catalog import Catalog
 from routing.circuit import CircuitPolicy
 from routing.circuit_store import CircuitBreakers
@@ -47,13 +57,18 @@ from routing.live_state import LiveStateReader
 from routing.planner import LiveState, NoRoute, plan
 from routing.spend import SpendLedger
 
-__all__ = ["CascadeClient", "JobTimeout", "SubmitError", "UnknownJob", "task_message"]
+__all__ = [
+    "CascadeClient",
+    "IdConflict",
+    "JobTimeout",
+    "Planned",
+    "SubmitError",
+    "UnknownJob",
+    "task_message",
+]
 
 _PUBLISH_BATCH = 1000
-
-
-class SubmitError(ValueError):
-    """A job was refused at submit; the message names each bad field. Nothing was enqueued."""
+_TARGETS = TypeAdapter(list[TargetRef])
 
 
 class UnknownJob(LookupError):
@@ -77,6 +92,7 @@ class CascadeClient:
         self.redis = redis_client or redis.Redis.from_url(settings.redis_url)
         self.keys = Keys(settings.key_prefix)
         self.store = JobStore(self.redis, self.keys, settings.result_ttl_s)
+        self.writer = JobWriter(self.redis, self.keys, settings.result_ttl_s)
         self.celery = celery_app or create_celery(settings)
         self._reply_to = str(uuid.uuid4())
         self.live = LiveStateReader(
@@ -157,37 +173,102 @@ class CascadeClient:
                 deadline=deadline,
                 tags=dict(tags) if tags else None,
             )
-        return self.submit_many([job])[0]
+        self.enqueue(self.plan_many([job], where=unlabelled))
+        return job.id
 
     def submit_many(self, jobs: Iterable[CompletionJob | Mapping[str, Any]]) -> list[str]:
         """Validate and plan every job, then enqueue them all; returns their ids in order.
 
         One bad job refuses the whole lot: the error names its index and field, and nothing is
-        written. A job whose id is already stored is not enqueued again (its id is returned),
-        so that a submit retried after a lost answer never runs a job twice.
+        written. A job whose id its tenant already holds is not enqueued again (its id is
+        returned), so that a submit retried after a lost answer or a Redis error runs no job
+        twice and completes exactly the jobs that are missing. An id another tenant holds is
+        refused with ``IdConflict``.
         """
-        planned: list[tuple[CompletionJob, list[TargetRef]]] = []
-        # Only an id that came from outside this call can be stored already; one made here
-        # (a uuid4) cannot, and skipping its check saves a tenth of a batch's enqueue time.
-        maybe_stored: list[str] = []
+        planned = self.plan_many(jobs)
+        self.enqueue(planned)
+        return [item.job.id for item in planned]
+
+    def plan_many(
+        self,
+        jobs: Iterable[CompletionJob | Mapping[str, Any]],
+        *,
+        new_batches: frozenset[str] = frozenset(),
+        where: Callable[[int], str] = in_jobs,
+    ) -> list[Planned]:
+        """Validate, plan and check every job, writing nothing; raises SubmitError.
+
+        ``new_batches`` are batch ids the caller creates before it enqueues (batch code): their
+        jobs are not refused for naming a batch that does not exist yet.
+        """
+        planned: list[Planned] = []
+        # Only an id that came from outside this call can be held already; one made here (a
+        # uuid4) cannot, and skipping its check saves a tenth of a batch's enqueue time. The
+        # write itself checks every id again, in the script that writes it.
+        maybe_held: list[int] = []
         seen: set[str] = set()
         states: dict[str, LiveState] = {}  # read once per tenant in this submit
         for index, item in enumerate(jobs):
-            where = f"jobs[{index}]"
-            job = item if isinstance(item, CompletionJob) else self.parse_job(item, where=where)
+            label = where(index)
+            job = item if isinstance(item, CompletionJob) else self.parse_job(item, where=label)
             if job.id in seen:
-                raise SubmitError(f"{where}.envelope.id: {job.id!r} appears twice in this submit")
+                raise SubmitError(
+                    f"{dotted(label)}envelope.id: {job.id!r} appears twice in this submit"
+                )
             seen.add(job.id)
             if item is job or "id" in job.envelope.model_fields_set:
-                maybe_stored.append(job.id)
+                maybe_held.append(index)
             tenant = job.envelope.tenant
             if tenant not in states:
                 states[tenant] = self.live.read(tenant)
-            planned.append((job, self._route(job, where, states[tenant])))
-        existing = set(self.store.exists(maybe_stored)) if maybe_stored else set()
-        fresh = [(job, route) for job, route in planned if job.id not in existing]
-        self._enqueue(fresh)
-        return [job.id for job, _ in planned]
+            planned.append(Planned(job, self._route(job, label, states[tenant]), label))
+        self._check_ids(planned, maybe_held)
+        self._check_batches(planned, new_batches)
+        return planned
+
+    def _check_ids(self, planned: Sequence[Planned], indexes: Sequence[int]) -> None:
+        owners = self.writer.owners([planned[i].job.id for i in indexes]) if indexes else []
+        for index, owner in zip(indexes, owners, strict=True):
+            if owner is not None and owner != planned[index].job.envelope.tenant:
+                raise taken(planned[index])
+
+    def _check_batches(self, planned: Sequence[Planned], new_batches: frozenset[str]) -> None:
+        owners: dict[str, str | None] = {}
+        for item in planned:
+            batch_id = item.job.envelope.batch_id
+            if batch_id is None or batch_id in new_batches:
+                continue
+            if batch_id not in owners:
+                owners[batch_id] = self.writer.batch_owner(batch_id)
+            if owners[batch_id] != item.job.envelope.tenant:
+                raise foreign_batch(item)
+
+    def enqueue(self, planned: Sequence[Planned]) -> None:
+        """Write each job's record and first message, a chunk per script (``JobWriter``).
+
+        A Redis error part-way leaves whole chunks written and queued, never a record without
+        its message; the same jobs enqueued again write only what is missing.
+        """
+        for start in range(0, len(planned), _PUBLISH_BATCH):
+            chunk = planned[start : start + _PUBLISH_BATCH]
+            try:
+                self.writer.write([self._new_job(item) for item in chunk])
+            except ForeignBatch as exc:
+                raise foreign_batch(chunk[exc.index]) from exc
+            except IdTaken as exc:
+                raise taken(chunk[exc.index]) from exc
+
+    def _new_job(self, item: Planned) -> NewJob:
+        job, first = item.job, item.route[0]
+        return NewJob(
+            job_id=job.id,
+            tenant=job.envelope.tenant,
+            batch_id=job.envelope.batch_id,
+            job_json=job.model_dump_json(),
+            route_json=_TARGETS.dump_json(item.route).decode(),
+            queue=first.queue,
+            message=first_hop_message(self.catalog, job.id, first, self._reply_to),
+        )
 
     def _route(
         self, job: CompletionJob, where: str, state: LiveState | None = None
@@ -195,46 +276,18 @@ class CascadeClient:
         try:
             return list(plan(job, self.catalog, state).targets)
         except NoRoute as exc:
-            prefix = f"{where}." if where else ""
-            raise SubmitError(f"{prefix}{exc.field}: {exc}") from exc
-
-    def _enqueue(self, jobs: Sequence[tuple[CompletionJob, list[TargetRef]]]) -> None:
-        # One pipeline per chunk holds the chunk's records and then its messages: Redis runs a
-        # pipeline's commands in order, so a worker that takes a message always finds its job.
-        for start in range(0, len(jobs), _PUBLISH_BATCH):
-            chunk = jobs[start : start + _PUBLISH_BATCH]
-            pipe = self.redis.pipeline(transaction=False)
-            for job, route in chunk:
-                self.store.add_to_pipeline(pipe, job, route)
-            self._push_messages(pipe, [(job.id, route[0]) for job, route in chunk])
-            pipe.execute()
+            raise SubmitError(f"{dotted(where)}{exc.field}: {exc}") from exc
 
     def _publish_first_hops(self, firsts: Sequence[tuple[str, TargetRef]]) -> None:
         for start in range(0, len(firsts), _PUBLISH_BATCH):
+            by_queue: dict[str, list[bytes]] = {}
+            for job_id, target in firsts[start : start + _PUBLISH_BATCH]:
+                message = first_hop_message(self.catalog, job_id, target, self._reply_to)
+                by_queue.setdefault(target.queue, []).append(message)
             pipe = self.redis.pipeline(transaction=False)
-            self._push_messages(pipe, firsts[start : start + _PUBLISH_BATCH])
+            for queue, messages in by_queue.items():
+                pipe.lpush(queue, *messages)
             pipe.execute()
-
-    def _push_messages(
-        self, pipe: redis.client.Pipeline, firsts: Sequence[tuple[str, TargetRef]]
-    ) -> None:
-        """One LPUSH per queue of the Celery messages for hop 0: what ``send_task`` would push
-        (see ``task_message``), without its per-message cost."""
-        by_queue: dict[str, list[bytes]] = {}
-        for job_id, target in firsts:
-            wire_format = self.catalog.provider(target.provider).wire_format
-            by_queue.setdefault(target.queue, []).append(
-                task_message(
-                    task_name(target.provider, wire_format),
-                    job_id,
-                    0,
-                    queue=target.queue,
-                    argsrepr=task_argsrepr(job_id, 0, tier=target.tier, model=target.model),
-                    reply_to=self._reply_to,
-                )
-            )
-        for queue, messages in by_queue.items():
-            pipe.lpush(queue, *messages)
 
     # --- dead letters --------------------------------------------------------------------
 
@@ -325,57 +378,6 @@ class CascadeClient:
                 pending.difference_update(done)
         finally:
             pubsub.close()
-
-
-# Celery's protocol 2 (docs.celeryq.dev, "Message Protocol"): [args, kwargs, embed] in the
-# body; headers name the task; kombu's Redis transport wraps it in this JSON envelope.
-_EMBED = {"callbacks": None, "errbacks": None, "chain": None, "chord": None}
-_ORIGIN = f"gen{os.getpid()}@{socket.gethostname()}"
-
-
-def task_message(
-    task: str, job_id: str, hop: int, *, queue: str, argsrepr: str, reply_to: str
-) -> bytes:
-    """The message ``celery.send_task(task, args=[job_id, hop], task_id=job_id, queue=queue,
-    argsrepr=argsrepr)`` puts on a Redis queue, built directly: same headers, same body."""
-    body = json.dumps([[job_id, hop], {}, _EMBED]).encode()
-    envelope = {
-        "body": base64.b64encode(body).decode(),
-        "content-encoding": "utf-8",
-        "content-type": "application/json",
-        "headers": {
-            "lang": "py",
-            "task": task,
-            "id": job_id,
-            "shadow": None,
-            "eta": None,
-            "expires": None,
-            "group": None,
-            "group_index": None,
-            "retries": 0,
-            "timelimit": [None, None],
-            "root_id": job_id,
-            "parent_id": None,
-            "argsrepr": argsrepr,
-            "kwargsrepr": "{}",
-            "origin": _ORIGIN,
-            "ignore_result": None,
-            "replaced_task_nesting": 0,
-            "stamped_headers": None,
-            "stamps": {},
-        },
-        "properties": {
-            "correlation_id": job_id,
-            "reply_to": reply_to,
-            "argsrepr": argsrepr,
-            "delivery_mode": 2,
-            "delivery_info": {"exchange": "", "routing_key": queue},
-            "priority": 0,
-            "body_encoding": "base64",
-            "delivery_tag": str(uuid.uuid4()),
-        },
-    }
-    return json.dumps(envelope).encode()
 
 
 def _ended_job(message: Mapping[str, Any] | None) -> str | None:

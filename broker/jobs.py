@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from broker.ids import check_batch_id, check_id
+
 __all__ = [
     "AssistantMessage",
     "Attempt",
@@ -283,14 +285,24 @@ def _utcnow() -> datetime:
 
 
 class JobEnvelope(_Strict):
-    id: str = Field(
-        default_factory=new_job_id, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$"
-    )
+    # Ids and the tenant become parts of Redis keys: broker/ids.py says why they hold no ':'.
+    id: str = Field(default_factory=new_job_id)
     created_at: datetime = Field(default_factory=_utcnow)
     deadline: datetime | None = None
-    tenant: str = Field(default="default", min_length=1, max_length=128)
+    tenant: str = "default"
+    # Set by cascade's batch code; a submit refuses one that names no batch of the job's tenant.
     batch_id: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("id", "tenant")
+    @classmethod
+    def _key_safe(cls, value: str) -> str:
+        return check_id(value)
+
+    @field_validator("batch_id")
+    @classmethod
+    def _batch_key_safe(cls, value: str | None) -> str | None:
+        return None if value is None else check_batch_id(value)
 
     @field_validator("deadline", "created_at")
     @classmethod

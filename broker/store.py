@@ -163,7 +163,9 @@ class JobStore:
     def add_to_pipeline(
         self, pipe: redis.client.Pipeline, job: CompletionJob, route: Sequence[TargetRef]
     ) -> None:
-        """Queue the writes that record a new job; the caller executes the pipeline."""
+        """Queue the writes of a job's record alone, without its message (for tests and tools
+        that run a job by hand). Producers write through ``broker.job_writes.JobWriter``, which
+        writes record and message together and refuses another tenant's id."""
         key = self.keys.job(job.id)
         pipe.hset(
             key,

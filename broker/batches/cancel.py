@@ -21,13 +21,17 @@ __all__ = ["CANCEL_SCRIPT", "cancel_call"]
 # ARGV: ttl, now, batch channel, events channel, then (result JSON, event JSON, done channel) per
 # job. A job that already has a result is left alone; one that has not ends as cancelled, with
 # the same status, counters and events as a worker's finish, so waiters and subscribers wake.
+# A line of a batch still being enqueued may have no job record yet: it gets its result only,
+# and the enqueue, which checks the batch's cancel in the script that writes, never writes it.
 CANCEL_SCRIPT = """
 local ended = 0
 for i = 1, (#KEYS - 1) / 2 do
   local base = 4 + 3 * (i - 1)
   if redis.call('SET', KEYS[2 * i], ARGV[base + 1], 'NX', 'EX', ARGV[1]) then
-    redis.call('HSET', KEYS[2 * i + 1], 'status', 'failed', 'finished_at', ARGV[2])
-    redis.call('EXPIRE', KEYS[2 * i + 1], ARGV[1])
+    if redis.call('EXISTS', KEYS[2 * i + 1]) == 1 then
+      redis.call('HSET', KEYS[2 * i + 1], 'status', 'failed', 'finished_at', ARGV[2])
+      redis.call('EXPIRE', KEYS[2 * i + 1], ARGV[1])
+    end
     redis.call('HINCRBY', KEYS[1], 'cancelled', 1)
     redis.call('PUBLISH', ARGV[base + 3], 'failed')
     redis.call('PUBLISH', ARGV[4], ARGV[base + 2])

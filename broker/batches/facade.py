@@ -12,19 +12,35 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from broker.batches.lines import (
     BATCH_ENDPOINT,
     input_error_from_submit,
     parse_batch_lines,
 )
+from broker.batches.opening import BatchIdTaken
 from broker.batches.output import output_lines
 from broker.batches.progress import batch_events, wait_for_batch
 from broker.batches.records import BatchRecord, UnknownBatch, new_batch_id
 from broker.batches.store import BatchStore
 from broker.client import CascadeClient, SubmitError
+from broker.ids import check_batch_id
 from broker.webhooks import WebhookRegistry
 
-__all__ = ["Batches"]
+__all__ = ["BatchIdTaken", "BatchIncomplete", "Batches"]
+
+
+class BatchIncomplete(RuntimeError):
+    """Redis failed part-way through enqueuing a batch. The batch exists (``validating``) and
+    may have running jobs: cancel it (``cancelled`` says whether that was done already) or
+    submit the same lines again under ``batch_id`` to enqueue the rest."""
+
+    def __init__(self, batch_id: str, reason: str, *, cancelled: bool) -> None:
+        then = "it was cancelled" if cancelled else "cancel it, or submit it again under its id"
+        super().__init__(f"batch {batch_id} was only partly enqueued ({reason}); {then}")
+        self.batch_id = batch_id
+        self.cancelled = cancelled
 
 
 class Batches:
@@ -60,11 +76,19 @@ class Batches:
         default_tier: str | None = None,
         webhook_url: str | None = None,
         batch_id: str | None = None,
+        cancel_if_incomplete: bool = False,
     ) -> BatchRecord:
-        """Check every line, then enqueue every job and write the batch record.
+        """Check every line, write the batch record, then enqueue every job.
 
-        Raises BatchInputError (nothing enqueued) naming the bad lines.
+        Raises BatchInputError (nothing written) naming the bad lines, BatchIdTaken (nothing
+        written) for another tenant's batch id. A Redis error part-way raises BatchIncomplete:
+        the batch is then ``validating``, its tenant sees it and can cancel it, and the same
+        lines submitted again under its id enqueue exactly the jobs that are missing. With
+        ``cancel_if_incomplete`` (the HTTP API, whose callers cannot choose the id to retry
+        with) the incomplete batch is cancelled at once, when Redis allows it.
         """
+        if batch_id is not None:
+            check_batch_id(batch_id)
         batch_id = batch_id or new_batch_id()
         parsed = parse_batch_lines(
             lines,
@@ -75,22 +99,38 @@ class Batches:
             default_tier=default_tier,
         )
         try:
-            job_ids = self.client.submit_many([line.job for line in parsed])
+            planned = self.client.plan_many(
+                [line.job for line in parsed], new_batches=frozenset({batch_id})
+            )
         except SubmitError as exc:
             raise input_error_from_submit(exc, parsed) from exc
-        self.store.create(
+        self.store.open(
             batch_id,
             parsed,
-            total=len(job_ids),
             tenant=tenant,
             endpoint=endpoint,
             completion_window=completion_window,
             metadata=metadata,
             input_file_id=input_file_id,
         )
+        try:
+            self.client.enqueue(planned)
+            self.store.mark_enqueued(batch_id)
+        except (redis.RedisError, SubmitError) as exc:
+            raise self._incomplete(batch_id, tenant, exc, cancel=cancel_if_incomplete) from exc
         if webhook_url:
             self.webhooks.watch(f"batch:{batch_id}", webhook_url, tenant)
         return self.get(batch_id)
+
+    def _incomplete(
+        self, batch_id: str, tenant: str, cause: Exception, *, cancel: bool
+    ) -> BatchIncomplete:
+        if cancel:
+            try:
+                self.cancel(batch_id, tenant=tenant)
+            except redis.RedisError:
+                cancel = False
+        return BatchIncomplete(batch_id, str(cause), cancelled=cancel)
 
     # --- read ------------------------------------------------------------------------
 

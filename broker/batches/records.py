@@ -1,8 +1,10 @@
 """The batch record: its id, counts, status and OpenAI's Batch object; no Redis here.
 
-A batch is validated before it exists, so it starts ``in_progress``; it is ``completed`` once
-every job has ended, and ``cancelling`` then ``cancelled`` after a cancel. Jobs ended by a cancel
-fail with the error class ``CANCELLED`` and are counted apart from real failures.
+A batch is validated before it exists. It is ``validating`` while its jobs are being enqueued
+(and stays so if the enqueue failed part-way: the tenant sees it, and can cancel it or submit it
+again), ``in_progress`` once every job is queued, ``completed`` once every job has ended, and
+``cancelling`` then ``cancelled`` after a cancel. Jobs ended by a cancel fail with the error class
+``CANCELLED`` and are counted apart from real failures.
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ def new_batch_id() -> str:
 
 
 class BatchStatus(StrEnum):
-    """OpenAI's batch statuses that cascade uses (a batch is validated before it exists)."""
+    """OpenAI's batch statuses that cascade uses; ``validating``: its jobs are being enqueued."""
 
+    VALIDATING = "validating"
     IN_PROGRESS = "in_progress"
     COMPLETED = "completed"
     CANCELLING = "cancelling"
@@ -57,10 +60,14 @@ class BatchCounts(BaseModel):
         return self.succeeded + self.failed + self.cancelled
 
 
-def batch_status(counts: BatchCounts, *, cancel_requested: bool) -> BatchStatus:
+def batch_status(
+    counts: BatchCounts, *, cancel_requested: bool, enqueuing: bool = False
+) -> BatchStatus:
     done = counts.finished >= counts.total
     if cancel_requested:
         return BatchStatus.CANCELLED if done else BatchStatus.CANCELLING
+    if enqueuing:
+        return BatchStatus.VALIDATING
     return BatchStatus.COMPLETED if done else BatchStatus.IN_PROGRESS
 
 

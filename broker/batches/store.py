@@ -1,9 +1,10 @@
 """Batch records in Redis: writing a new batch, reading its record and jobs, cancelling it.
 
-A batch is a hash (id, tenant, endpoint, timestamps, ``total``, and the ``succeeded``,
-``failed`` and ``cancelled`` counters that the workers' finish script and the cancel script
-increment), two lists in submission order (job ids, custom ids) and an entry in its tenant's
-sorted set. Lists are read in pipelined pages, never one round trip per job.
+A batch is a hash (id, tenant, endpoint, timestamps, ``total``, ``enqueuing`` until every job
+is queued, and the ``succeeded``, ``failed`` and ``cancelled`` counters that the workers'
+finish script and the cancel script increment), two lists in submission order (job ids, custom
+ids) and an entry in its tenant's sorted set. Lists are read in pipelined pages, never one round
+trip per job; the tenant's set is read a page at a time.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import redis
 
 from broker.batches.cancel import CANCEL_SCRIPT, cancel_call
 from broker.batches.lines import BatchLine
+from broker.batches.opening import OPEN_SCRIPT, BatchIdTaken, open_call
 from broker.batches.records import (
     BatchCounts,
     BatchRecord,
@@ -25,6 +27,7 @@ from broker.batches.records import (
     UnknownBatch,
     batch_status,
 )
+from broker.ids import BATCH_ID_MAX, is_valid_id
 from broker.jobs import JobStatus
 from broker.keys import Keys
 
@@ -47,47 +50,58 @@ class BatchStore:
         self.keys = keys
         self.ttl_s = ttl_s
         self._cancel = client.register_script(CANCEL_SCRIPT)
+        self._open = client.register_script(OPEN_SCRIPT)
 
-    def create(
+    def open(
         self,
         batch_id: str,
         lines: Sequence[BatchLine],
         *,
-        total: int,
         tenant: str,
         endpoint: str,
         completion_window: str,
         metadata: Mapping[str, str] | None,
         input_file_id: str | None,
-    ) -> None:
-        """Write the record of a batch whose jobs were just enqueued, in one round trip."""
-        now = int(time.time())
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(
-            self.keys.batch(batch_id),
-            mapping={
-                "id": batch_id,
-                "tenant": tenant,
-                "endpoint": endpoint,
-                "input_file_id": input_file_id or "",
-                "completion_window": completion_window,
-                "metadata": json.dumps(dict(metadata or {})),
-                "total": total,
-                "created_at": now,
-                "in_progress_at": now,
-            },
+    ) -> bool:
+        """Write the record of a batch about to be enqueued, or find the tenant's own again.
+
+        One script (``OPEN_SCRIPT``): the record, marked as still enqueuing, its job and custom
+        id lists and its entry in the tenant's set, all or nothing. True when it was created,
+        False when the tenant's batch of that id and size exists (a retried submit). Raises
+        BatchIdTaken when the id is another tenant's, or the tenant's with another size.
+        """
+        now = time.time()
+        fields = {
+            "id": batch_id,
+            "tenant": tenant,
+            "endpoint": endpoint,
+            "input_file_id": input_file_id or "",
+            "completion_window": completion_window,
+            "metadata": json.dumps(dict(metadata or {})),
+            "total": str(len(lines)),
+            "created_at": str(int(now)),
+            "enqueuing": "1",
+        }
+        keys, args = open_call(
+            self.keys,
+            batch_id,
+            tenant,
+            fields,
+            job_ids=[line.job.id for line in lines],
+            custom_ids=[line.custom_id for line in lines],
+            now=now,
+            ttl_s=self.ttl_s,
         )
-        for start in range(0, len(lines), _LIST_CHUNK):
-            chunk = lines[start : start + _LIST_CHUNK]
-            pipe.rpush(self.keys.batch_jobs(batch_id), *[line.job.id for line in chunk])
-            pipe.rpush(self.keys.batch_custom_ids(batch_id), *[line.custom_id for line in chunk])
-        pipe.zadd(self.keys.tenant_batches(tenant), {batch_id: time.time()})
-        for key in (
-            self.keys.batch(batch_id),
-            self.keys.batch_jobs(batch_id),
-            self.keys.batch_custom_ids(batch_id),
-        ):
-            pipe.expire(key, self.ttl_s)
+        verdict = _text(self._open(keys=keys, args=args))
+        if verdict in ("taken", "resized"):
+            raise BatchIdTaken(batch_id, tenant_holds=verdict == "resized")
+        return verdict == "created"
+
+    def mark_enqueued(self, batch_id: str) -> None:
+        """Every job of the batch is queued: it is in progress from now on."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(self.keys.batch(batch_id), "enqueuing")
+        pipe.hsetnx(self.keys.batch(batch_id), "in_progress_at", str(int(time.time())))
         pipe.execute()
 
     def get(self, batch_id: str, *, tenant: str | None = None, exact: bool = True) -> BatchRecord:
@@ -97,6 +111,8 @@ class BatchStore:
         (pipelined, batches of up to 10,000 jobs); otherwise every unfinished job counts as
         queued.
         """
+        if not is_valid_id(batch_id, BATCH_ID_MAX):
+            raise UnknownBatch(batch_id)
         raw = self.redis.hgetall(self.keys.batch(batch_id))
         fields = {_text(key): _text(value) for key, value in raw.items()}
         if "total" not in fields or (tenant is not None and fields["tenant"] != tenant):
@@ -114,7 +130,9 @@ class BatchStore:
         running = self._running(batch_id) if exact and unfinished else 0
         counts.running = min(running, unfinished)
         counts.queued = unfinished - counts.running
-        status = batch_status(counts, cancel_requested="cancelling_at" in fields)
+        status = batch_status(
+            counts, cancel_requested="cancelling_at" in fields, enqueuing="enqueuing" in fields
+        )
         fields.update(self._stamp_end(batch_id, status, fields))
         return BatchRecord(
             id=batch_id,
@@ -146,23 +164,26 @@ class BatchStore:
     def list_batches(
         self, tenant: str, *, after: str | None = None, limit: int = 20
     ) -> tuple[list[BatchRecord], bool]:
-        """A tenant's batches, newest first, after the batch ``after``; and whether more exist."""
-        ids = [
-            _text(item)
-            for item in cast(
-                list[bytes], self.redis.zrevrange(self.keys.tenant_batches(tenant), 0, -1)
-            )
-        ]
-        if after is not None and after in ids:
-            ids = ids[ids.index(after) + 1 :]
+        """A tenant's batches, newest first, after the batch ``after``; and whether more exist.
+
+        Reads the tenant's set a page at a time from ``after``'s rank, never whole; an entry
+        whose batch has expired is dropped from the set as it is met.
+        """
+        key = self.keys.tenant_batches(tenant)
+        rank = self.redis.zrevrank(key, after) if after is not None else None
+        start = 0 if rank is None else int(cast(int, rank)) + 1
         records: list[BatchRecord] = []
-        for batch_id in ids:
-            if len(records) > limit:
+        while len(records) <= limit:
+            page = cast(list[bytes], self.redis.zrevrange(key, start, start + limit))
+            if not page:
                 break
-            try:
-                records.append(self.get(batch_id, tenant=tenant, exact=False))
-            except UnknownBatch:
-                continue
+            start += len(page)
+            for batch_id in (_text(item) for item in page):
+                try:
+                    records.append(self.get(batch_id, tenant=tenant, exact=False))
+                except UnknownBatch:
+                    self.redis.zrem(key, batch_id)
+                    start -= 1
         return records[:limit], len(records) > limit
 
     def job_ids(self, batch_id: str) -> list[str]:

@@ -11,11 +11,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from broker.client import SubmitError
+from broker.client import IdConflict, SubmitError
 from broker.http_api.errors import ApiError, not_found
 from broker.http_api.openai_routes import json_body, timeout_of
 from broker.http_api.state import ApiState, state_of, tenant_of
 from broker.http_api.streams import job_events, wait_result
+from broker.ids import is_valid_id
 
 __all__ = ["ROUTES"]
 
@@ -24,14 +25,16 @@ _MAX_WAIT_IDS = 10_000
 
 def _owned(state: ApiState, job_ids: list[str], tenant: str) -> list[str]:
     """The ids among ``job_ids`` that are not this tenant's jobs (unknown ones included)."""
+    # A string that is no job id names no job: it is never read, as it may spell another key.
+    valid = [job_id for job_id in job_ids if is_valid_id(job_id)]
     pipe = state.client.redis.pipeline(transaction=False)
-    for job_id in job_ids:
+    for job_id in valid:
         pipe.hget(state.keys.job(job_id), "tenant")
-    owners = pipe.execute()
+    owners = dict(zip(valid, pipe.execute(), strict=True))
     return [
         job_id
-        for job_id, owner in zip(job_ids, owners, strict=True)
-        if owner is None or owner.decode() != tenant
+        for job_id in job_ids
+        if (owner := owners.get(job_id)) is None or owner.decode() != tenant
     ]
 
 
@@ -56,6 +59,7 @@ async def submit_job(request: Request) -> Response:
     responses:
       202: {description: '{id, status: queued}'}
       400: {description: refused; the message names the field; nothing was enqueued}
+      409: {description: envelope.id is taken (not by this tenant); nothing was enqueued}
     """
     tenant = tenant_of(request)
     state = state_of(request)
@@ -68,10 +72,18 @@ async def submit_job(request: Request) -> Response:
             "envelope.tenant: must be the API key's tenant or left out",
             param="envelope.tenant",
         )
+    if envelope.get("batch_id") is not None:
+        raise ApiError(
+            400,
+            "envelope.batch_id: set by cascade's batch code only; use /v1/batches",
+            param="envelope.batch_id",
+        )
     body["envelope"] = {**envelope, "tenant": tenant}
     try:
         job = state.client.parse_job(body)
         job_id = await run_in_threadpool(state.client.submit, job)
+    except IdConflict as exc:
+        raise ApiError(409, str(exc), param="envelope.id", code="id_conflict") from exc
     except SubmitError as exc:
         raise ApiError(400, str(exc)) from exc
     if webhook_url is not None:

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from broker.batches import BatchInputError, UnknownBatch, needs_for_model
+from broker.batches import BatchIncomplete, BatchInputError, UnknownBatch, needs_for_model
 from broker.client import SubmitError
 from broker.http_api.errors import ApiError, not_found
 from broker.http_api.state import ApiState, state_of, tenant_of
@@ -314,6 +314,7 @@ async def create_batch(request: Request) -> Response:
     responses:
       200: {description: the batch object}
       400: {description: a line was refused; errors.data names each line and field}
+      503: {description: 'Redis failed part-way; the batch (batch_id) was cancelled'}
     """
     tenant = tenant_of(request)
     state = state_of(request)
@@ -336,11 +337,16 @@ async def create_batch(request: Request) -> Response:
         metadata={str(k): str(v) for k, v in metadata.items()},
         input_file_id=file_id,
         webhook_url=metadata.get("webhook_url"),
+        cancel_if_incomplete=True,
     )
     try:
         record = await run_in_threadpool(submit)
     except BatchInputError as exc:
         raise _refused(exc) from exc
+    except BatchIncomplete as exc:
+        extra = {"batch_id": exc.batch_id}
+        code = "batch_incomplete"
+        raise ApiError(503, str(exc), type="server_error", code=code, extra=extra) from exc
     except ValueError as exc:
         raise ApiError(400, str(exc)) from exc
     return JSONResponse(record.to_openai())

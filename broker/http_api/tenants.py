@@ -21,6 +21,8 @@ from typing import Any
 
 import yaml
 
+from broker.ids import id_problem
+
 __all__ = ["TenantConfigError", "TenantDirectory"]
 
 
@@ -57,6 +59,9 @@ class TenantDirectory:
     ) -> TenantDirectory:
         digests: dict[str, str] = {}
         for tenant, tenant_keys in keys.items():
+            # A tenant's name is part of its Redis keys (broker/ids.py).
+            if (problem := id_problem(tenant)) is not None:
+                raise TenantConfigError(f"tenants.{tenant}: the tenant's name {problem}")
             for key in tenant_keys:
                 digest = _digest(key)
                 if digests.get(digest, tenant) != tenant:

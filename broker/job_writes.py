@@ -1,0 +1,156 @@
+"""Writing new jobs: each record and its first Celery message in one Lua script per chunk.
+
+One script decides and writes, so nothing is checked on one round trip and written on another:
+
+- a job id held by another tenant is refused (``IdTaken``), and nothing of the chunk is written;
+- a job that names a batch must name one of its own tenant's (``ForeignBatch``);
+- a job id the tenant already holds is left as it is and not queued again: a record is only ever
+  written together with its message, so "stored" means "stored and queued";
+- a job of a batch being cancelled is not written (the cancel has ended it already).
+
+Redis runs a script whole or not at all when memory runs out: its first write is refused when
+``maxmemory`` was reached before it started, and once it has written it runs to the end. So a
+Redis error part-way through a submit leaves whole chunks behind, never a record without its
+message, and the same submit retried writes exactly the jobs that are missing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+import redis
+
+from broker.keys import Keys
+
+__all__ = ["ForeignBatch", "IdTaken", "JobWriter", "NewJob", "Written"]
+
+# KEYS: the n job hashes, then the q queues, then the batch hashes.
+# ARGV: n, q, ttl, submitted_at, then per job: tenant, job JSON, route JSON, batch id ('' when
+# none), batch index (0 when none), queue index, message.
+# Returns {'ok', outcome per job} (1 written, 0 already the tenant's, 2 its batch is cancelled),
+# or {'taken', i} / {'foreign_batch', i} with nothing written.
+_WRITE = """
+local n, q = tonumber(ARGV[1]), tonumber(ARGV[2])
+local per = 7
+local outcome = {}
+for i = 1, n do
+  local base = 5 + per * (i - 1)
+  local tenant, batch = ARGV[base], tonumber(ARGV[base + 4])
+  local cancelled = false
+  if batch > 0 then
+    local bkey = KEYS[n + q + batch]
+    if redis.call('HGET', bkey, 'tenant') ~= tenant then return {'foreign_batch', i} end
+    cancelled = redis.call('HEXISTS', bkey, 'cancelling_at') == 1
+  end
+  local owner = redis.call('HGET', KEYS[i], 'tenant')
+  if owner and owner ~= tenant then return {'taken', i} end
+  if owner then outcome[i] = 0 elseif cancelled then outcome[i] = 2 else outcome[i] = 1 end
+end
+local queued = {}
+for i = 1, n do
+  if outcome[i] == 1 then
+    local base = 5 + per * (i - 1)
+    redis.call('HSET', KEYS[i], 'job', ARGV[base + 1], 'route', ARGV[base + 2],
+      'status', 'queued', 'hop', 0, 'submitted_at', ARGV[4], 'tenant', ARGV[base],
+      'batch_id', ARGV[base + 3])
+    redis.call('EXPIRE', KEYS[i], ARGV[3])
+    local queue = tonumber(ARGV[base + 5])
+    queued[queue] = queued[queue] or {}
+    table.insert(queued[queue], ARGV[base + 6])
+  end
+end
+for queue, messages in pairs(queued) do
+  for start = 1, #messages, 500 do
+    redis.call('LPUSH', KEYS[n + queue], unpack(messages, start, math.min(start + 499, #messages)))
+  end
+end
+local reply = {'ok'}
+for i = 1, n do reply[i + 1] = outcome[i] end
+return reply
+"""
+
+
+class Written(IntEnum):
+    """What the write did with one job."""
+
+    ALREADY_STORED = 0  # the tenant's own job, stored and queued before
+    WRITTEN = 1
+    BATCH_CANCELLED = 2  # its batch was cancelled first: nothing left to run
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """One job ready to write: its record's fields and its first message."""
+
+    job_id: str
+    tenant: str
+    batch_id: str | None
+    job_json: str
+    route_json: str
+    queue: str
+    message: bytes
+
+
+class IdTaken(Exception):
+    """``job_id`` (at ``index`` of the chunk) is another tenant's; nothing was written."""
+
+    def __init__(self, index: int, job_id: str) -> None:
+        super().__init__(job_id)
+        self.index = index
+        self.job_id = job_id
+
+
+class ForeignBatch(IdTaken):
+    """The job at ``index`` names a batch that is not its tenant's; nothing was written."""
+
+
+class JobWriter:
+    """Writes chunks of new jobs (``_WRITE``); reads who holds ids, for the checks before."""
+
+    def __init__(self, client: redis.Redis, keys: Keys, ttl_s: int) -> None:
+        self.client = client
+        self.keys = keys
+        self.ttl_s = ttl_s
+        self._write = client.register_script(_WRITE)
+
+    def write(self, jobs: Sequence[NewJob]) -> list[Written]:
+        """Write the chunk in one script; raises IdTaken or ForeignBatch, writing nothing."""
+        queues: dict[str, int] = {}
+        batches: dict[str, int] = {}
+        args: list[str | int | bytes] = [len(jobs), 0, self.ttl_s, f"{time.time():.6f}"]
+        for job in jobs:
+            queue = queues.setdefault(job.queue, len(queues) + 1)
+            batch = batches.setdefault(job.batch_id, len(batches) + 1) if job.batch_id else 0
+            args += [job.tenant, job.job_json, job.route_json, job.batch_id or "", batch, queue]
+            args.append(job.message)
+        args[1] = len(queues)
+        keys = [self.keys.job(job.job_id) for job in jobs]
+        keys += list(queues)
+        keys += [self.keys.batch(batch_id) for batch_id in batches]
+        reply = self._write(keys=keys, args=args)
+        verdict = _text(reply[0])
+        if verdict == "taken":
+            index = int(reply[1]) - 1
+            raise IdTaken(index, jobs[index].job_id)
+        if verdict == "foreign_batch":
+            index = int(reply[1]) - 1
+            raise ForeignBatch(index, jobs[index].job_id)
+        return [Written(int(item)) for item in reply[1:]]
+
+    def owners(self, job_ids: Sequence[str]) -> list[str | None]:
+        """The tenant holding each id (None when it is free), read in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hget(self.keys.job(job_id), "tenant")
+        return [None if owner is None else _text(owner) for owner in pipe.execute()]
+
+    def batch_owner(self, batch_id: str) -> str | None:
+        owner = self.client.hget(self.keys.batch(batch_id), "tenant")
+        return None if owner is None else _text(owner)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
