@@ -24,7 +24,7 @@ from broker.batches.output import output_lines
 from broker.batches.progress import batch_events, wait_for_batch
 from broker.batches.records import BatchRecord, UnknownBatch, new_batch_id
 from broker.batches.store import BatchStore
-from broker.client import CascadeClient, SubmitError
+from broker.client import CascadeClient, IdConflict, SubmitError
 from broker.ids import check_batch_id
 from broker.webhooks import WebhookRegistry
 
@@ -102,6 +102,9 @@ class Batches:
             planned = self.client.plan_many(
                 [line.job for line in parsed], new_batches=frozenset({batch_id})
             )
+        except IdConflict as exc:
+            # The lines' job ids are made of the batch id: it is the batch id that is taken.
+            raise BatchIdTaken(batch_id, tenant_holds=False) from exc
         except SubmitError as exc:
             raise input_error_from_submit(exc, parsed) from exc
         self.store.open(

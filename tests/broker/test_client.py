@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 import redis
 
+from broker.batches import Batches
 from broker.catalog_file import load_catalog
-from broker.client import CascadeClient, SubmitError, UnknownJob
+from broker.client import CascadeClient, IdConflict, SubmitError, UnknownJob
 from broker.jobs import JobStatus
 from broker.settings import Settings
 
@@ -118,3 +119,80 @@ def test_an_unknown_job_id_is_reported_as_unknown(client: CascadeClient) -> None
         client.get("no-such-job")
     with pytest.raises(UnknownJob):
         client.wait("no-such-job", timeout=0.1)
+
+
+# --- tenants' ids ---------------------------------------------------------------------------
+
+
+def _job(job_id: str, tenant: str, **envelope: Any) -> dict[str, Any]:
+    return {
+        "needs": {"tier": "fast"},
+        "request": PROMPT,
+        "envelope": {"id": job_id, "tenant": tenant, **envelope},
+    }
+
+
+def test_another_tenants_job_id_is_refused_and_their_job_is_left_as_it_was(
+    client: CascadeClient,
+) -> None:
+    client.submit(PROMPT, tier="fast", job_id="order-7", tenant="acme")
+    before = client.redis.hgetall("cascade:job:order-7")
+
+    with pytest.raises(IdConflict) as refused:
+        client.submit(PROMPT, tier="smart", job_id="order-7", tenant="globex")
+
+    assert str(refused.value).startswith("envelope.id: 'order-7' is already taken")
+    assert client.redis.hgetall("cascade:job:order-7") == before
+    assert (client.redis.llen("fast.alpha"), client.redis.llen("smart.gamma")) == (1, 0)
+
+
+def test_a_submit_holding_another_tenants_id_writes_none_of_its_jobs(
+    client: CascadeClient,
+) -> None:
+    client.submit(PROMPT, tier="fast", job_id="order-8", tenant="acme")
+
+    with pytest.raises(IdConflict, match=r"^jobs\[1\]\.envelope\.id: 'order-8'"):
+        client.submit_many([_job("order-9", "globex"), _job("order-8", "globex")])
+
+    assert not client.redis.exists("cascade:job:order-9")
+    assert client.redis.llen("fast.alpha") == 1
+
+
+def test_the_write_itself_refuses_an_id_another_tenant_took_after_the_checks(
+    client: CascadeClient,
+) -> None:
+    # globex's jobs pass the checks; acme takes one of the ids before globex's write.
+    planned = client.plan_many([_job("order-10", "globex"), _job("order-11", "globex")])
+    client.submit(PROMPT, tier="fast", job_id="order-11", tenant="acme")
+
+    with pytest.raises(IdConflict, match=r"^jobs\[1\]\.envelope\.id: 'order-11'"):
+        client.enqueue(planned)
+
+    assert not client.redis.exists("cascade:job:order-10")
+    assert client.redis.hget("cascade:job:order-11", "tenant") == b"acme"
+    assert client.redis.llen("fast.alpha") == 1
+
+
+def test_a_job_naming_another_tenants_batch_or_none_is_refused_and_no_counter_moves(
+    client: CascadeClient,
+) -> None:
+    line = {"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": "fast", **PROMPT}}
+    batch = Batches(client).submit([line], tenant="acme")
+    before = client.redis.hgetall(f"cascade:batch:{batch.id}")
+
+    for batch_id in (batch.id, "batch_nobody"):
+        with pytest.raises(IdConflict, match=r"^envelope\.batch_id: .* is not a batch of"):
+            client.submit(PROMPT, tier="fast", tenant="globex", batch_id=batch_id)
+
+    assert client.redis.hgetall(f"cascade:batch:{batch.id}") == before
+    assert client.redis.llen("fast.alpha") == 1
+
+
+def test_a_tenant_resubmitting_its_own_ids_gets_them_back_queued_once(
+    client: CascadeClient,
+) -> None:
+    jobs = [_job(f"own-{i}", "acme") for i in range(3)]
+
+    assert client.submit_many(jobs) == client.submit_many(jobs) == ["own-0", "own-1", "own-2"]
+    assert client.redis.llen("fast.alpha") == 3
