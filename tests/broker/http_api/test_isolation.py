@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import redis
 from starlette.testclient import TestClient
@@ -41,7 +40,7 @@ def api(redis_url: str) -> Iterator[TestClient]:
     client.close()
 
 
-def submit(api: TestClient, headers: dict[str, str], **extra: Any) -> httpx.Response:
+def submit(api: TestClient, headers: dict[str, str], **extra: Any) -> Any:
     body = {"needs": {"tier": "fast"}, "request": PROMPT, **extra}
     return api.post("/v1/jobs", json=body, headers=headers)
 
