@@ -23,6 +23,7 @@ import pytest
 import redis
 import yaml
 
+from broker.batches import Batches
 from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
 from broker.jobs import AttemptOutcome, CompletionJob, CompletionResult
@@ -106,11 +107,11 @@ def test_a_cap_reached_mid_batch_reroutes_the_rest_and_usage_matches_the_results
     stack: LocalStack, client: CascadeClient, capped_catalog: tuple[str, float]
 ) -> None:
     _, cap = capped_catalog
-    jobs = [
-        {"needs": {"tier": "fast"}, "request": PROMPT, "envelope": {"batch_id": "capped-batch"}}
-        for _ in range(JOBS)
-    ]
-    ids = client.submit_many(jobs)
+    # A job names only a batch of its own tenant: the batch code writes the batch and its jobs.
+    batches = Batches(client)
+    line = {"method": "POST", "url": "/v1/chat/completions", "body": {"model": "fast", **PROMPT}}
+    batches.submit([{"custom_id": f"r{n}", **line} for n in range(JOBS)], batch_id="capped-batch")
+    ids = batches.job_ids("capped-batch")
     results = client.wait_many(ids, timeout=90)
 
     assert sorted(results) == sorted(ids)
