@@ -25,7 +25,7 @@ from broker.batches.progress import batch_events, wait_for_batch
 from broker.batches.records import BatchRecord, UnknownBatch, new_batch_id
 from broker.batches.store import BatchStore
 from broker.client import CascadeClient, IdConflict, SubmitError
-from broker.ids import check_batch_id
+from broker.ids import BATCH_ID_MAX, id_problem
 from broker.webhooks import WebhookRegistry
 
 __all__ = ["BatchIdTaken", "BatchIncomplete", "Batches"]
@@ -87,8 +87,10 @@ class Batches:
         ``cancel_if_incomplete`` (the HTTP API, whose callers cannot choose the id to retry
         with) the incomplete batch is cancelled at once, when Redis allows it.
         """
-        if batch_id is not None:
-            check_batch_id(batch_id)
+        if (problem := id_problem(tenant)) is not None:
+            raise ValueError(f"tenant: {problem}")
+        if batch_id is not None and (problem := id_problem(batch_id, BATCH_ID_MAX)) is not None:
+            raise ValueError(f"batch_id: {problem}")
         batch_id = batch_id or new_batch_id()
         parsed = parse_batch_lines(
             lines,

@@ -72,8 +72,10 @@ def test_a_batch_id_that_spells_another_keys_name_is_an_unknown_batch(
     batches.submit_lines(lines(1), tenant="acme", batch_id="b")
     with pytest.raises(UnknownBatch):
         batches.get(batch_id, tenant="acme")
-    with pytest.raises(ValueError, match="no ':'"):
+    with pytest.raises(ValueError, match="^batch_id: must be .*no ':'"):
         batches.submit_lines(lines(1), tenant="acme", batch_id=batch_id)
+    with pytest.raises(ValueError, match="^tenant: must be .*no ':'"):
+        batches.submit_lines(lines(1), tenant=f"acme{batch_id}")
 
 
 def test_the_tenants_batch_set_expires_and_drops_entries_older_than_the_ttl(

@@ -60,6 +60,14 @@ def squeeze(connection: redis.Redis) -> None:
     connection.config_set("maxmemory", used + HEADROOM_BYTES)
 
 
+def submit_out_of_memory(batches: Batches) -> BatchIncomplete:
+    """A 5,000-line batch submitted into a Redis that runs out of memory part-way."""
+    squeeze(batches.redis)
+    with pytest.raises(BatchIncomplete) as failed:
+        batches.submit_lines(lines(5000), tenant="acme", batch_id="nightly")
+    return failed.value
+
+
 def stored_jobs(connection: redis.Redis) -> set[str]:
     return {
         key.decode().removeprefix("cascade:job:")
@@ -99,14 +107,11 @@ def test_a_submit_that_runs_out_of_memory_leaves_every_stored_job_queued_and_a_r
 def test_a_batch_that_runs_out_of_memory_is_visible_cancellable_and_completed_by_a_retry(
     client: CascadeClient,
 ) -> None:
-    batches = Batches(client)
-    connection = client.redis
-    squeeze(connection)
+    batches, connection = Batches(client), client.redis
 
-    with pytest.raises(BatchIncomplete) as failed:
-        batches.submit_lines(lines(5000), tenant="acme", batch_id="nightly")
+    failed = submit_out_of_memory(batches)
 
-    assert failed.value.batch_id == "nightly" and not failed.value.cancelled
+    assert failed.batch_id == "nightly" and not failed.cancelled
     record = batches.get("nightly", tenant="acme")
     assert record.status == BatchStatus.VALIDATING and record.counts.total == 5000
     assert [item.id for item in batches.list_batches("acme")[0]] == ["nightly"]
@@ -125,11 +130,8 @@ def test_a_batch_that_runs_out_of_memory_is_visible_cancellable_and_completed_by
 def test_an_incomplete_batch_cancelled_ends_every_line_and_a_retry_then_queues_nothing(
     client: CascadeClient,
 ) -> None:
-    batches = Batches(client)
-    connection = client.redis
-    squeeze(connection)
-    with pytest.raises(BatchIncomplete):
-        batches.submit_lines(lines(5000), tenant="acme", batch_id="nightly")
+    batches, connection = Batches(client), client.redis
+    submit_out_of_memory(batches)
     queued_before = len(queued_jobs(connection))
     connection.config_set("maxmemory", 0)
 
