@@ -27,7 +27,7 @@ from broker.keys import Keys
 
 __all__ = ["ForeignBatch", "IdTaken", "JobWriter", "NewJob", "Written"]
 
-# KEYS: the n job hashes, then the q queues, then the batch hashes.
+# KEYS: the n job hashes, their n result keys, then the q queues, then the batch hashes.
 # ARGV: n, q, ttl, submitted_at, then per job: tenant, job JSON, route JSON, batch id ('' when
 # none), batch index (0 when none), queue index, message.
 # Returns {'ok', outcome per job} (1 written, 0 already the tenant's, 2 its batch is cancelled),
@@ -41,13 +41,22 @@ for i = 1, n do
   local tenant, batch = ARGV[base], tonumber(ARGV[base + 4])
   local cancelled = false
   if batch > 0 then
-    local bkey = KEYS[n + q + batch]
+    local bkey = KEYS[2 * n + q + batch]
     if redis.call('HGET', bkey, 'tenant') ~= tenant then return {'foreign_batch', i} end
     cancelled = redis.call('HEXISTS', bkey, 'cancelling_at') == 1
   end
   local owner = redis.call('HGET', KEYS[i], 'tenant')
   if owner and owner ~= tenant then return {'taken', i} end
-  if owner then outcome[i] = 0 elseif cancelled then outcome[i] = 2 else outcome[i] = 1 end
+  if owner then
+    outcome[i] = 0
+  elseif cancelled then
+    outcome[i] = 2
+  elseif redis.call('EXISTS', KEYS[n + i]) == 1 then
+    -- a result without a record: a line its batch's cancel ended before it was written
+    return {'taken', i}
+  else
+    outcome[i] = 1
+  end
 end
 local queued = {}
 for i = 1, n do
@@ -64,7 +73,8 @@ for i = 1, n do
 end
 for queue, messages in pairs(queued) do
   for start = 1, #messages, 500 do
-    redis.call('LPUSH', KEYS[n + queue], unpack(messages, start, math.min(start + 499, #messages)))
+    local last = math.min(start + 499, #messages)
+    redis.call('LPUSH', KEYS[2 * n + queue], unpack(messages, start, last))
   end
 end
 local reply = {'ok'}
@@ -128,6 +138,7 @@ class JobWriter:
             args.append(job.message)
         args[1] = len(queues)
         keys = [self.keys.job(job.job_id) for job in jobs]
+        keys += [self.keys.result(job.job_id) for job in jobs]
         keys += list(queues)
         keys += [self.keys.batch(batch_id) for batch_id in batches]
         reply = self._write(keys=keys, args=args)

@@ -15,7 +15,7 @@ import redis
 
 from broker.batches import Batches, BatchIncomplete, BatchStatus
 from broker.catalog_file import load_catalog
-from broker.client import CascadeClient
+from broker.client import CascadeClient, IdConflict
 from broker.local_stack import LocalStack
 from broker.settings import Settings
 
@@ -142,3 +142,9 @@ def test_an_incomplete_batch_cancelled_ends_every_line_and_a_retry_then_queues_n
     assert cancelled.counts.cancelled == 5000
     assert len(queued_jobs(connection)) == queued_before
     assert batches.get("nightly").status == BatchStatus.CANCELLED
+    # A line that was never written is still the batch's: no other tenant may take its id.
+    unwritten = next(i for i in batches.job_ids("nightly") if i not in stored_jobs(connection))
+    with pytest.raises(IdConflict):
+        client.submit({"messages": [{"role": "user", "content": "Hi"}]}, tier="fast",
+                      job_id=unwritten, tenant="globex")
+    assert len(queued_jobs(connection)) == queued_before
