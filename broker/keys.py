@@ -14,6 +14,7 @@ __all__ = ["Keys"]
 
 @dataclass(frozen=True, slots=True)
 class Keys:
+    # Ids that become part of a name hold no ':' (broker/ids.py), so no id spells another key.
     prefix: str = "cascade"
 
     def job(self, job_id: str) -> str:
@@ -41,7 +42,8 @@ class Keys:
         return f"{self.prefix}:events"
 
     def batch(self, batch_id: str) -> str:
-        """Hash: a batch's record and counters (total, succeeded, failed, ...)."""
+        """Hash: a batch's record and counters (total, succeeded, failed, ...); ``enqueuing``
+        while its jobs are being written."""
         return f"{self.prefix}:batch:{batch_id}"
 
     def batch_jobs(self, batch_id: str) -> str:
@@ -57,7 +59,8 @@ class Keys:
         return f"{self.prefix}:batch:{batch_id}:custom_ids"
 
     def tenant_batches(self, tenant: str) -> str:
-        """Sorted set: a tenant's batch ids, scored by creation time."""
+        """Sorted set: a tenant's batch ids, scored by creation time. Expires with its newest
+        batch; entries older than the batches' TTL are dropped when a batch is created."""
         return f"{self.prefix}:tenant:{tenant}:batches"
 
     def file(self, file_id: str) -> str:
