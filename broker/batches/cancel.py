@@ -18,17 +18,21 @@ from broker.keys import Keys
 __all__ = ["CANCEL_SCRIPT", "cancel_call"]
 
 # KEYS: batch hash, then (result, job hash) per job.
-# ARGV: ttl, now, batch channel, events channel, then (result JSON, event JSON, done channel) per
-# job. A job that already has a result is left alone; one that has not ends as cancelled, with
-# the same status, counters and events as a worker's finish, so waiters and subscribers wake.
-# A line of a batch still being enqueued may have no job record yet: it gets its result only,
-# and the enqueue, which checks the batch's cancel in the script that writes, never writes it.
+# ARGV: ttl, now, batch channel, events channel, the batch's tenant, then (result JSON, event
+# JSON, done channel) per job. A job that already has a result is left alone; one that has not
+# ends as cancelled, with the same status, counters and events as a worker's finish, so waiters
+# and subscribers wake. A line of a batch still being enqueued may have no job record yet: it
+# gets its result only, and the enqueue, which checks the batch's cancel in the script that
+# writes, never writes it. A job id another tenant took before the line was written is theirs:
+# it is never ended here.
 CANCEL_SCRIPT = """
 local ended = 0
 for i = 1, (#KEYS - 1) / 2 do
-  local base = 4 + 3 * (i - 1)
-  if redis.call('SET', KEYS[2 * i], ARGV[base + 1], 'NX', 'EX', ARGV[1]) then
-    if redis.call('EXISTS', KEYS[2 * i + 1]) == 1 then
+  local base = 5 + 3 * (i - 1)
+  local owner = redis.call('HGET', KEYS[2 * i + 1], 'tenant')
+  if (not owner or owner == ARGV[5])
+      and redis.call('SET', KEYS[2 * i], ARGV[base + 1], 'NX', 'EX', ARGV[1]) then
+    if owner then
       redis.call('HSET', KEYS[2 * i + 1], 'status', 'failed', 'finished_at', ARGV[2])
       redis.call('EXPIRE', KEYS[2 * i + 1], ARGV[1])
     end
@@ -58,6 +62,7 @@ def cancel_call(
         f"{now.timestamp():.6f}",
         keys.batch_channel(batch_id),
         keys.events_channel(),
+        tenant,
     ]
     for job_id in job_ids:
         result = FailedResult(

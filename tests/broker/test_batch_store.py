@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 
-from broker.batches import Batches, BatchIdTaken, BatchStatus, UnknownBatch
+from broker.batches import Batches, BatchIdTaken, BatchIncomplete, BatchStatus, UnknownBatch
 from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
 from broker.settings import Settings
@@ -113,3 +113,30 @@ def test_listing_reads_the_tenants_set_a_page_at_a_time_and_skips_expired_batche
     assert not no_more
     assert all(end != -1 and end - start <= 30 for start, end in ranges)
     assert batches.redis.zscore("cascade:tenant:acme:batches", "b20") is None
+
+
+def test_a_batch_whose_job_id_another_tenant_took_mid_enqueue_is_cancelled_sparing_that_job(
+    batches: Batches, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = batches.client
+    enqueue = client.enqueue
+
+    def raced(planned: Any) -> None:
+        # globex takes a line's id after the checks, before the line is written
+        theirs = {"needs": {"tier": "fast"}, "request": {"messages": [{"role": "user",
+                  "content": "Hi"}]}, "envelope": {"id": "nightly-2", "tenant": "globex"}}
+        enqueue(client.plan_many([theirs]))
+        enqueue(planned)
+
+    monkeypatch.setattr(client, "enqueue", raced)
+
+    with pytest.raises(BatchIncomplete) as failed:
+        batches.submit_lines(lines(2), tenant="acme", batch_id="nightly",
+                             cancel_if_incomplete=True)
+
+    assert failed.value.cancelled
+    record = batches.get("nightly", tenant="acme")
+    assert record.status == BatchStatus.CANCELLING and record.counts.cancelled == 1
+    assert client.store.result("nightly-2") is None  # globex's job is globex's, still to run
+    assert client.redis.hget("cascade:job:nightly-2", "status") == b"queued"
+    assert client.redis.llen("fast.alpha") == 1
