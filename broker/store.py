@@ -18,6 +18,7 @@ from typing import Any, Literal
 import redis
 from pydantic import TypeAdapter
 
+from broker.ids import is_valid_id
 from broker.jobs import (
     Attempt,
     CompletionJob,
@@ -183,7 +184,8 @@ class JobStore:
 
     def exists(self, job_ids: Iterable[str]) -> list[str]:
         """The ids among ``job_ids`` that are already stored."""
-        ids = list(job_ids)
+        # A string that is no job id names no job, though it may spell another key's name.
+        ids = [job_id for job_id in job_ids if is_valid_id(job_id)]
         pipe = self.client.pipeline(transaction=False)
         for job_id in ids:
             pipe.exists(self.keys.job(job_id))
@@ -339,6 +341,8 @@ class JobStore:
     # --- caller side -------------------------------------------------------------------
 
     def result(self, job_id: str) -> CompletionResult | FailedResult | None:
+        if not is_valid_id(job_id):
+            return None
         raw = self.client.get(self.keys.result(job_id))
         return None if raw is None else _RESULT.validate_json(raw)
 
@@ -354,6 +358,8 @@ class JobStore:
         }
 
     def status(self, job_id: str) -> JobStatus | None:
+        if not is_valid_id(job_id):
+            return None
         raw = self.client.hget(self.keys.job(job_id), "status")
         return None if raw is None else JobStatus(_text(raw))
 

@@ -196,3 +196,16 @@ def test_a_tenant_resubmitting_its_own_ids_gets_them_back_queued_once(
 
     assert client.submit_many(jobs) == client.submit_many(jobs) == ["own-0", "own-1", "own-2"]
     assert client.redis.llen("fast.alpha") == 3
+
+
+@pytest.mark.parametrize("suffix", [":attempts", ":result", ":claim"])
+def test_an_id_spelling_another_key_of_a_job_is_unknown_never_a_redis_type_error(
+    client: CascadeClient, suffix: str
+) -> None:
+    job_id = client.submit(PROMPT, tier="fast", job_id="order-12")
+    client.redis.rpush(f"cascade:job:{job_id}:attempts", "{}")
+    client.redis.set(f"cascade:job:{job_id}:claim", "worker-1")
+
+    for read in (client.get, client.status, lambda i: client.wait(i, timeout=0.1)):
+        with pytest.raises(UnknownJob):
+            read(f"{job_id}{suffix}")
