@@ -1,46 +1,18 @@
-"""The ``cascade batch ...``, ``cascade api`` and ``cascade webhooks`` commands.
-
-Kept apart from ``broker/cli.py`` (which adds them to the ``cascade`` group) so that the batch
-and API code is imported only when one of these commands runs.
-"""
+"""``cascade batch ...``: batches in the OpenAI Batch API's JSONL format."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-__all__ = ["api", "batch", "webhooks"]
+from broker.cli.common import EXIT_REFUSED, EXIT_TIMEOUT, EXIT_UNKNOWN, batches_or_exit, errors
 
-EXIT_UNKNOWN = 2
-EXIT_REFUSED = 3
-EXIT_TIMEOUT = 4
-
-_errors = Console(stderr=True)
-
-
-def _batches(ctx: click.Context) -> Any:
-    from broker.batches import Batches
-    from broker.catalog_file import CatalogError, load_catalog
-    from broker.client import CascadeClient
-
-    settings = ctx.obj.settings()
-    try:
-        catalog = load_catalog(
-            settings.config, settings.profile, emulator_url=settings.emulator_url
-        )
-    except CatalogError as exc:
-        _errors.print(f"error: {exc}", markup=False, highlight=False)
-        sys.exit(EXIT_REFUSED)
-    return Batches(CascadeClient(settings, catalog))
+__all__ = ["batch"]
 
 
 @click.group()
@@ -68,13 +40,13 @@ def batch_submit(
     """Check every line of FILE, enqueue them all, print the batch id."""
     from broker.batches import BatchInputError
 
-    batches = _batches(ctx)
+    batches = batches_or_exit(ctx)
     try:
         record = batches.submit_file(
             file, tenant=tenant, default_tier=default_tier, webhook_url=webhook_url
         )
     except BatchInputError as exc:
-        _errors.print(f"refused, nothing was enqueued:\n{exc}", markup=False, highlight=False)
+        errors.print(f"refused, nothing was enqueued:\n{exc}", markup=False, highlight=False)
         sys.exit(EXIT_REFUSED)
     click.echo(record.id)
     if wait:
@@ -89,7 +61,7 @@ def _wait(batches: Any, batch_id: str, timeout: float) -> None:
         TextColumn("{task.fields[detail]}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=_errors) as progress:
+    with Progress(*columns, console=errors) as progress:
         task = progress.add_task(batch_id, total=None, detail="")
 
         def show(record: Any) -> None:
@@ -112,7 +84,7 @@ def _record_or_exit(batches: Any, batch_id: str, method: str = "get") -> Any:
     try:
         return getattr(batches, method)(batch_id)
     except UnknownBatch:
-        _errors.print(f"no batch with id {batch_id!r}", markup=False)
+        errors.print(f"no batch with id {batch_id!r}", markup=False)
         sys.exit(EXIT_UNKNOWN)
 
 
@@ -123,7 +95,7 @@ def _record_or_exit(batches: Any, batch_id: str, method: str = "get") -> Any:
 @click.pass_context
 def batch_status(ctx: click.Context, batch_id: str, wait: bool, timeout: float) -> None:
     """Print the batch: status, counts, timestamps (OpenAI's Batch object, plus counts)."""
-    batches = _batches(ctx)
+    batches = batches_or_exit(ctx)
     record = _record_or_exit(batches, batch_id)
     if wait:
         _wait(batches, record.id, timeout)
@@ -138,7 +110,7 @@ def batch_status(ctx: click.Context, batch_id: str, wait: bool, timeout: float) 
 @click.pass_context
 def batch_results(ctx: click.Context, batch_id: str, errors: bool, output: str | None) -> None:
     """Print the batch's output (or errors) in OpenAI's batch output JSONL format."""
-    batches = _batches(ctx)
+    batches = batches_or_exit(ctx)
     _record_or_exit(batches, batch_id)
     text = batches.output_jsonl(batch_id, errors=errors)
     if output:
@@ -152,42 +124,5 @@ def batch_results(ctx: click.Context, batch_id: str, errors: bool, output: str |
 @click.pass_context
 def batch_cancel(ctx: click.Context, batch_id: str) -> None:
     """End every job of the batch that has not ended yet; print the batch."""
-    record = _record_or_exit(_batches(ctx), batch_id, "cancel")
+    record = _record_or_exit(batches_or_exit(ctx), batch_id, "cancel")
     click.echo(json.dumps(record.to_openai(), indent=2))
-
-
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8000, show_default=True)
-@click.option("--no-webhooks", is_flag=True, help="do not run the webhook dispatcher here")
-@click.option("--log-level", default="info", show_default=True)
-@click.pass_context
-def api(ctx: click.Context, host: str, port: int, no_webhooks: bool, log_level: str) -> None:
-    """Serve the HTTP API (tenants: CASCADE_TENANTS_FILE or CASCADE_API_KEYS)."""
-    from broker.http_api.server import run_api
-
-    run_api(ctx.obj.settings(), host=host, port=port, webhooks=not no_webhooks, log_level=log_level)
-
-
-@click.command()
-@click.pass_context
-def webhooks(ctx: click.Context) -> None:
-    """Deliver webhooks (signed with each tenant's secret) until stopped."""
-    from broker.http_api.tenants import TenantDirectory
-    from broker.webhooks import WebhookDispatcher
-
-    batches = _batches(ctx)
-    tenants = TenantDirectory.from_env(os.environ)
-    client = batches.client
-    dispatcher = WebhookDispatcher(
-        client.redis,
-        client.keys,
-        payload_for=batches.webhook_payload,
-        secrets=tenants.webhook_secrets,
-    )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        dispatcher.run(stop)
-    except KeyboardInterrupt:
-        stop.set()

@@ -1,0 +1,190 @@
+"""Routing: the tiers and their queues, a plan explained, spend and usage reported."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+from rich.table import Table
+
+from broker.cli.common import EXIT_REFUSED, catalog_or_exit, console, errors
+from broker.settings import Settings
+
+__all__ = ["route_command", "routes", "usage"]
+
+
+@click.command()
+@click.pass_context
+def routes(ctx: click.Context) -> None:
+    """Print each tier's models in fallback order, with their queues."""
+    from broker.catalog_file import load_catalog
+    from routing.describe import describe_tiers
+
+    settings = ctx.obj.settings()
+    catalog = load_catalog(settings.config, settings.profile, emulator_url=settings.emulator_url)
+    table = Table(title="tiers and their fallback order")
+    for column in ("tier", "#", "model", "provider", "queue", "reached via"):
+        table.add_column(column)
+    for row in describe_tiers(catalog):
+        table.add_row(
+            row.tier,
+            str(row.position),
+            row.model,
+            row.provider,
+            row.queue,
+            f"fallback from {row.tier}" if row.via_fallback else "",
+        )
+    console.print(table)
+
+
+def _live_state(settings: Settings, catalog: Any, tenant: str) -> tuple[Any, str]:
+    """The live state for ``tenant`` read from Redis, or an empty one if Redis does not answer."""
+    import redis
+
+    from broker.keys import Keys
+    from routing.circuit import CircuitPolicy
+    from routing.circuit_store import CircuitBreakers
+    from routing.latency import LatencyBook
+    from routing.live_state import LiveStateReader
+    from routing.planner import LiveState
+    from routing.spend import SpendLedger
+
+    client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
+    keys = Keys(settings.key_prefix)
+    reader = LiveStateReader(
+        catalog,
+        CircuitBreakers(client, keys, CircuitPolicy()),
+        SpendLedger(client, keys, catalog),
+        LatencyBook(client, keys),
+    )
+    try:
+        state = reader.read(tenant)
+    except redis.RedisError as exc:
+        return LiveState(), f"live state not read (Redis: {exc}); circuits, caps, latencies ignored"
+    finally:
+        client.close()
+    return state, "live state read from Redis: open circuits, spend caps, observed latencies"
+
+
+def _route_job(options: dict[str, Any], prompt: str) -> Any:
+    from pydantic import ValidationError
+
+    from broker.jobs import CompletionJob, format_validation_error
+
+    needs: dict[str, Any] = {
+        key: value
+        for key, value in {
+            "tier": options["tier"],
+            "model": options["model"],
+            "max_cost_usd": options["max_cost"],
+            "policy": options["policy"],
+            "min_quality": options["min_quality"],
+            "complexity_hint": options["hint"],
+        }.items()
+        if value is not None
+    }
+    if options["capabilities"]:
+        needs["capabilities"] = [item.strip() for item in options["capabilities"].split(",")]
+    needs["critical"] = not options["non_critical"]
+    request: dict[str, Any] = {"messages": [{"role": "user", "content": prompt}]}
+    if options["max_tokens"] is not None:
+        request["max_tokens"] = options["max_tokens"]
+    data = {"needs": needs, "request": request, "envelope": {"tenant": options["tenant"]}}
+    try:
+        return CompletionJob.model_validate(data)
+    except ValidationError as exc:
+        errors.print(format_validation_error(exc, data), markup=False, highlight=False)
+        sys.exit(EXIT_REFUSED)
+
+
+@click.command("route")
+@click.argument("prompt")
+@click.option("--tier", help="capability tier, e.g. standard")
+@click.option("--model", help="one catalog model instead of a tier")
+@click.option("--needs", "capabilities", help="required capabilities, comma-separated")
+@click.option("--max-cost", type=float, help="most the job may cost, in USD")
+@click.option("--max-tokens", type=int, help="output token limit")
+@click.option("--policy", type=click.Choice(["ordered", "cheapest", "fastest"]))
+@click.option("--min-quality", type=float, help="lowest catalog quality score, 0..1")
+@click.option("--hint", type=click.Choice(["simple", "complex"]), help="complexity hint")
+@click.option("--tenant", default="default", show_default=True)
+@click.option("--non-critical", is_flag=True, help="the job may be moved off near-cap providers")
+@click.option("--live/--no-live", default=True, show_default=True,
+              help="read spend caps and latencies from Redis")
+@click.pass_context
+def route_command(ctx: click.Context, /, prompt: str, live: bool, **options: Any) -> None:
+    """Explain the plan for PROMPT: each candidate, its estimate, why it was kept or dropped."""
+    from routing.estimate import prompt_token_method
+    from routing.planner import LiveState, NoRoute, plan
+
+    catalog = catalog_or_exit(ctx)
+    job = _route_job(options, prompt)
+    state, source = (
+        _live_state(ctx.obj.settings(), catalog, job.envelope.tenant)
+        if live
+        else (LiveState(), "live state not read (--no-live)")
+    )
+    click.echo(source)
+    try:
+        planned = plan(job, catalog, state)
+    except NoRoute as exc:
+        errors.print(f"refused: {exc.field}: {exc}", markup=False, highlight=False)
+        sys.exit(EXIT_REFUSED)
+    for note in planned.notes:
+        click.echo(note)
+    for row in sorted(planned.considered, key=_plan_order):
+        place = "  -" if row.position is None else f"{row.position:3d}"
+        latency = "" if row.latency_s is None else f", ~{row.latency_s:.3f}s"
+        verdict = "kept" if row.reason is None else f"dropped: {row.reason}"
+        click.echo(
+            f"{place}  {row.model} ({row.provider}, tier {row.tier}): est. ${row.cost_usd:.6f} "
+            f"for {row.prompt_tokens:,} prompt [{prompt_token_method(catalog.model(row.model))}]"
+            f" + {row.output_tokens:,} output tokens{latency} -> {verdict}"
+        )
+
+
+def _plan_order(row: Any) -> tuple[int, int]:
+    return (0, row.position) if row.position is not None else (1, 0)
+
+
+@click.command()
+@click.option("--scope", type=click.Choice(["tenant", "provider", "tenant_provider", "batch"]))
+@click.option("--name", help="the tenant, provider (tenant/provider) or batch id")
+@click.option("--period", help="day:YYYY-MM-DD, month:YYYY-MM or all (batches)")
+@click.option("--json", "as_json", is_flag=True, help="print JSON rows")
+@click.pass_context
+def usage(
+    ctx: click.Context, scope: str | None, name: str | None, period: str | None, as_json: bool
+) -> None:
+    """Report spend and tokens per tenant, provider, tenant/provider and batch, per period."""
+    import dataclasses
+
+    import redis
+
+    from broker.keys import Keys
+    from routing.usage import read_usage
+
+    settings = ctx.obj.settings()
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    try:
+        rows = read_usage(
+            client, Keys(settings.key_prefix), scope=scope, name=name, period=period
+        )
+    finally:
+        client.close()
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
+        return
+    table = Table(title="usage")
+    for column in ("scope", "name", "period", "jobs", "prompt", "completion", "total tokens",
+                   "cost (USD)", "reserved (USD)"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row.scope, row.name, row.period, str(row.jobs), f"{row.prompt_tokens:,}",
+            f"{row.completion_tokens:,}", f"{row.total_tokens:,}", f"{row.cost_usd:.6f}",
+            f"{row.reserved_usd:.6f}",
+        )
+    console.print(table)
