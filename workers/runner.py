@@ -17,16 +17,15 @@ import itertools
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 import structlog
 
 from adapters.base import AdapterTarget, ParsedResponse
 from adapters.errors import ProviderError, ServerError
 from adapters.registry import get_adapter
-from broker.jobs import Attempt, AttemptOutcome, CompletionResult, FailedResult, TargetRef, Usage
+from broker.jobs import Attempt, AttemptOutcome, FailedResult, TargetRef
 from broker.script_batch import ScriptCall, run_scripts
 from broker.store import StoredJob
 from routing.circuit import Transition
@@ -36,7 +35,19 @@ from routing.spend import SpendGrant
 from workers.admission import Admitted, Skip, Wait
 from workers.calls import call_provider
 from workers.context import WorkerContext
-from workers.decisions import Decision, Fail, Reroute, Retry, RetryPolicy, decide, next_hop
+from workers.decisions import Decision, Reroute, Retry, RetryPolicy, decide
+from workers.delivery import (
+    CallOutcome,
+    Delivery,
+    NextMessage,
+    RunOutcome,
+    attempt_kind,
+    attempt_number,
+    completion_result,
+    planned_outcome,
+    seconds_to_deadline,
+    skip_decision,
+)
 from workers.telemetry import Telemetry
 
 __all__ = ["JobRunner", "NextMessage", "Publish", "RunOutcome"]
@@ -45,65 +56,6 @@ log = structlog.get_logger("cascade.worker")
 
 # publish(job_id, hop, target, countdown_s): send the job's next message to target.queue.
 Publish = Callable[[str, int, TargetRef, float | None], None]
-
-
-@dataclass(frozen=True, slots=True)
-class NextMessage:
-    """The job's next message, sent once this delivery has let go of the job."""
-
-    hop: int
-    target: TargetRef
-    countdown_s: float | None = None
-    moves_on: bool = False  # a reroute: the job's record moves to ``hop`` once it is sent
-
-
-@dataclass(frozen=True, slots=True)
-class RunOutcome:
-    """What one delivery did. ``kind`` lets the task tell Flower the truth about it."""
-
-    kind: Literal["succeeded", "failed", "retry", "reroute", "wait", "stand_down"]
-    detail: str
-    next: NextMessage | None = None
-    claim_released: bool = False  # the step that ended the job let go of the claim as well
-
-
-@dataclass(frozen=True, slots=True)
-class _CallOutcome:
-    response: ParsedResponse | None
-    error: ProviderError | None
-    started_at: datetime
-    duration_s: float
-
-
-@dataclass(frozen=True, slots=True)
-class _Try:
-    """The delivery under way: the job, where it is on its route, and its attempt number."""
-
-    stored: StoredJob
-    hop: int
-    number: int
-    previous: list[Attempt]
-    claim_token: str
-
-    @property
-    def target(self) -> TargetRef:
-        return self.stored.route[self.hop]
-
-    @property
-    def job_id(self) -> str:
-        return self.stored.job.id
-
-    def attempt(self, outcome: AttemptOutcome, **fields: object) -> Attempt:
-        return Attempt.model_validate(
-            {
-                "target": self.target,
-                "hop": self.hop,
-                "run": self.stored.run,
-                "number": self.number,
-                "outcome": outcome,
-                **fields,
-            }
-        )
 
 
 class JobRunner:
@@ -182,17 +134,17 @@ class JobRunner:
             hop=hop,
         )
         try:
-            if self._seconds_to_deadline(stored) == 0:
+            if seconds_to_deadline(stored) == 0:
                 return self._fail(stored, hop, "DeadlineExceeded", "the job's deadline passed")
-            number = 1 + sum(1 for item in previous if item.hop == hop and item.run == stored.run)
+            number = attempt_number(stored, hop, previous)
             structlog.contextvars.bind_contextvars(attempt=number)
-            return self._attempt(_Try(stored, hop, number, previous, token))
+            return self._attempt(Delivery(stored, hop, number, previous, token))
         finally:
             structlog.contextvars.clear_contextvars()
 
-    def _attempt(self, now: _Try) -> RunOutcome:
+    def _attempt(self, now: Delivery) -> RunOutcome:
         """One try at the hop's target: called, made to wait, or skipped without a call."""
-        hold_id = f"{now.job_id}:{now.stored.run}:{now.hop}:{now.number}"
+        hold_id = now.hold_id
         # The spend reservation rides in admission's round trip; given back if no call follows.
         reserve = self.context.ledger.reserve_call(now.stored.job, now.target, hold_id=hold_id)
         gate = self._admit(now, reserve)
@@ -211,13 +163,15 @@ class JobRunner:
         assert outcome.error is not None
         return self._failed_call(now, outcome, outcome.error)
 
-    def _settle_circuits(self, now: _Try, gate: Admitted, outcome: _CallOutcome) -> None:
+    def _settle_circuits(self, now: Delivery, gate: Admitted, outcome: CallOutcome) -> None:
         for change in self.context.gatekeeper.settle(
             now.target, gate, error=outcome.error, latency_s=outcome.duration_s
         ):
             self.telemetry.circuit_changed(change)
 
-    def _admit(self, now: _Try, reserve: ScriptCall[SpendGrant]) -> Admitted | Skip | RunOutcome:
+    def _admit(
+        self, now: Delivery, reserve: ScriptCall[SpendGrant]
+    ) -> Admitted | Skip | RunOutcome:
         """A ticket to call, a skip, or (a full rate limit the job may wait for) a re-publish."""
         model = self.context.catalog.model(now.target.model)
         request = now.stored.job.request
@@ -225,7 +179,7 @@ class JobRunner:
         gate = self.context.gatekeeper.admit(now.target, tokens, alongside=[reserve])
         if not isinstance(gate, Wait):
             return gate
-        left = self._seconds_to_deadline(now.stored)
+        left = seconds_to_deadline(now.stored)
         if gate.seconds <= self.context.settings.max_retry_after_s and (
             left is None or gate.seconds < left
         ):
@@ -236,7 +190,7 @@ class JobRunner:
             )
         return Skip("RateLimited", "no rate-limit slot soon enough for the job's deadline")
 
-    def _call(self, now: _Try, api_key: str) -> _CallOutcome:
+    def _call(self, now: Delivery, api_key: str) -> CallOutcome:
         target = now.target
         provider = self.context.catalog.provider(target.provider)
         where = AdapterTarget(target.provider, provider.base_url, target.model_id, provider.options)
@@ -258,15 +212,15 @@ class JobRunner:
         except Exception as exc:  # a bug must cost a retry or a reroute, never the job itself
             log.exception("unexpected error in a provider call")
             error = ServerError(f"cascade internal error: {type(exc).__name__}: {exc}")
-        return _CallOutcome(response, error, started_at, time.perf_counter() - start)
+        return CallOutcome(response, error, started_at, time.perf_counter() - start)
 
     # --- after the call ------------------------------------------------------------------
 
     def _answered(
         self,
-        now: _Try,
+        now: Delivery,
         gate: Admitted,
-        outcome: _CallOutcome,
+        outcome: CallOutcome,
         response: ParsedResponse,
         hold_id: str,
     ) -> RunOutcome:
@@ -300,11 +254,9 @@ class JobRunner:
         )
         return self._carry_out(now, Reroute(escalate_to), "AnswerInvalid", None)
 
-    def _failed_call(self, now: _Try, outcome: _CallOutcome, error: ProviderError) -> RunOutcome:
+    def _failed_call(self, now: Delivery, outcome: CallOutcome, error: ProviderError) -> RunOutcome:
         decision = self._decide(now, error)
-        kind = {Retry: AttemptOutcome.RETRY, Reroute: AttemptOutcome.REROUTE}.get(
-            type(decision), AttemptOutcome.FAILED
-        )
+        kind = attempt_kind(decision)
         self.context.store.add_attempt(
             now.job_id,
             now.attempt(
@@ -327,14 +279,9 @@ class JobRunner:
         )
         return self._carry_out(now, decision, error.error_class, error.status_code)
 
-    def _skip(self, now: _Try, skip: Skip) -> RunOutcome:
+    def _skip(self, now: Delivery, skip: Skip) -> RunOutcome:
         """Pass the target over without a call and move on along the route."""
-        following = next_hop(now.hop, self._context_windows(now.stored))
-        decision: Decision = (
-            Reroute(following)
-            if following is not None
-            else Fail(f"every target on the route failed or was skipped; last: {skip.reason}")
-        )
+        decision = skip_decision(now.hop, self._context_windows(now.stored), skip.reason)
         self.context.store.add_attempt(
             now.job_id,
             now.attempt(
@@ -349,7 +296,7 @@ class JobRunner:
         log.info("target skipped", reason=skip.reason, decision=type(decision).__name__)
         return self._carry_out(now, decision, skip.error_class, None)
 
-    def _decide(self, now: _Try, error: ProviderError) -> Decision:
+    def _decide(self, now: Delivery, error: ProviderError) -> Decision:
         catalog, settings = self.context.catalog, self.context.settings
         provider = catalog.provider(now.target.provider)
         return decide(
@@ -363,12 +310,12 @@ class JobRunner:
                 max_backoff_s=settings.max_backoff_s,
                 max_retry_after_s=settings.max_retry_after_s,
             ),
-            seconds_to_deadline=self._seconds_to_deadline(now.stored),
+            seconds_to_deadline=seconds_to_deadline(now.stored),
             reroute_on_content_block=now.stored.job.needs.reroute_on_content_block,
         )
 
     def _carry_out(
-        self, now: _Try, decision: Decision, error_class: str, status_code: int | None
+        self, now: Delivery, decision: Decision, error_class: str, status_code: int | None
     ) -> RunOutcome:
         if isinstance(decision, Retry):
             self.telemetry.retried(
@@ -379,26 +326,17 @@ class JobRunner:
                 status_code=status_code,
                 countdown_s=decision.countdown_s,
             )
-            return RunOutcome(
-                "retry",
-                f"retry in {decision.countdown_s:.2f}s on hop {now.hop}",
-                NextMessage(now.hop, now.target, decision.countdown_s),
-            )
-        if isinstance(decision, Reroute):
-            destination = now.stored.route[decision.hop]
+        elif isinstance(decision, Reroute):
             self.telemetry.rerouted(
                 now.target,
-                destination,
+                now.stored.route[decision.hop],
                 hop=now.hop,
                 error_class=error_class,
                 status_code=status_code,
             )
-            return RunOutcome(
-                "reroute",
-                f"rerouted to hop {decision.hop} ({destination.queue})",
-                NextMessage(decision.hop, destination, moves_on=True),
-            )
-        return self._fail(now.stored, now.hop, error_class, decision.reason)
+        else:
+            return self._fail(now.stored, now.hop, error_class, decision.reason)
+        return planned_outcome(now, decision)
 
     def _record_circuit_changes(self, replies: list[Any]) -> None:
         for reply in replies:
@@ -407,8 +345,8 @@ class JobRunner:
 
     def _succeed(
         self,
-        now: _Try,
-        outcome: _CallOutcome,
+        now: Delivery,
+        outcome: CallOutcome,
         response: ParsedResponse,
         cost: float,
         bookkeeping: list[ScriptCall[Any]],
@@ -425,23 +363,7 @@ class JobRunner:
             cost_usd=cost,
             worker=self.worker,
         )
-        attempts = [*now.previous, attempt]
-        result = CompletionResult(
-            id=response.id,
-            created=response.created,
-            model=response.model,
-            choices=response.choices,
-            usage=_total_usage(attempts, response.usage),
-            system_fingerprint=response.system_fingerprint,
-            job_id=job.id,
-            provider=target.provider,
-            tier=target.tier,
-            cost_usd=sum(item.cost_usd for item in attempts),
-            attempts=attempts,
-            batch_id=job.envelope.batch_id,
-            tenant=job.envelope.tenant,
-            finished_at=datetime.now(UTC),
-        )
+        result = completion_result(now, attempt, response, datetime.now(UTC))
         finish = self.context.store.finish_call(
             job.id, result, last_attempt=attempt, claim_token=now.claim_token
         )
@@ -484,25 +406,3 @@ class JobRunner:
     def _context_windows(self, stored: StoredJob) -> list[int]:
         """Each route target's context window, in route order."""
         return [self.context.catalog.model(item.model).context_window for item in stored.route]
-
-    @staticmethod
-    def _seconds_to_deadline(stored: StoredJob) -> float | None:
-        deadline = stored.job.envelope.deadline
-        if deadline is None:
-            return None
-        return max(0.0, (deadline - datetime.now(UTC)).total_seconds())
-
-
-def _total_usage(attempts: list[Attempt], answering: Usage) -> Usage:
-    """The answering call's usage, unless earlier calls of the job were paid for too (an answer
-    that failed validation): then the job's usage is the sum, as its cost is."""
-    paid = [item.usage for item in attempts if item.usage is not None]
-    if len(paid) <= 1:
-        return answering
-    return Usage(
-        prompt_tokens=sum(item.prompt_tokens for item in paid),
-        completion_tokens=sum(item.completion_tokens for item in paid),
-        total_tokens=sum(item.total_tokens for item in paid),
-        cached_tokens=sum(item.cached_tokens for item in paid),
-        reasoning_tokens=sum(item.reasoning_tokens for item in paid),
-    )
