@@ -68,9 +68,10 @@ class Settings(BaseSettings):
     # the rest stay free for other tenants, however slow one tenant's receiver is.
     webhook_concurrency: int = Field(default=16, ge=1)
     webhook_tenant_in_flight: int = Field(default=4, ge=1)
-    # Events wake the dispatcher; this sweep only catches what an event missed (a dispatcher
-    # down when a job ended).
-    webhook_sweep_interval_s: float = Field(default=30.0, gt=0)
+    # Events wake the dispatcher; this sweep only catches what an event missed (every
+    # dispatcher down when a job ended; each also sweeps when it (re)subscribes). It reads every
+    # watched subject, so it is kept slow.
+    webhook_sweep_interval_s: float = Field(default=120.0, gt=0)
     # Given-up deliveries (without their body) are kept this long, and at most this many.
     webhook_failed_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
     webhook_failed_max: int = Field(default=10_000, ge=1)

@@ -110,7 +110,8 @@ class WebhookDispatcher:
         listening.join(timeout=5)
 
     def _loop(self, stop: threading.Event, senders: ThreadPoolExecutor) -> None:
-        next_sweep = time.monotonic()
+        # The listener asks for the first sweep once it has subscribed, so none is lost.
+        next_sweep = time.monotonic() + self.policy.sweep_interval_s
         next_due: float | None = None
         while not stop.is_set():
             now = time.time()

@@ -23,7 +23,7 @@ class DeliveryPolicy:
     concurrency: int = 16
     tenant_in_flight: int = 4
     # Events wake the dispatcher; the sweep only finds what an event missed.
-    sweep_interval_s: float = 30.0
+    sweep_interval_s: float = 120.0
     # Most tenants looked at in one round of leases.
     max_tenants: int = 1000
     # A pending delivery expires after this (far longer than every retry takes).

@@ -39,9 +39,12 @@ def client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture()
-def keys() -> Keys:
+def keys(client: redis.Redis) -> Iterator[Keys]:
     # A prefix of its own: keys and pub/sub channels apart from every other test's.
-    return Keys(f"wh{uuid.uuid4().hex[:8]}")
+    found = Keys(f"wh{uuid.uuid4().hex[:8]}")
+    yield found
+    for key in client.scan_iter(f"{found.prefix}:*", count=1000):
+        client.delete(key)
 
 
 @pytest.fixture(autouse=True)
@@ -99,7 +102,7 @@ def test_one_tenants_backlog_to_a_slow_receiver_delays_another_tenants_webhook_l
     slow, fast = Receiver(delay_s=0.5), Receiver()
     registry = WebhookRegistry(client, keys, 3600)
     try:
-        for n in range(60):
+        for n in range(1010):
             registry.watch(f"job:a-{n}", slow.url, "acme")
             subjects.end(f"a-{n}")
         running()
@@ -124,10 +127,10 @@ def test_an_idle_dispatcher_watching_unfinished_jobs_sends_few_redis_commands(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     registry = WebhookRegistry(client, keys, 3600)
-    for n in range(200):
+    for n in range(1010):
         registry.watch(f"job:pending-{n}", "http://127.0.0.1:9/hook", "acme")
     running()
-    time.sleep(1.5)  # its first sweep, and the subscription
+    time.sleep(2.0)  # its first sweep, and the subscription
 
     sent = count_writes(monkeypatch)
     time.sleep(3.0)
@@ -245,3 +248,26 @@ def test_a_replayed_delivery_is_sent_again_with_its_id_and_a_rebuilt_body(
             store.replay(delivery_id, subjects.payload_for, now=time.time(), ttl_s=3600)
     finally:
         failing.close()
+
+
+def test_a_registered_public_name_that_now_resolves_to_loopback_is_given_up_uncalled(
+    client: redis.Redis, keys: Keys, subjects: Subjects,
+    running: Callable[..., WebhookDispatcher], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CASCADE_WEBHOOK_ALLOW")
+    receiver = Receiver()
+    try:
+        running(resolver=lambda host, port: ["127.0.0.1"])  # rebound since it was registered
+        WebhookRegistry(client, keys, 3600).watch(
+            "job:r-1", f"http://hooks.example.com:{receiver.port}/hook", "acme"
+        )
+        subjects.end("r-1")
+        store = FailedDeliveries(client, keys, ttl_s=3600, max_kept=100)
+
+        wait_for(lambda: store.ids(10), 5, "the delivery given up")
+
+        [failed] = store.newest()
+        assert failed.attempts == 1 and "loopback" in failed.last_error
+        assert receiver.received == []
+    finally:
+        receiver.close()

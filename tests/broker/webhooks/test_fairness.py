@@ -25,3 +25,4 @@ def test_a_tenant_at_its_bound_gets_nothing_and_leaves_the_senders_to_others() -
 def test_no_free_sender_or_nothing_due_leases_nothing() -> None:
     assert share_senders(["a"], {}, free=0, per_tenant=4) == {}
     assert share_senders([], {}, free=8, per_tenant=4) == {}
+
