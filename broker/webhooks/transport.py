@@ -7,6 +7,7 @@ checked address itself (the URL's host replaced by the address), sending the ori
 ``Host`` and as the TLS server name, so that the certificate is verified for the name and no
 second resolution can pick another address. A redirect is an answer, never followed: it could
 point anywhere. Proxies from the environment are not used: they would connect on our behalf.
+The answer's body is never read.
 """
 
 from __future__ import annotations
@@ -71,19 +72,23 @@ def send_checked(
     pinned = target.url.copy_with(host=address)
     extensions = {"sni_hostname": target.host} if target.url.scheme == "https" else {}
     try:
-        response = http.post(
+        # Streamed and never read: only the status matters, and a receiver's answer body,
+        # however large, is not taken into memory.
+        with http.stream(
+            "POST",
             pinned,
             content=body,
             headers={**headers, "Host": target.host_header},
             extensions=extensions,
-        )
+        ) as response:
+            status = response.status_code
     except httpx.HTTPError as exc:
         return SendOutcome(f"{type(exc).__name__}: {exc}")
-    if 200 <= response.status_code < 300:
+    if 200 <= status < 300:
         return SendOutcome()
-    if 300 <= response.status_code < 400:
-        return SendOutcome(f"HTTP {response.status_code}: redirects are not followed")
-    return SendOutcome(f"HTTP {response.status_code}")
+    if 300 <= status < 400:
+        return SendOutcome(f"HTTP {status}: redirects are not followed")
+    return SendOutcome(f"HTTP {status}")
 
 
 def _checked_address(

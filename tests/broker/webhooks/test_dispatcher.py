@@ -271,3 +271,22 @@ def test_a_registered_public_name_that_now_resolves_to_loopback_is_given_up_unca
         assert receiver.received == []
     finally:
         receiver.close()
+
+
+def test_another_tenants_webhook_is_not_held_back_by_many_unfinished_watched_jobs(
+    client: redis.Redis, keys: Keys, subjects: Subjects, running: Callable[..., WebhookDispatcher]
+) -> None:
+    receiver = Receiver()
+    registry = WebhookRegistry(client, keys, 3600)
+    try:
+        for n in range(1010):
+            registry.watch(f"job:waiting-{n}", receiver.url, "acme")
+        running()
+        registry.watch("job:b-2", receiver.url, "globex")
+        subjects.end("b-2")
+
+        wait_for(lambda: receiver.received, 5, "globex's delivery")
+
+        assert json.loads(receiver.received[0].body)["subject"] == "job:b-2"
+    finally:
+        receiver.close()
