@@ -3,7 +3,10 @@ rebinding), the connection goes to that address with the right Host, redirects a
 
 from __future__ import annotations
 
+import ssl
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -109,3 +112,39 @@ def test_a_url_refused_by_the_policy_is_not_sent_even_if_it_was_stored(
 
     assert outcome.permanent and "loopback" in str(outcome.error)
     assert receiver.received == []
+
+
+def test_https_to_the_checked_address_verifies_the_certificate_for_the_name(
+    tmp_path: Path,
+) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "1",
+         "-subj", "/CN=hooks.example.com", "-addext", "subjectAltName=DNS:hooks.example.com"],
+        check=True, capture_output=True,
+    )
+    server_names: list[str] = []
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+
+    def record_name(sock: ssl.SSLObject, name: str, context: ssl.SSLContext) -> None:
+        server_names.append(name)
+
+    server_tls.sni_callback = record_name
+    receiver = Receiver()
+    receiver.server.socket = server_tls.wrap_socket(receiver.server.socket, server_side=True)
+    client_tls = ssl.create_default_context(cafile=str(cert))
+    http = httpx.Client(verify=client_tls, follow_redirects=False, trust_env=False, timeout=5)
+    try:
+        outcome = send_checked(
+            http, f"https://hooks.example.com:{receiver.port}/hook", body=b"{}", headers={},
+            targets=TargetPolicy.parse(["127.0.0.1/32"]), resolver=resolving_to("127.0.0.1"),
+        )
+    finally:
+        http.close()
+        receiver.close()
+
+    assert outcome.error is None
+    assert server_names == ["hooks.example.com"]
+    assert receiver.received[0].headers["Host"] == f"hooks.example.com:{receiver.port}"
