@@ -131,6 +131,8 @@ class WebhookDispatcher:
                     next_due = self.lease_round(senders)
             except redis.RedisError:
                 log.warning("webhook dispatcher: Redis unavailable; trying again")
+                # What this wakeup named may be lost with it: sweep once Redis answers.
+                next_sweep = time.monotonic()
                 stop.wait(1.0)
 
     def _collect(self, timeout: float) -> Wakeup:
