@@ -75,16 +75,26 @@ class Keys:
         """Sorted set: subjects whose webhook has not been scheduled yet, by registration time."""
         return f"{self.prefix}:webhooks:watched"
 
+    def webhooks_channel(self) -> str:
+        """Pub/sub channel: a subject just registered, so a dispatcher looks at it at once."""
+        return f"{self.prefix}:webhooks:registered"
+
     def webhook_delivery(self, delivery_id: str) -> str:
-        """Hash: one webhook delivery: URL, tenant, body, attempts made, last error."""
+        """Hash with a TTL: one webhook delivery: subject, event, URL, tenant, body, attempts
+        made, last error. A given-up delivery keeps no body (a replay rebuilds it)."""
         return f"{self.prefix}:webhooks:delivery:{delivery_id}"
 
-    def webhooks_due(self) -> str:
-        """Sorted set: delivery ids, scored by when their next attempt is due."""
-        return f"{self.prefix}:webhooks:due"
+    def webhooks_tenant_due(self, tenant: str) -> str:
+        """Sorted set: one tenant's delivery ids, scored by when their next attempt is due."""
+        return f"{self.prefix}:webhooks:due:{tenant}"
+
+    def webhooks_tenants(self) -> str:
+        """Sorted set: tenants with deliveries in their due set, scored by the earliest one."""
+        return f"{self.prefix}:webhooks:tenants"
 
     def webhooks_failed(self) -> str:
-        """Sorted set: delivery ids that used up their attempts, by when they gave up."""
+        """Sorted set: delivery ids that used up their attempts, by when they gave up; trimmed
+        to the newest ``webhook_failed_max`` and to ``webhook_failed_ttl_s``."""
         return f"{self.prefix}:webhooks:failed"
 
     def dead_letters(self) -> str:

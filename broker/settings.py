@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Settings"]
 
@@ -57,3 +59,26 @@ class Settings(BaseSettings):
 
     worker_pool: str = Field(default="threads", pattern=r"^(threads|gevent|prefork|solo)$")
     worker_concurrency: int | None = Field(default=None, ge=1)
+
+    # --- webhooks (broker/webhooks/) ---
+    # Webhook targets that would be refused otherwise (loopback, private ranges, internal
+    # names): CIDRs, addresses or exact host names, comma-separated. Empty: public targets only.
+    webhook_allow: Annotated[tuple[str, ...], NoDecode] = ()
+    # Senders per dispatcher, and how many of them one tenant's deliveries may hold at once:
+    # the rest stay free for other tenants, however slow one tenant's receiver is.
+    webhook_concurrency: int = Field(default=16, ge=1)
+    webhook_tenant_in_flight: int = Field(default=4, ge=1)
+    # Events wake the dispatcher; this sweep only catches what an event missed (every
+    # dispatcher down when a job ended; each also sweeps when it (re)subscribes). It reads every
+    # watched subject, so it is kept slow.
+    webhook_sweep_interval_s: float = Field(default=120.0, gt=0)
+    # Given-up deliveries (without their body) are kept this long, and at most this many.
+    webhook_failed_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    webhook_failed_max: int = Field(default=10_000, ge=1)
+
+    @field_validator("webhook_allow", mode="before")
+    @classmethod
+    def _split_allowlist(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(item for item in value.replace(" ", ",").split(",") if item)
+        return value

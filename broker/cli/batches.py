@@ -42,6 +42,12 @@ def batch_submit(
 
     batches = batches_or_exit(ctx)
     try:
+        if webhook_url:
+            batches.webhooks.check_url(webhook_url)
+    except ValueError as exc:
+        errors.print(f"refused, nothing was enqueued:\n--webhook-url: {exc}", markup=False)
+        sys.exit(EXIT_REFUSED)
+    try:
         record = batches.submit_file(
             file, tenant=tenant, default_tier=default_tier, webhook_url=webhook_url
         )

@@ -41,9 +41,8 @@ class CliContext:
         return Settings(**self.overrides)
 
 
-def job_client(ctx: click.Context) -> Any:
+def _settings_and_catalog(ctx: click.Context, *, red: bool = False) -> tuple[Settings, Any]:
     from broker.catalog_file import CatalogError, load_catalog
-    from broker.client import CascadeClient
 
     settings = ctx.obj.settings()
     try:
@@ -51,33 +50,26 @@ def job_client(ctx: click.Context) -> Any:
             settings.config, settings.profile, emulator_url=settings.emulator_url
         )
     except CatalogError as exc:
-        errors.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        if red:
+            errors.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        else:
+            errors.print(f"error: {exc}", markup=False, highlight=False)
         sys.exit(EXIT_REFUSED)
-    return CascadeClient(settings, catalog)
+    return settings, catalog
+
+
+def job_client(ctx: click.Context) -> Any:
+    from broker.client import CascadeClient
+
+    return CascadeClient(*_settings_and_catalog(ctx, red=True))
 
 
 def catalog_or_exit(ctx: click.Context) -> Any:
-    from broker.catalog_file import CatalogError, load_catalog
-
-    settings = ctx.obj.settings()
-    try:
-        return load_catalog(settings.config, settings.profile, emulator_url=settings.emulator_url)
-    except CatalogError as exc:
-        errors.print(f"error: {exc}", markup=False, highlight=False)
-        sys.exit(EXIT_REFUSED)
+    return _settings_and_catalog(ctx)[1]
 
 
 def batches_or_exit(ctx: click.Context) -> Any:
     from broker.batches import Batches
-    from broker.catalog_file import CatalogError, load_catalog
     from broker.client import CascadeClient
 
-    settings = ctx.obj.settings()
-    try:
-        catalog = load_catalog(
-            settings.config, settings.profile, emulator_url=settings.emulator_url
-        )
-    except CatalogError as exc:
-        errors.print(f"error: {exc}", markup=False, highlight=False)
-        sys.exit(EXIT_REFUSED)
-    return Batches(CascadeClient(settings, catalog))
+    return Batches(CascadeClient(*_settings_and_catalog(ctx)))

@@ -33,6 +33,8 @@ SECRET_A = "whsec-acme-test"
 API_ENV = {
     "CASCADE_API_KEYS": f"acme={KEY_A},globex={KEY_B}",
     "CASCADE_WEBHOOK_SECRETS": f"acme={SECRET_A}",
+    # The receiver listens on 127.0.0.1, which webhook targets may not be unless allowed.
+    "CASCADE_WEBHOOK_ALLOW": "127.0.0.1/32",
 }
 
 

@@ -1,4 +1,4 @@
-"""Webhook signatures and backoff: pure functions."""
+"""Webhook signatures and backoff: pure functions, and the format receivers verify."""
 
 from __future__ import annotations
 
