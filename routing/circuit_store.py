@@ -94,8 +94,8 @@ return {1, 1, old, state, '0'}
 """
 )
 
-# ARGV: now, success, counts, latency_s, probe, lease, window_s, buckets, failure_threshold,
-# failure_rate, min_calls, open_s, latency weight, ttl.  Returns {old state, new state}.
+# ARGV: now, success, counts, latency_s, probe, lease, window_s, buckets, failure_rate,
+# min_calls, open_s, latency weight, ttl.  Returns {old state, new state}.
 # The opening rule is routing.circuit.trips.
 _RECORD = (
     _NOW
@@ -109,9 +109,9 @@ if state == 'open' and now >= tonumber(redis.call('HGET', h, 'open_until') or '0
 end
 if ARGV[6] ~= '' then redis.call('HDEL', h, 'p:' .. ARGV[6]) end
 if not success and not counts then return {state, state} end
-redis.call('EXPIRE', h, ARGV[14])
+redis.call('EXPIRE', h, ARGV[13])
 
-local weight, latency = tonumber(ARGV[13]), tonumber(ARGV[4])
+local weight, latency = tonumber(ARGV[12]), tonumber(ARGV[4])
 local ewma = tonumber(redis.call('HGET', h, 'latency') or '')
 if ewma then latency = weight * latency + (1 - weight) * ewma end
 redis.call('HSET', h, 'latency', string.format('%.6f', latency))
@@ -124,7 +124,7 @@ local function drop(prefixes)
 end
 local function open()
   redis.call('HSET', h, 'state', 'open', 'opened_at', string.format('%.6f', now),
-    'open_until', string.format('%.6f', now + tonumber(ARGV[12])))
+    'open_until', string.format('%.6f', now + tonumber(ARGV[11])))
   drop({['p:'] = true})
 end
 
@@ -161,8 +161,8 @@ for n = oldest, current do
   calls = calls + (tonumber(counted[1]) or 0)
   failures = failures + (tonumber(counted[2]) or 0)
 end
-local threshold, rate, min_calls = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-if failures >= threshold or (calls >= min_calls and failures >= rate * calls) then
+local rate, min_calls = tonumber(ARGV[9]), tonumber(ARGV[10])
+if calls >= min_calls and failures >= rate * calls then
   open()
   return {'closed', 'open'}
 end
@@ -265,7 +265,6 @@ class CircuitBreakers:
                 permit.lease or "",
                 self.policy.window_s,
                 WINDOW_BUCKETS,
-                self.policy.failure_threshold,
                 self.policy.failure_rate,
                 self.policy.min_calls,
                 self.policy.open_s,

@@ -204,7 +204,7 @@ def test_once_a_hard_down_providers_circuit_opens_no_call_reaches_it_and_jobs_re
             delta_calls = emulator.calls(times=True)
             reached = delta_calls["by_provider"]["delta"]
             # the calls that opened it, and at most the others already in flight at that moment
-            assert policy.failure_threshold <= reached <= policy.failure_threshold + concurrency - 1
+            assert policy.min_calls <= reached <= policy.min_calls + concurrency - 1
             late = [t for t in delta_calls["arrivals"]["delta"] if t > status.opened_at + 1.0]
             assert late == [], "calls reached delta well after its circuit opened"
             _assert_rerouted(first_results.values(), delta_calls_made=reached)

@@ -29,7 +29,7 @@ MODEL = model_target("alpha", "a1")
 @pytest.fixture
 def gatekeeper(redis_url: str) -> Iterator[Gatekeeper]:
     data = catalog_data()
-    data["providers"]["alpha"]["circuit"] = {"failure_threshold": 1, "open_s": 1}
+    data["providers"]["alpha"]["circuit"] = {"min_calls": 1, "open_s": 1}
     client = redis.Redis.from_url(redis_url)
     keys = Keys(prefix=f"test-{uuid.uuid4().hex[:8]}")
     yield Gatekeeper(client, keys, catalog(data), environ={"ALPHA_API_KEY": "sk-alpha"})
