@@ -93,12 +93,14 @@ class Permit:
 
     ``probe`` marks the call as the half-open circuit's probe: its outcome closes or re-opens the
     circuit, so it must be recorded (or its slot stays taken until ``probe_timeout_s``).
-    ``retry_after_s`` is, when refused, how long until the circuit lets a probe through.
+    ``retry_after_s`` is, when refused, how long until the circuit lets a probe through, or
+    with ``held``, how long the target's rate-limit hold (a 429's Retry-After) lasts.
     """
 
     target: str
     allowed: bool
     probe: bool = False
+    held: bool = False
     state: CircuitState = CircuitState.CLOSED
     lease: str | None = None
     retry_after_s: float = 0.0

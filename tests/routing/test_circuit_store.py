@@ -126,6 +126,23 @@ def test_uncounted_failures_neither_open_nor_count(
     assert (status.state, status.calls, status.failures) == (CircuitState.CLOSED, 0, 0)
 
 
+def test_a_hold_refuses_calls_until_it_ends_and_counts_nothing(
+    client: redis.Redis, keys: Keys, clock: Clock
+) -> None:
+    cb = breakers(client, keys, clock, min_calls=1)
+    permit = cb.before_call(TARGET)
+    held = cb.record(TARGET, success=False, latency_s=0.1, permit=permit, counts=False, hold_s=2)
+    assert held is None
+    clock.advance(0.5)
+    refused = cb.before_call(TARGET)
+    assert (refused.allowed, refused.held, refused.state) == (False, True, CircuitState.CLOSED)
+    assert refused.retry_after_s == pytest.approx(1.5)
+    clock.advance(1.5)
+    assert cb.before_call(TARGET).allowed
+    status = cb.snapshot([TARGET])[TARGET]
+    assert (status.state, status.calls, status.failures) == (CircuitState.CLOSED, 0, 0)
+
+
 def test_after_open_s_one_probe_goes_and_its_success_closes_and_clears_the_window(
     client: redis.Redis, keys: Keys, clock: Clock
 ) -> None:
@@ -198,8 +215,7 @@ def test_racing_workers_get_exactly_the_half_open_probe_slots(
     # Each thread has its own client, as separate workers would.
     clients = [redis.Redis.from_url(redis_url) for _ in range(8)]
     workers = [
-        breakers(c, keys, clock, min_calls=1, open_s=30, half_open_probes=probes)
-        for c in clients
+        breakers(c, keys, clock, min_calls=1, open_s=30, half_open_probes=probes) for c in clients
     ]
     for round_number in range(20):
         target = model_target("alpha", f"race-{round_number}")
