@@ -250,7 +250,10 @@ def test_two_workers_sharing_a_60_rpm_key_never_exceed_it_together(
 ) -> None:
     limit = load_catalog(CATALOG, None).provider("gamma").rate_limit
     assert limit is not None and limit.rpm == 60
-    interval_s = emission_interval_us(limit.rpm, limit.request_burst) / 1_000_000
+    interval_us = emission_interval_us(
+        limit.rpm, limit.request_burst, window_s=limit.window_s, guard_s=limit.guard_s
+    )
+    interval_s = interval_us / 1_000_000
     jobs = 30  # twice what the limit lets through in the first ~10 s: it has to hold them back
     with cascade_stack(tmp_path, db=13, shared_redis=redis_url) as (stack, emulator):
         stack.start_worker("gamma", name="gamma-1", concurrency=4)
