@@ -69,9 +69,11 @@ class Admitted:
 @dataclass(frozen=True, slots=True)
 class Wait:
     """No call now: the rate limit's next slot, or the end of a 429's hold on every key, is
-    ``seconds`` away. Reported as ``RateLimited`` when the job cannot wait that long."""
+    ``seconds`` away. Reported as ``RateLimited`` (with ``reason``) when the job cannot wait
+    that long."""
 
     seconds: float
+    reason: str = "no rate-limit slot soon enough"
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +220,7 @@ class Gatekeeper:
         if asked is not None:  # the only key is out of rotation: its permit goes unused
             self._give_back(breakers, asked)
         if held:
-            return Wait(min(held))
+            return Wait(min(held), f"every usable API key of {provider} is held by a 429")
         return Skip(
             "AuthError",
             f"no usable API key for {provider}: every key is taken out, "

@@ -164,3 +164,28 @@ def test_two_workers_sharing_a_key_never_put_more_than_its_limit_in_any_window_a
     # no window (closed at both ends) holds more than the limit.
     spans = [later - first for first, later in zip(arrivals, arrivals[limit.rpm :], strict=False)]
     assert min(spans) > limit.window_s, sorted(spans)[:3]
+
+
+@pytest.mark.timeout(120)
+def test_a_key_held_longer_than_a_job_may_wait_is_skipped_as_rate_limited_without_a_call(
+    stack: LocalStack, emulator: Emulator, client: CascadeClient
+) -> None:
+    # Retry-After 30 s, above FAST_ENV's CASCADE_MAX_RETRY_AFTER_S of 3 s: the key is held.
+    emulator.faults(
+        {"provider": "throttled", "kind": "rate_limit", "retry_after": 30, "first_n": 1}
+    )
+    stack.start_worker("throttled", concurrency=2)
+    stack.wait_for_workers()
+    [first] = submit(client, "throttle", 1)
+    assert isinstance(results_within(client, [first], timeout=60)[first], FailedResult)
+
+    later = submit(client, "throttle", 3)
+    results = results_within(client, later, timeout=60)
+
+    assert emulator.calls()["by_provider"] == {"throttled": 1}  # the first job's call only
+    for job_id in later:
+        result = results[job_id]
+        assert isinstance(result, FailedResult)
+        [skipped] = result.attempts
+        assert (skipped.outcome, skipped.error_class) == (AttemptOutcome.SKIPPED, "RateLimited")
+        assert "held by a 429" in (skipped.error_message or "")
