@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 
 import pytest
-import redis
 
 from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
@@ -26,7 +24,7 @@ from broker.local_stack import LocalStack
 from routing.circuit import CircuitState, key_target, model_target
 from routing.circuit_store import CircuitBreakers
 from routing.key_pool import PLACEHOLDER_KEY_ID
-from tests.integration.support import FAST_ENV, Emulator, client_for, fresh_emulator
+from tests.integration.support import Emulator, client_for, fresh_emulator, stack_on_database
 from tests.integration.test_resilience import (
     answered_more_than_once,
     assert_each_ended_once,
@@ -41,13 +39,8 @@ PROMPT = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens":
 
 @pytest.fixture(scope="module")
 def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    url = redis_url.rsplit("/", 1)[0] + "/10"
-    with closing(redis.Redis.from_url(url)) as connection:
-        connection.flushdb()
     logs = tmp_path_factory.mktemp("circuit-logs")
-    with LocalStack(config=CATALOG, redis_url=url, log_dir=logs, extra_env=FAST_ENV) as stack:
-        stack.start_redis()
-        stack.start_emulator()
+    with stack_on_database(redis_url, 10, CATALOG, logs) as stack:
         yield stack
 
 

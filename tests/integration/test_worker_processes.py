@@ -13,14 +13,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 
 import pytest
-import redis
 
 from broker.local_stack import LocalStack
-from tests.integration.support import FAST_ENV, Emulator, client_for, wait_for
+from tests.integration.support import Emulator, client_for, stack_on_database, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -31,13 +29,8 @@ REFUSAL = "cascade refuses the 'prefork' worker pool"
 
 @pytest.fixture(scope="module")
 def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    url = redis_url.rsplit("/", 1)[0] + "/9"
-    with closing(redis.Redis.from_url(url)) as connection:
-        connection.flushdb()
     logs = tmp_path_factory.mktemp("worker-process-logs")
-    with LocalStack(config=CATALOG, redis_url=url, log_dir=logs, extra_env=FAST_ENV) as stack:
-        stack.start_redis()
-        stack.start_emulator()
+    with stack_on_database(redis_url, 9, CATALOG, logs) as stack:
         yield stack
 
 
