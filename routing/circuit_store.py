@@ -1,7 +1,8 @@
 """Circuit breakers shared by every worker: the state lives in Redis, changed by Lua scripts.
 
 One hash per target (``Keys.circuit``) holds everything: ``state``, ``opened_at``,
-``open_until``, ``latency`` (an EWMA), the probe leases ``p:<lease>`` -> expiry, and the window.
+``open_until``, ``latency`` (an EWMA), the probe leases ``p:<lease>`` -> expiry, the window, and
+``held_until``: a 429's Retry-After, which refuses calls until then without opening anything.
 
 The sliding window is kept as ``WINDOW_BUCKETS`` fixed sub-buckets of ``window_s / 10`` seconds
 each (fields ``c:<n>`` calls and ``f:<n>`` failures, ``n`` = epoch seconds // bucket width). That
