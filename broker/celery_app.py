@@ -6,9 +6,10 @@ below is one that cascade's delivery guarantees depend on; each says why.
 
 from __future__ import annotations
 
-from celery import Celery
+from celery import Celery, signals
 
 from broker.settings import Settings
+from broker.worker_pool import refuse_unsafe_pool
 
 __all__ = ["EXECUTE_TASK", "create_celery", "task_argsrepr", "task_name"]
 
@@ -29,6 +30,11 @@ def task_argsrepr(job_id: str, hop: int, *, tier: str, model: str) -> str:
 
 def create_celery(settings: Settings) -> Celery:
     app = Celery("cascade", broker=settings.redis_url, set_as_current=False)
+    # A worker of this app, however started, refuses a pool whose children would outlive a
+    # SIGKILL of its main process (broker/worker_pool.py). Connected once per process.
+    signals.worker_init.connect(
+        refuse_unsafe_pool, weak=False, dispatch_uid="cascade.refuse_unsafe_pool"
+    )
     transport_options = {
         # Unacknowledged messages come back after this long; see Settings.visibility_timeout_s.
         "visibility_timeout": settings.visibility_timeout_s,

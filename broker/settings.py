@@ -7,6 +7,8 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from broker.worker_pool import pool_refusal
+
 __all__ = ["Settings"]
 
 
@@ -57,7 +59,18 @@ class Settings(BaseSettings):
                 )
         return self
 
-    worker_pool: str = Field(default="threads", pattern=r"^(threads|gevent|prefork|solo)$")
+    # No prefork: its children keep calling providers after a SIGKILL of the worker's main
+    # process (broker/worker_pool.py refuses it however a worker is started).
+    worker_pool: str = Field(default="threads", pattern=r"^(threads|gevent|solo)$")
+
+    @field_validator("worker_pool", mode="before")
+    @classmethod
+    def _pool_dies_with_its_worker(cls, pool: object) -> object:
+        # Before the pattern, so that prefork is refused with the reason, not a regex.
+        if isinstance(pool, str) and pool in ("prefork", "processes"):
+            raise ValueError(pool_refusal(pool))
+        return pool
+
     worker_concurrency: int | None = Field(default=None, ge=1)
 
     # --- webhooks (broker/webhooks/) ---

@@ -1,7 +1,8 @@
 """Circuit breakers shared by every worker: the state lives in Redis, changed by Lua scripts.
 
 One hash per target (``Keys.circuit``) holds everything: ``state``, ``opened_at``,
-``open_until``, ``latency`` (an EWMA), the probe leases ``p:<lease>`` -> expiry, and the window.
+``open_until``, ``latency`` (an EWMA), the probe leases ``p:<lease>`` -> expiry, the window, and
+``held_until``: a 429's Retry-After, which refuses calls until then without opening anything.
 
 The sliding window is kept as ``WINDOW_BUCKETS`` fixed sub-buckets of ``window_s / 10`` seconds
 each (fields ``c:<n>`` calls and ``f:<n>`` failures, ``n`` = epoch seconds // bucket width). That
@@ -57,21 +58,28 @@ end
 """
 
 # ARGV: now ('' = server time), half_open_probes, probe_timeout_s, lease, ttl.
-# Returns {allowed, probe, old state, new state, retry after (string)}.
+# Returns {allowed, probe, old state, new state, retry after (string), held}: ``held`` says the
+# refusal is a rate-limit hold (``held_until``), not the circuit.
 _BEFORE_CALL = (
     _NOW
     + """
 local h = KEYS[1]
 local now = now_s()
-local state = redis.call('HGET', h, 'state') or 'closed'
-if state == 'closed' then return {1, 0, 'closed', 'closed', '0'} end
+local stored = redis.call('HMGET', h, 'state', 'open_until', 'held_until')
+local state = stored[1] or 'closed'
+local held_until = tonumber(stored[3] or '0')
+if state == 'closed' then
+  if now < held_until then return {0, 0, 'closed', 'closed', tostring(held_until - now), 1} end
+  return {1, 0, 'closed', 'closed', '0', 0}
+end
 local old = state
 if state == 'open' then
-  local open_until = tonumber(redis.call('HGET', h, 'open_until') or '0')
-  if now < open_until then return {0, 0, 'open', 'open', tostring(open_until - now)} end
+  local open_until = tonumber(stored[2] or '0')
+  if now < open_until then return {0, 0, 'open', 'open', tostring(open_until - now), 0} end
   state = 'half_open'
   redis.call('HSET', h, 'state', state)
 end
+if now < held_until then return {0, 0, old, state, tostring(held_until - now), 1} end
 local fields = redis.call('HGETALL', h)
 local live, first_free = 0, nil
 for i = 1, #fields, 2 do
@@ -87,15 +95,16 @@ for i = 1, #fields, 2 do
 end
 redis.call('EXPIRE', h, ARGV[5])
 if live >= tonumber(ARGV[2]) then
-  return {0, 0, old, state, tostring(first_free - now)}
+  return {0, 0, old, state, tostring(first_free - now), 0}
 end
 redis.call('HSET', h, 'p:' .. ARGV[4], string.format('%.6f', now + tonumber(ARGV[3])))
-return {1, 1, old, state, '0'}
+return {1, 1, old, state, '0', 0}
 """
 )
 
-# ARGV: now, success, counts, latency_s, probe, lease, window_s, buckets, failure_threshold,
-# failure_rate, min_calls, open_s, latency weight, ttl.  Returns {old state, new state}.
+# ARGV: now, success, counts, latency_s, probe, lease, window_s, buckets, failure_rate,
+# min_calls, open_s, latency weight, ttl, hold_s.  Returns {old state, new state}.
+# ``hold_s`` > 0 (a 429's Retry-After) refuses calls until then without touching the window.
 # The opening rule is routing.circuit.trips.
 _RECORD = (
     _NOW
@@ -108,10 +117,18 @@ if state == 'open' and now >= tonumber(redis.call('HGET', h, 'open_until') or '0
   state = 'half_open'
 end
 if ARGV[6] ~= '' then redis.call('HDEL', h, 'p:' .. ARGV[6]) end
+local hold = tonumber(ARGV[14])
+if hold > 0 then
+  local until_s = now + hold
+  if until_s > tonumber(redis.call('HGET', h, 'held_until') or '0') then
+    redis.call('HSET', h, 'held_until', string.format('%.6f', until_s))
+  end
+  redis.call('EXPIRE', h, ARGV[13])
+end
 if not success and not counts then return {state, state} end
-redis.call('EXPIRE', h, ARGV[14])
+redis.call('EXPIRE', h, ARGV[13])
 
-local weight, latency = tonumber(ARGV[13]), tonumber(ARGV[4])
+local weight, latency = tonumber(ARGV[12]), tonumber(ARGV[4])
 local ewma = tonumber(redis.call('HGET', h, 'latency') or '')
 if ewma then latency = weight * latency + (1 - weight) * ewma end
 redis.call('HSET', h, 'latency', string.format('%.6f', latency))
@@ -124,7 +141,7 @@ local function drop(prefixes)
 end
 local function open()
   redis.call('HSET', h, 'state', 'open', 'opened_at', string.format('%.6f', now),
-    'open_until', string.format('%.6f', now + tonumber(ARGV[12])))
+    'open_until', string.format('%.6f', now + tonumber(ARGV[11])))
   drop({['p:'] = true})
 end
 
@@ -161,8 +178,8 @@ for n = oldest, current do
   calls = calls + (tonumber(counted[1]) or 0)
   failures = failures + (tonumber(counted[2]) or 0)
 end
-local threshold, rate, min_calls = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11])
-if failures >= threshold or (calls >= min_calls and failures >= rate * calls) then
+local rate, min_calls = tonumber(ARGV[9]), tonumber(ARGV[10])
+if calls >= min_calls and failures >= rate * calls then
   open()
   return {'closed', 'open'}
 end
@@ -228,15 +245,23 @@ class CircuitBreakers:
         latency_s: float,
         permit: Permit,
         counts: bool = True,
+        hold_s: float = 0.0,
     ) -> Transition | None:
         """Record a call's outcome; returns the state change it caused, if any.
 
         ``counts=False`` is a failure that says nothing of the target's health (say a 429): it
         is not counted and changes nothing, except that a probe gives its slot back. A refused
-        permit made no call: there is nothing to record.
+        permit made no call: there is nothing to record. ``hold_s`` refuses every call for that
+        long (``Permit.held``) without counting anything: a 429's Retry-After, which slows the
+        target down for every worker instead of opening its circuit.
         """
         call = self.record_call(
-            target, success=success, latency_s=latency_s, permit=permit, counts=counts
+            target,
+            success=success,
+            latency_s=latency_s,
+            permit=permit,
+            counts=counts,
+            hold_s=hold_s,
         )
         return None if call is None else run_script(self.client, call)
 
@@ -248,6 +273,7 @@ class CircuitBreakers:
         latency_s: float,
         permit: Permit,
         counts: bool = True,
+        hold_s: float = 0.0,
     ) -> ScriptCall[Transition | None] | None:
         """``record`` as a call to run with others (``broker.script_batch``); None when there
         is nothing to record."""
@@ -265,12 +291,12 @@ class CircuitBreakers:
                 permit.lease or "",
                 self.policy.window_s,
                 WINDOW_BUCKETS,
-                self.policy.failure_threshold,
                 self.policy.failure_rate,
                 self.policy.min_calls,
                 self.policy.open_s,
                 _LATENCY_WEIGHT,
                 _IDLE_TTL_S,
+                f"{max(hold_s, 0.0):.6f}",
             ],
             parse=lambda reply: _transition(target, reply[0], reply[1]),
         )
@@ -340,11 +366,12 @@ def _window_counts(fields: Mapping[str, str], now: float, window_s: float) -> tu
 
 
 def _permit(target: str, lease: str, reply: Sequence[Any]) -> Permit:
-    allowed, probe, old, new, retry_after = reply
+    allowed, probe, old, new, retry_after, held = reply
     return Permit(
         target=target,
         allowed=bool(allowed),
         probe=bool(probe),
+        held=bool(held),
         state=CircuitState(_text(new)),
         lease=lease if probe else None,
         retry_after_s=max(float(retry_after), 0.0),

@@ -1,19 +1,25 @@
-"""Rate limits shared by every worker: requests and tokens per minute, GCRA in one Lua script.
+"""Rate limits shared by every worker: requests and tokens per window, GCRA in one Lua script.
 
 GCRA (the generic cell rate algorithm) keeps one number per limit, the theoretical arrival time
 (TAT): when the limit would be back to idle if every granted cost were paid off at the emission
 interval ``T``. A call costing ``n`` cells (1 for a request, its tokens for tokens) may go when
 ``max(TAT, now) + n*T - burst*T <= now``; then TAT moves to ``max(TAT, now) + n*T``.
 
-Burst and the per-minute promise. A limit of ``L`` per minute with a burst of ``b`` uses
-``T = 60 s / (L - b + 1)``. Then no 60-second window ever holds more than ``L`` granted cells
-(TAT after the last grant in a window starting at ``s`` is at least ``s + granted*T`` and at most
-``last grant + b*T < s + 60 + b*T``, so ``granted < L + 1``). A burst is therefore paid for with
-sustained rate: ``b = 1`` (the default) is a smooth ``L`` per minute, ``b = L/10`` lets a tenth of
-the minute go at once and sustains ``0.9 L + 1``. A call costing more than the burst (a request
-with more tokens than the token burst) would never fit, so it goes once the limit is idle and
-overdraws it: later calls wait until it is paid off, and the window may then hold up to that
-call's excess over the burst.
+The promise, measured where the provider measures it. ``k`` grants inside any closed stretch of
+``w`` seconds satisfy ``k <= w/T + b`` (TAT is at least the stretch's start plus ``k*T`` after
+them, and at most the last grant plus ``b*T``). With ``T = W/(L - b + 1)`` a window of ``W``
+could hold ``L + 1`` grants, the first and the last exactly ``W`` apart: that is how a 60 rpm key
+let 61 calls reach the provider in one minute. And the provider counts arrivals, not grants:
+a call granted first may arrive after one granted later (threads, connections). So the interval
+pays for a guard ``G`` too, ``T = (W + G)/(L - b + 1)``: ``L + 1`` grants then span at least
+``W + G`` (one microsecond more, so that a window closed at both ends counts right too), and
+as long as no call takes ``G`` longer from its grant to the provider than
+another, no window of ``W`` at the provider holds more than ``L``. A burst is paid for with
+sustained rate: ``b = 1`` (the default) is a smooth ``L`` per ``W + G``.
+
+A call costing more than the burst (a request with more tokens than the token burst) would never
+fit, so it goes once the limit is idle and overdraws it: later calls wait until it is paid off,
+and the window may then hold up to that call's excess over the burst.
 
 Both limits are checked and charged together, atomically, in one round trip; a refused call
 charges nothing. Times are the Redis server's (``TIME``), so the machines' clocks do not matter.
@@ -30,8 +36,6 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from broker.keys import Keys
 
 __all__ = ["RateLimitConfig", "RateLimiter", "emission_interval_us"]
-
-_MINUTE_US = 60_000_000
 
 # KEYS: the limit's hash. ARGV: now in microseconds ('' = server time), request interval us
 # (0 = no limit), request burst, token interval us (0 = no limit), token burst, tokens.
@@ -83,10 +87,22 @@ class RateLimitConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    rpm: int | None = Field(default=None, ge=1, description="requests per minute per key")
-    tpm: int | None = Field(default=None, ge=1, description="tokens per minute per key")
+    rpm: int | None = Field(default=None, ge=1, description="requests per window per key")
+    tpm: int | None = Field(default=None, ge=1, description="tokens per window per key")
     request_burst: int = Field(default=1, ge=1, description="requests that may go at once")
     token_burst: int = Field(default=1, ge=1, description="tokens that may go at once")
+    window_s: float = Field(
+        default=60,
+        gt=0,
+        description="the window the provider counts rpm and tpm over: a minute, unless it "
+        "counts over shorter ones (Azure OpenAI checks per 1 or 10 s)",
+    )
+    guard_s: float = Field(
+        default=0.5,
+        ge=0,
+        description="the most one call may take longer than another from its grant to the "
+        "provider; paid for in rate, so that no provider window holds more than the limit",
+    )
 
     @model_validator(mode="after")
     def _burst_within_limit(self) -> RateLimitConfig:
@@ -94,15 +110,20 @@ class RateLimitConfig(BaseModel):
             raise ValueError(f"request_burst {self.request_burst} exceeds rpm {self.rpm}")
         if self.tpm is not None and self.token_burst > self.tpm:
             raise ValueError(f"token_burst {self.token_burst} exceeds tpm {self.tpm}")
+        if self.guard_s >= self.window_s:
+            raise ValueError(f"guard_s {self.guard_s} must be below window_s {self.window_s}")
         return self
 
 
-def emission_interval_us(per_minute: int, burst: int) -> int:
-    """GCRA's interval for ``per_minute`` with ``burst``, in whole microseconds (rounded up, so
-    that rounding never grants more than the limit)."""
-    if not 1 <= burst <= per_minute:
-        raise ValueError(f"burst must be between 1 and the limit {per_minute}, not {burst}")
-    return math.ceil(_MINUTE_US / (per_minute - burst + 1))
+def emission_interval_us(
+    per_window: int, burst: int, *, window_s: float = 60.0, guard_s: float = 0.0
+) -> int:
+    """GCRA's interval for ``per_window`` in ``window_s`` with ``burst`` and a guard, in whole
+    microseconds: the least that exceeds the exact quotient, so that ``L + 1`` grants span
+    strictly more than ``W + G`` and even a window closed at both ends holds ``L`` at most."""
+    if not 1 <= burst <= per_window:
+        raise ValueError(f"burst must be between 1 and the limit {per_window}, not {burst}")
+    return math.floor((window_s + guard_s) * 1_000_000 / (per_window - burst + 1)) + 1
 
 
 class RateLimiter:
@@ -127,17 +148,21 @@ class RateLimiter:
         tokens: int,
         request_burst: int = 1,
         token_burst: int = 1,
+        window_s: float = 60.0,
+        guard_s: float = 0.0,
     ) -> float:
         """0.0 if the call may go now (its request and tokens are charged), else the seconds to
-        wait before asking again (nothing charged)."""
+        wait before asking again (nothing charged). ``rpm`` and ``tpm`` count per ``window_s``;
+        ``guard_s`` as in ``RateLimitConfig``."""
         now = "" if self.clock is None else str(round(self.clock() * 1_000_000))
+        span = {"window_s": window_s, "guard_s": guard_s}
         waited = self._acquire(
             keys=[self.keys.rate_limit(bucket)],
             args=[
                 now,
-                0 if rpm is None else emission_interval_us(rpm, request_burst),
+                0 if rpm is None else emission_interval_us(rpm, request_burst, **span),
                 request_burst,
-                0 if tpm is None else emission_interval_us(tpm, token_burst),
+                0 if tpm is None else emission_interval_us(tpm, token_burst, **span),
                 token_burst,
                 max(tokens, 0),
             ],
@@ -153,4 +178,6 @@ class RateLimiter:
             tokens=tokens,
             request_burst=config.request_burst,
             token_burst=config.token_burst,
+            window_s=config.window_s,
+            guard_s=config.guard_s,
         )

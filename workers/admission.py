@@ -1,9 +1,15 @@
 """May this call go now? Circuit breakers, API-key rotation and rate limits, shared through Redis.
 
 Before a call the worker asks ``Gatekeeper.admit``: the answer is a ticket to call with a key,
-a wait (the provider's rate limit is full), or a skip (an open circuit, no usable key) that
-sends the job on along its route without a call. After the call, ``settle`` records the outcome
-with both circuits (the model's and the key's) and takes a refused key out of rotation.
+a wait (the provider's rate limit is full, or every usable key is held by a 429's Retry-After),
+or a skip (an open circuit, no usable key) that sends the job on along its route without a
+call. After the call, ``settle`` records the outcome with both circuits (the model's and the
+key's) and takes a refused key out of rotation.
+
+A 429 slows its key down and never takes it out: it holds the key for its Retry-After (every
+worker waits that long before using the key again) and does not count toward the key's circuit,
+which opens only for what makes a key unusable (refused, out of quota). A key that is only
+held is reported as ``RateLimited``, never as an unusable key.
 """
 
 from __future__ import annotations
@@ -41,8 +47,9 @@ log = structlog.get_logger("cascade.worker")
 
 # Failures that say a model is unhealthy; a 429 or a refused request says nothing of that.
 _MODEL_FAILURES = (Overloaded, ServerError, ProviderTimeout, ProviderConnectionError)
-# Failures that say a key is unusable for now, whatever the model: refused, limited, out of quota.
-_KEY_FAILURES = (AuthError, RateLimited, QuotaExhausted)
+# Failures that say a key is unusable for now, whatever the model: refused, out of quota. A 429
+# is not one of them: it holds the key for its Retry-After instead (``_hold_s``).
+_KEY_FAILURES = (AuthError, QuotaExhausted)
 
 
 def counts_toward_circuit(error: ProviderError | None) -> bool:
@@ -61,7 +68,12 @@ class Admitted:
 
 @dataclass(frozen=True, slots=True)
 class Wait:
+    """No call now: the rate limit's next slot, or the end of a 429's hold on every key, is
+    ``seconds`` away. Reported as ``RateLimited`` (with ``reason``) when the job cannot wait
+    that long."""
+
     seconds: float
+    reason: str = "no rate-limit slot soon enough"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +126,7 @@ class Gatekeeper:
             self._give_back(breakers, *asked)
             return Skip("CircuitOpen", f"the circuit of {target.provider}/{target.model} is open")
         chosen = self._choose_key(target.provider, first_key, asked[0] if asked else None)
-        if isinstance(chosen, Skip):
+        if isinstance(chosen, Skip | Wait):
             self._give_back(breakers, model_permit)
             return chosen
         key_id, key_permit = chosen
@@ -174,6 +186,7 @@ class Gatekeeper:
                 latency_s=latency_s,
                 permit=permit,
                 counts=counts,
+                hold_s=_hold_s(error) if permit is ticket.key_permit else 0.0,
             )
             for permit, counts in counted
         ]
@@ -185,11 +198,13 @@ class Gatekeeper:
 
     def _choose_key(
         self, provider: str, first_key: str | None, asked: Permit | None
-    ) -> tuple[str, Permit] | Skip:
+    ) -> tuple[str, Permit] | Wait | Skip:
         """The first key in rotation, from ``first_key`` on, whose own circuit lets a call
-        through. ``asked``: a permit already taken for the provider's only key."""
+        through. ``asked``: a permit already taken for the provider's only key. With none, a
+        wait for the first key whose 429 hold ends, if any key is only held."""
         pool, breakers = self._pools[provider], self._breakers[provider]
         key_id = first_key
+        held: list[float] = []
         for turn in range(max(1, len(self._secrets[provider]))):
             if turn:
                 key_id = pool.next_key()
@@ -199,9 +214,13 @@ class Gatekeeper:
             permit = asked if asked is not None else breakers.before_call(target)
             if permit.target == target and permit.allowed:
                 return key_id, permit
+            if permit.target == target and permit.held:
+                held.append(permit.retry_after_s)
             asked = None
         if asked is not None:  # the only key is out of rotation: its permit goes unused
             self._give_back(breakers, asked)
+        if held:
+            return Wait(min(held), f"every usable API key of {provider} is held by a 429")
         return Skip(
             "AuthError",
             f"no usable API key for {provider}: every key is taken out, "
@@ -223,3 +242,11 @@ class Gatekeeper:
         if placeholder is not None:
             return dict.fromkeys(ids, placeholder)
         return {name: self.environ[name] for name in ids}
+
+
+def _hold_s(error: ProviderError | None) -> float:
+    """How long a call's key is held for every worker: a 429's Retry-After. A 429 without one
+    holds nothing: the job's own retry backs off, and the rate limit (if any) spaces calls."""
+    if isinstance(error, RateLimited) and error.retry_after is not None:
+        return max(error.retry_after, 0.0)
+    return 0.0

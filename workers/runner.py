@@ -188,7 +188,7 @@ class JobRunner:
                 f"waiting {gate.seconds:.2f}s for a rate-limit slot",
                 NextMessage(now.hop, now.target, gate.seconds),
             )
-        return Skip("RateLimited", "no rate-limit slot soon enough for the job's deadline")
+        return Skip("RateLimited", f"{gate.reason} ({gate.seconds:.1f}s) for the job to wait")
 
     def _call(self, now: Delivery, api_key: str) -> CallOutcome:
         target = now.target
@@ -293,7 +293,12 @@ class JobRunner:
                 worker=self.worker,
             ),
         )
-        log.info("target skipped", reason=skip.reason, decision=type(decision).__name__)
+        log.info(
+            "target skipped",
+            error_class=skip.error_class,
+            reason=skip.reason,
+            decision=type(decision).__name__,
+        )
         return self._carry_out(now, decision, skip.error_class, None)
 
     def _decide(self, now: Delivery, error: ProviderError) -> Decision:

@@ -37,7 +37,7 @@ def test_health_shows_an_open_circuit_with_its_error_rate_and_a_refused_key(
     catalog = load_catalog(CATALOG, environ={})
     breakers = CircuitBreakers(client, keys, catalog.provider("alpha").circuit)
     target = model_target("alpha", "a1")
-    for _ in range(catalog.provider("alpha").circuit.failure_threshold):
+    for _ in range(catalog.provider("alpha").circuit.min_calls):
         permit = breakers.before_call(target)
         breakers.record(target, success=False, latency_s=0.25, permit=permit)
     KeyPool(client, keys, "beta", ["BETA_API_KEY", "BETA_API_KEY_2"]).take_out(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ __all__ = [
     "client_for",
     "forget_provider_health",
     "fresh_emulator",
+    "stack_on_database",
     "wait_for",
 ]
 
@@ -104,3 +106,17 @@ def fresh_emulator(stack: LocalStack) -> Iterator[Emulator]:
     forget_provider_health(stack.redis_url or "")
     yield control
     control.reset()
+
+
+@contextmanager
+def stack_on_database(redis_url: str, db: int, config: str, log_dir: Path) -> Iterator[LocalStack]:
+    """Database ``db`` of the session's Redis (flushed: Celery's queue names carry no prefix,
+    so a module that starts workers needs one of its own), the emulator, and no worker yet;
+    with ``FAST_ENV``. Everything is stopped on the way out."""
+    url = redis_url.rsplit("/", 1)[0] + f"/{db}"
+    with closing(redis.Redis.from_url(url)) as connection:
+        connection.flushdb()
+    with LocalStack(config=config, redis_url=url, log_dir=log_dir, extra_env=FAST_ENV) as stack:
+        stack.start_redis()
+        stack.start_emulator()
+        yield stack

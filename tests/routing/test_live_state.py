@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 def breakers(redis_url: str) -> Iterator[CircuitBreakers]:
     client = redis.Redis.from_url(redis_url)
     keys = Keys(prefix=f"test-{uuid.uuid4().hex[:8]}")
-    yield CircuitBreakers(client, keys, CircuitPolicy(failure_threshold=1, open_s=30), Clock())
+    yield CircuitBreakers(client, keys, CircuitPolicy(min_calls=1, open_s=30), Clock())
     client.close()
 
 
