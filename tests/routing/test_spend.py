@@ -72,11 +72,18 @@ def test_token_caps_count_tokens() -> None:
     assert assess_caps(caps, "month", 0, 950, ONE_CENT)[0] is CapLevel.CAPPED
 
 
-def test_the_call_estimate_budgets_prompt_and_every_choices_output() -> None:
+def test_the_call_estimate_reserves_the_prompts_ceiling_and_every_choices_output_limit() -> None:
     model = catalog().model("a1")
-    estimate = estimate_call(job(max_tokens=100, n=2), model)
-    assert estimate.tokens == 9 + 200
-    assert estimate.usd == pytest.approx((9 * 0.10 + 200 * 0.40) / 1e6)
+    estimate = estimate_call(job("Say hello.", max_tokens=100, n=2), model)
+    prompt = 3 + 8 + len("Say hello.")  # priming, one message's framing, a token per byte
+    assert estimate.tokens == prompt + 200
+    assert estimate.usd == pytest.approx((prompt * 0.10 + 200 * 0.40) / 1e6)
+
+
+def test_without_max_tokens_the_call_estimate_reserves_the_models_output_limit() -> None:
+    model = catalog().model("a1")  # max_output_tokens 4096
+    estimate = estimate_call(job("Say hello."), model)
+    assert estimate.tokens == 3 + 8 + len("Say hello.") + 4096
 
 
 # --- reserve, settle, release ---------------------------------------------------------------
