@@ -60,8 +60,9 @@ redis.call('SET', KEYS[5], cjson.encode({usd = ARGV[1], tok = ARGV[2],
 return worst
 """
 
-# Give a hold's reservation back. KEYS: hold. Returns 1 if a reservation was released.
-RELEASE = """
+# The start of every script that ends a call: take the hold (KEYS[1]) off the counters it
+# reserved on and delete it; a hold already gone ends the script with 0.
+_END_HOLD = """
 local hold = redis.call('GET', KEYS[1])
 if not hold then
   return 0
@@ -72,6 +73,10 @@ for _, key in ipairs(h.keys) do
   redis.call('HINCRBY', key, 'reserved_tokens', string.format('%d', -h.tok))
 end
 redis.call('DEL', KEYS[1])
+"""
+
+# Give a hold's reservation back. KEYS: hold. Returns 1 if a reservation was released.
+RELEASE = _END_HOLD + """
 return 1
 """
 
@@ -79,17 +84,7 @@ return 1
 # key and its index. ARGV: mode ('call': the reported usage; 'lost': the hold's own amounts, as
 # the cost of a call whose worker died), cost nanos, prompt, completion, total tokens, then per
 # usage key: ttl, scope, name, period. Returns 1 if the call was counted, 0 if its hold was gone.
-SETTLE = """
-local hold = redis.call('GET', KEYS[1])
-if not hold then
-  return 0
-end
-local h = cjson.decode(hold)
-for _, key in ipairs(h.keys) do
-  redis.call('HINCRBY', key, 'reserved_nanos', string.format('%d', -h.usd))
-  redis.call('HINCRBY', key, 'reserved_tokens', string.format('%d', -h.tok))
-end
-redis.call('DEL', KEYS[1])
+SETTLE = _END_HOLD + """
 local cost, prompt, completion, total = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local counter = 'jobs'
 if ARGV[1] == 'lost' then

@@ -23,7 +23,7 @@ from broker.client import CascadeClient
 from broker.jobs import CompletionResult, FailedResult
 from broker.local_stack import LocalStack
 from broker.settings import Settings
-from tests.integration.support import FAST_ENV, Emulator
+from tests.integration.support import Emulator, stack_on_database
 
 pytestmark = pytest.mark.integration
 
@@ -44,17 +44,15 @@ BOUNDED_WITHOUT_TTL = {
 
 @pytest.fixture(scope="module")
 def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    own_db = redis_url.rsplit("/", 1)[0] + "/11"
-    redis.Redis.from_url(own_db).flushdb()
-    logs = tmp_path_factory.mktemp("bounded-logs")
-    env = {**FAST_ENV, "CASCADE_RESULT_TTL_S": str(RESULT_TTL_S)}
-    with LocalStack(config=CATALOG, redis_url=own_db, log_dir=logs, extra_env=env) as s:
-        s.start_redis()
-        s.start_emulator()
-        for provider in ("alpha", "beta", "gamma"):
-            s.start_worker(provider, concurrency=8)
-        s.wait_for_workers()
-        yield s
+    with stack_on_database(
+        redis_url,
+        11,
+        config=CATALOG,
+        log_dir=tmp_path_factory.mktemp("bounded-logs"),
+        workers={name: (name, 8) for name in ("alpha", "beta", "gamma")},
+        env={"CASCADE_RESULT_TTL_S": str(RESULT_TTL_S)},
+    ) as started:
+        yield started
 
 
 @pytest.fixture()

@@ -12,21 +12,22 @@ Runs on database 12 of the session's Redis: Celery's queue names carry no prefix
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
-import yaml
 
 from adapters.emulator.content import Message, prompt_tokens
 from broker.jobs import AttemptOutcome, CompletionResult, FailedResult
 from broker.local_stack import LocalStack
-from tests.integration.support import FAST_ENV, Emulator, client_for
+from tests.integration.support import (
+    Emulator,
+    catalog_with_daily_cap,
+    client_for,
+    stack_on_database,
+)
 
 pytestmark = pytest.mark.integration
 
-FIXTURE = Path(__file__).parents[1] / "fixtures" / "catalog.yaml"
 TURNS = [{"role": "user" if i % 2 == 0 else "assistant", "content": "ok"} for i in range(39)]
 MAX_TOKENS = 4
 PROMPT: dict[str, Any] = {
@@ -44,28 +45,22 @@ def _one_call_usd() -> float:
 
 @pytest.fixture(scope="module")
 def capped(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, float]:
-    data: dict[str, Any] = yaml.safe_load(FIXTURE.read_text())
     cap = round(_one_call_usd() * 10.5, 9)
-    data["providers"]["alpha"]["spend_caps"] = {"usd_per_day": cap}
-    path = tmp_path_factory.mktemp("hard-cap") / "catalog.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return str(path), cap
+    return catalog_with_daily_cap(tmp_path_factory.mktemp("hard-cap"), "alpha", cap), cap
 
 
 @pytest.fixture(scope="module")
 def stack(
     redis_url: str, capped: tuple[str, float], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalStack]:
-    own_db = redis_url.rsplit("/", 1)[0] + "/12"
-    redis.Redis.from_url(own_db).flushdb()
-    logs = tmp_path_factory.mktemp("hard-cap-logs")
-    with LocalStack(config=capped[0], redis_url=own_db, log_dir=logs, extra_env=FAST_ENV) as s:
-        s.start_redis()
-        s.start_emulator()
-        s.start_worker("alpha", name="alpha-1", concurrency=4)
-        s.start_worker("alpha", name="alpha-2", concurrency=4)
-        s.wait_for_workers()
-        yield s
+    with stack_on_database(
+        redis_url,
+        12,
+        config=capped[0],
+        log_dir=tmp_path_factory.mktemp("hard-cap-logs"),
+        workers={"alpha-1": ("alpha", 4), "alpha-2": ("alpha", 4)},
+    ) as started:
+        yield started
 
 
 def test_two_workers_with_long_prompts_never_spend_past_a_hard_cap(
