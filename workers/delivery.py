@@ -114,8 +114,9 @@ class Delivery:
 # The error class of a call whose worker died before it could record the call's outcome.
 WORKER_LOST = "WorkerLost"
 _LOST_REASON = (
-    "the worker was lost mid-call (killed or crashed) and the outcome is unknown; the provider"
-    " may have answered and billed it, so the call is counted at the spend it reserved"
+    "the delivery was lost mid-call (its worker was killed or crashed, or lost Redis) before it"
+    " recorded the outcome; the provider may have answered and billed it, so the call is"
+    " counted at the spend it reserved"
 )
 
 

@@ -4,7 +4,7 @@ TTL of its own or is one of a short, named list of keys bounded by the catalog's
 A few hundred jobs (a fifth of them failing into the dead letters) run through real workers with
 a result TTL of a few seconds; once it has passed, what is left under the prefix is checked.
 Scoped to jobs, dead letters, usage, spend and circuits: webhook and batch keys are bounded
-elsewhere. Runs on database 11 of the session's Redis (Celery's queue names carry no prefix).
+elsewhere. Runs on database 1 of the session's Redis (Celery's queue names carry no prefix).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ BOUNDED_WITHOUT_TTL = {
 def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     with stack_on_database(
         redis_url,
-        11,
+        1,
         config=CATALOG,
         log_dir=tmp_path_factory.mktemp("bounded-logs"),
         workers={name: (name, 8) for name in ("alpha", "beta", "gamma")},

@@ -6,7 +6,7 @@ of framing a message where the emulator, like the providers, bills more), so res
 estimate let calls in flight together spend past the cap. The reservation is now a ceiling the
 call cannot exceed; the cap is checked on the results themselves.
 
-Runs on database 12 of the session's Redis: Celery's queue names carry no prefix.
+Runs on database 2 of the session's Redis: Celery's queue names carry no prefix.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def stack(
 ) -> Iterator[LocalStack]:
     with stack_on_database(
         redis_url,
-        12,
+        2,
         config=capped[0],
         log_dir=tmp_path_factory.mktemp("hard-cap-logs"),
         workers={"alpha-1": ("alpha", 4), "alpha-2": ("alpha", 4)},
