@@ -165,14 +165,16 @@ class JobRunner:
                 store.calls.mark_call(now.job_id, mark.to_json()),
             ],
         )
-        if not isinstance(gate, Admitted):
+        if isinstance(gate, RunOutcome):
             unmark = store.calls.unmark_call(now.job_id)
             run_scripts(store.client, [ledger.release_call(hold_id), unmark])
-            return gate if isinstance(gate, RunOutcome) else self._skip(now, gate)
+            return gate
+        if not isinstance(gate, Admitted):
+            ledger.release(hold_id)
+            return self._skip(now, gate)  # the skip's attempt takes the mark away
         grant: SpendGrant = gate.alongside[0]
-        if not grant.allowed:
+        if not grant.allowed:  # refused: nothing was reserved
             self.context.gatekeeper.cancel(now.target, gate)
-            run_scripts(store.client, [store.calls.unmark_call(now.job_id)])
             return self._skip(now, Skip("SpendCapReached", grant.reason or "a spend cap"))
         outcome = self._call(now, gate.api_key)
         if outcome.response is not None:
@@ -288,7 +290,8 @@ class JobRunner:
         return self._carry_out(now, decision, error.error_class, error.status_code)
 
     def _skip(self, now: Delivery, skip: Skip) -> RunOutcome:
-        """Pass the target over without a call and move on along the route."""
+        """Pass the target over without a call and move on along the route; the attempt
+        recorded for it removes the mark of the call that was not made."""
         decision = skip_decision(now.hop, self._context_windows(now.stored), skip.reason)
         self.context.store.add_attempt(
             now.job_id,
@@ -300,6 +303,7 @@ class JobRunner:
                 error_message=skip.reason,
                 worker=self.worker,
             ),
+            ends_call=True,
         )
         log.info("target skipped", reason=skip.reason, decision=type(decision).__name__)
         return self._carry_out(now, decision, skip.error_class, None)

@@ -102,6 +102,8 @@ def test_after_many_jobs_and_their_result_ttl_every_key_left_has_a_ttl_or_a_boun
     answered = [r for r in results.values() if isinstance(r, CompletionResult)]
     assert failed and len(failed) + len(answered) == JOBS
     assert client.redis.zcard(client.keys.dead_letters()) == len(failed)
+    # No call's mark outlives the call, answered or failed.
+    assert list(client.redis.scan_iter("cascade:job:*:call")) == []
 
     time.sleep(RESULT_TTL_S + 1)
     left = _left_behind(client.redis)
