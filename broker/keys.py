@@ -33,6 +33,12 @@ class Keys:
         """String with a TTL: the worker that is running the job right now."""
         return f"{self.prefix}:job:{job_id}:claim"
 
+    def call(self, job_id: str) -> str:
+        """String with a TTL: the provider call a delivery has started (its spend hold and the
+        attempt to record for it), until the call's outcome is recorded. Found by the next
+        delivery, it means the worker was lost mid-call."""
+        return f"{self.prefix}:job:{job_id}:call"
+
     def done_channel(self, job_id: str) -> str:
         """Pub/sub channel: the job's final status, published once when it ends."""
         return f"{self.prefix}:done:{job_id}"
@@ -98,7 +104,8 @@ class Keys:
         return f"{self.prefix}:webhooks:failed"
 
     def dead_letters(self) -> str:
-        """Sorted set: ids of failed jobs, scored by when they failed."""
+        """Sorted set with a TTL: ids of failed jobs, scored by when they failed; trimmed to the
+        result TTL and to ``CASCADE_DEAD_LETTERS_MAX`` entries whenever a job fails."""
         return f"{self.prefix}:dead"
 
     def circuit(self, target: str) -> str:
@@ -125,12 +132,15 @@ class Keys:
         ``month:2026-11``, ``all``): cost in nano-USD, tokens, jobs, and what is reserved."""
         return f"{self.prefix}:usage:{scope}:{name}:{period}"
 
-    def usage_index(self) -> str:
-        """Set: every usage hash written, so that ``cascade usage`` lists them without SCAN."""
-        return f"{self.prefix}:usage:index"
+    def usage_index(self, period: str) -> str:
+        """Set with a TTL: the usage hashes of one period (``day:2026-11-25``, ``month:2026-11``,
+        or ``all:2026-11-25`` for the batch rows written that day), so that ``cascade usage``
+        lists them without SCAN; it outlives the hashes it lists by a day."""
+        return f"{self.prefix}:usage:index:{period}"
 
     def spend_hold(self, hold_id: str) -> str:
-        """String with a TTL: what one call reserved against the spend caps, until it settles."""
+        """String with a TTL: what one call reserved against the spend caps; deleted when the
+        call is settled, released, or counted as lost."""
         return f"{self.prefix}:spend:hold:{hold_id}"
 
     def latency(self) -> str:

@@ -25,7 +25,10 @@ class Settings(BaseSettings):
         default=None, description="with the emulated profile: where the emulator listens"
     )
     key_prefix: str = Field(default="cascade", pattern=r"^[A-Za-z0-9_.-]+$")
-    result_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    result_ttl_s: int = Field(default=7 * 24 * 3600, ge=1)
+    # The dead-letter set keeps the newest this many failed jobs (and none older than the
+    # result TTL), so that a run of failures cannot grow it without bound.
+    dead_letters_max: int = Field(default=10_000, ge=1)
     # Redis re-delivers an unacknowledged message after this long: it must exceed the longest
     # call plus every backoff, or a slow job runs twice (Celery with Redis, late ack).
     visibility_timeout_s: int = Field(default=3600, ge=1)

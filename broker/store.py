@@ -4,6 +4,15 @@ Producers write a job once at submit; workers read it, append attempts and finis
 result is written by one Lua script that sets it only if none exists, records the status, files a
 failure as a dead letter and publishes the outcome, so a job ends exactly once even when two
 deliveries of its message race.
+
+A delivery marks the provider call it starts (``broker.call_marks``) and the step that records
+the call's outcome removes the mark; ``begin`` hands the next delivery a mark it finds
+(``Begun.lost_call``): a call whose worker died mid-call, for that delivery to record.
+
+The finish script files a failed job in the dead-letter set and bounds it in the same step:
+it trims the set to the result TTL (older ids point to records that have expired) and to the
+newest ``dead_letters_max`` ids, and renews the set's own TTL. Listing and replaying dead
+letters is ``broker.dead_letters``.
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ from typing import Any, Literal
 import redis
 from pydantic import TypeAdapter
 
+from broker.call_marks import CallMarks
+from broker.dead_letters import DeadLetters
 from broker.ids import is_valid_id
 from broker.jobs import (
     Attempt,
@@ -37,9 +48,9 @@ _RESULT = TypeAdapter[CompletionResult | FailedResult](JobResult)
 _TARGETS = TypeAdapter(list[TargetRef])
 
 # KEYS: result, job hash, dead-letter set, attempts, batch hash ('' when none), claim ('' when
-# none). ARGV: result JSON, status, ttl, done channel, events channel, event JSON, job id, now,
-# is_failure, batch channel ('' when none), the answering call's attempt JSON ('' when none),
-# the claim's token ('' when none).
+# none), call mark ('' when none). ARGV: result JSON, status, ttl, done channel, events channel,
+# event JSON, job id, now, is_failure, batch channel ('' when none), the answering call's
+# attempt JSON ('' when none), the claim's token ('' when none), dead letters kept at most.
 # The batch counters move in the same script as the result, so they never disagree with it.
 # The attempt is recorded even when another delivery ended the job first: its call was made.
 # The claim is let go here too: the delivery that ends a job has nothing left to guard.
@@ -51,6 +62,9 @@ if ARGV[11] ~= '' then
   redis.call('RPUSH', KEYS[4], ARGV[11])
   redis.call('EXPIRE', KEYS[4], ARGV[3])
 end
+if KEYS[7] ~= '' then
+  redis.call('DEL', KEYS[7])
+end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3]) == false then
   return 0
 end
@@ -59,6 +73,9 @@ redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('EXPIRE', KEYS[4], ARGV[3])
 if ARGV[9] == '1' then
   redis.call('ZADD', KEYS[3], ARGV[8], ARGV[7])
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[8]) - tonumber(ARGV[3])))
+  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[13]) + 1))
+  redis.call('EXPIRE', KEYS[3], ARGV[3])
 end
 if KEYS[5] ~= '' then
   redis.call('HINCRBY', KEYS[5], ARGV[2], 1)
@@ -69,10 +86,11 @@ redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
 """
 
-# KEYS: result, job hash, claim, attempts. ARGV: hop, claim token, claim ttl, events channel,
-# the 'running' event JSON. A delivery's first step, in one round trip: stand down if the job
-# ended, is unknown, moved past this hop or is held by another delivery; else take the claim,
-# mark the job running on this hop, and hand back its record (as it was) and its attempts.
+# KEYS: result, job hash, claim, attempts, call mark. ARGV: hop, claim token, claim ttl, events
+# channel, the 'running' event JSON. A delivery's first step, in one round trip: stand down if
+# the job ended, is unknown, moved past this hop or is held by another delivery; else take the
+# claim, mark the job running on this hop, and hand back its record (as it was), its attempts
+# and the mark of a call an earlier delivery started and never recorded ('' when none).
 _BEGIN = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'finished'} end
 local fields = redis.call('HGETALL', KEYS[2])
@@ -84,24 +102,8 @@ if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'EX', ARGV[3]) then
 end
 redis.call('HSET', KEYS[2], 'status', 'running', 'hop', ARGV[1])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
-return {'started', fields, redis.call('LRANGE', KEYS[4], 0, -1)}
-"""
-
-# KEYS: result, job hash, dead-letter set. ARGV: job id, route JSON, ttl, events channel, event.
-# Only a failed job is replayed, and only once per failure: the result is removed in the same step.
-_REPLAY = """
-local result = redis.call('GET', KEYS[1])
-if result == false or redis.call('HGET', KEYS[2], 'status') ~= 'failed' then
-  return -1
-end
-redis.call('DEL', KEYS[1])
-local run = redis.call('HINCRBY', KEYS[2], 'run', 1)
-redis.call('HSET', KEYS[2], 'status', 'queued', 'hop', 0, 'route', ARGV[2])
-redis.call('HDEL', KEYS[2], 'finished_at')
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
-return run
+return {'started', fields, redis.call('LRANGE', KEYS[4], 0, -1),
+        redis.call('GET', KEYS[5]) or ''}
 """
 
 # KEYS: job hash. ARGV: hop. Move the job's hop forward only.
@@ -135,6 +137,7 @@ class Begun:
     hop: int | None = None
     claim_seconds_left: float = 0.0
     route: list[TargetRef] = field(default_factory=list)
+    lost_call: str | None = None  # the mark of a call whose delivery died before recording it
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,14 +152,18 @@ class StoredJob:
 class JobStore:
     """Reads and writes jobs in Redis. Thread-safe: redis-py's client pools its connections."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, ttl_s: int) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: Keys, ttl_s: int, *, dead_letters_max: int = 10_000
+    ) -> None:
         self.client = client
         self.keys = keys
         self.ttl_s = ttl_s
+        self.dead_letters_max = dead_letters_max
+        self.calls = CallMarks(client, keys, ttl_s)
+        self.dead = DeadLetters(client, keys, ttl_s)
         self._begin = client.register_script(_BEGIN)
         self._finish = client.register_script(_FINISH)
         self._release = client.register_script(_RELEASE)
-        self._replay = client.register_script(_REPLAY)
         self._advance = client.register_script(_ADVANCE)
 
     # --- submit ------------------------------------------------------------------------
@@ -205,6 +212,7 @@ class JobStore:
                 self.keys.job(job_id),
                 self.keys.claim(job_id),
                 self.keys.attempts(job_id),
+                self.keys.call(job_id),
             ],
             args=[
                 hop,
@@ -222,6 +230,7 @@ class JobStore:
                 "started",
                 stored=_stored(fields),
                 attempts=[Attempt.model_validate_json(item) for item in reply[2]],
+                lost_call=_text(reply[3]) or None,
             )
         if outcome == "stale":
             return Begun("stale", hop=int(reply[1]))
@@ -243,11 +252,15 @@ class JobStore:
         """
         self._advance(keys=[self.keys.job(job_id)], args=[hop])
 
-    def add_attempt(self, job_id: str, attempt: Attempt) -> None:
+    def add_attempt(self, job_id: str, attempt: Attempt, *, ends_call: bool = False) -> None:
+        """Record an attempt; ``ends_call``: it is the outcome of the marked call, whose mark
+        goes in the same step."""
         key = self.keys.attempts(job_id)
         pipe = self.client.pipeline(transaction=False)
         pipe.rpush(key, attempt.model_dump_json())
         pipe.expire(key, self.ttl_s)
+        if ends_call:
+            pipe.delete(self.keys.call(job_id))
         pipe.execute()
 
     def attempts(self, job_id: str) -> list[Attempt]:
@@ -278,8 +291,9 @@ class JobStore:
     ) -> ScriptCall[bool]:
         """``finish`` as a call to run with others (``broker.script_batch``).
 
-        ``last_attempt``, the call that produced the result, is recorded in the same script;
-        with ``claim_token`` the claim is let go too, if it is still that token's.
+        ``last_attempt``, the call that produced the result, is recorded in the same script (and
+        the call's mark removed); with ``claim_token`` the claim is let go too, if it is still
+        that token's.
         """
         now = f"{time.time():.6f}"
         failed = isinstance(result, FailedResult)
@@ -293,6 +307,7 @@ class JobStore:
                 self.keys.attempts(job_id),
                 self.keys.batch(batch) if batch else "",
                 self.keys.claim(job_id) if claim_token else "",
+                self.keys.call(job_id) if last_attempt is not None else "",
             ],
             args=[
                 result.model_dump_json(),
@@ -307,6 +322,7 @@ class JobStore:
                 self.keys.batch_channel(batch) if batch else "",
                 last_attempt.model_dump_json() if last_attempt is not None else "",
                 claim_token or "",
+                self.dead_letters_max,
             ],
             parse=bool,
         )
@@ -315,8 +331,7 @@ class JobStore:
 
     def dead_letters(self, limit: int = 100) -> list[tuple[str, float]]:
         """The newest failed jobs first: (job id, when it failed, as a Unix time)."""
-        found = self.client.zrevrange(self.keys.dead_letters(), 0, limit - 1, withscores=True)
-        return [(_text(item[0]), float(item[1])) for item in found if isinstance(item, tuple)]
+        return self.dead.newest(limit)
 
     def reopen(self, job_id: str, route: Sequence[TargetRef]) -> int | None:
         """Turn a failed job back into a queued one on ``route``; its attempts are kept.
@@ -324,19 +339,11 @@ class JobStore:
         Returns the job's new run number, or None if the job is not (or no longer) failed.
         The caller publishes the job's first message.
         """
-        run = int(
-            self._replay(
-                keys=[self.keys.result(job_id), self.keys.job(job_id), self.keys.dead_letters()],
-                args=[
-                    job_id,
-                    _TARGETS.dump_json(list(route)).decode(),
-                    self.ttl_s,
-                    self.keys.events_channel(),
-                    _event(job_id, JobStatus.QUEUED, replayed=True),
-                ],
-            )
+        return self.dead.reopen(
+            job_id,
+            _TARGETS.dump_json(list(route)).decode(),
+            _event(job_id, JobStatus.QUEUED, replayed=True),
         )
-        return None if run < 0 else run
 
     # --- caller side -------------------------------------------------------------------
 

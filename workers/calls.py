@@ -3,14 +3,55 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 import httpx
+import structlog
 
 from adapters.base import Adapter, AdapterTarget, ParsedResponse
-from adapters.errors import ProviderTimeout, map_transport_error
-from broker.jobs import CompletionRequest
+from adapters.errors import ProviderError, ProviderTimeout, ServerError, map_transport_error
+from adapters.registry import get_adapter
+from broker.jobs import CompletionRequest, TargetRef
+from routing.catalog import ProviderConfig
+from workers.delivery import CallOutcome
 
-__all__ = ["call_provider"]
+__all__ = ["call_provider", "call_target"]
+
+log = structlog.get_logger("cascade.worker")
+
+
+def call_target(
+    client: httpx.Client,
+    provider: ProviderConfig,
+    request: CompletionRequest,
+    target: TargetRef,
+    api_key: str,
+    *,
+    job_id: str,
+) -> CallOutcome:
+    """Call a route target once: its answer or its error, timed. Never raises for the call's
+    sake: an unexpected exception (a bug) is a ServerError, so that it costs a retry or a
+    reroute, never the job itself."""
+    where = AdapterTarget(target.provider, provider.base_url, target.model_id, provider.options)
+    started_at, start = datetime.now(UTC), time.perf_counter()
+    response: ParsedResponse | None = None
+    error: ProviderError | None = None
+    try:
+        response = call_provider(
+            client,
+            get_adapter(provider.wire_format),
+            request,
+            where,
+            api_key,
+            job_id=job_id,
+            total_timeout_s=provider.timeouts.total,
+        )
+    except ProviderError as exc:
+        error = exc
+    except Exception as exc:
+        log.exception("unexpected error in a provider call")
+        error = ServerError(f"cascade internal error: {type(exc).__name__}: {exc}")
+    return CallOutcome(response, error, started_at, time.perf_counter() - start)
 
 
 def call_provider(

@@ -46,7 +46,9 @@ class WorkerContext:
         )
         client = redis.Redis.from_url(settings.redis_url, health_check_interval=25)
         keys = Keys(settings.key_prefix)
-        store = JobStore(client, keys, settings.result_ttl_s)
+        store = JobStore(
+            client, keys, settings.result_ttl_s, dead_letters_max=settings.dead_letters_max
+        )
         return cls(
             settings,
             catalog,

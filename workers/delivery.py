@@ -7,6 +7,7 @@ what these return; nothing here opens a connection, so every rule is testable on
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -20,18 +21,24 @@ from broker.jobs import (
     TargetRef,
     Usage,
 )
+from broker.settings import Settings
 from broker.store import StoredJob
-from workers.decisions import Decision, Fail, Reroute, Retry, next_hop
+from routing.catalog import ProviderConfig
+from workers.decisions import Decision, Fail, Reroute, Retry, RetryPolicy, decide, next_hop
 
 __all__ = [
+    "WORKER_LOST",
+    "CallMark",
     "CallOutcome",
     "Delivery",
     "NextMessage",
     "RunOutcome",
     "attempt_kind",
     "attempt_number",
+    "call_mark",
     "completion_result",
     "planned_outcome",
+    "retry_decision",
     "seconds_to_deadline",
     "skip_decision",
     "total_usage",
@@ -104,6 +111,51 @@ class Delivery:
         )
 
 
+# The error class of a call whose worker died before it could record the call's outcome.
+WORKER_LOST = "WorkerLost"
+_LOST_REASON = (
+    "the delivery was lost mid-call (its worker was killed or crashed, or lost Redis) before it"
+    " recorded the outcome; the provider may have answered and billed it, so the call is"
+    " counted at the spend it reserved"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CallMark:
+    """What marks a call in flight: its spend hold, and the attempt to record for it should its
+    worker die (``broker.call_marks``)."""
+
+    hold_id: str
+    attempt: Attempt
+
+    def to_json(self) -> str:
+        return json.dumps({"hold_id": self.hold_id, "attempt": self.attempt.model_dump_json()})
+
+    @classmethod
+    def from_json(cls, raw: str) -> CallMark:
+        data = json.loads(raw)
+        return cls(data["hold_id"], Attempt.model_validate_json(data["attempt"]))
+
+    def counted(self, was_counted: bool) -> Attempt:
+        """The attempt to record: with the reserved cost if the ledger counted it, else none."""
+        return self.attempt if was_counted else self.attempt.model_copy(update={"cost_usd": 0.0})
+
+
+def call_mark(now: Delivery, reserved_usd: float, started_at: datetime, worker: str) -> CallMark:
+    """The mark of the call ``now`` is about to make. Its attempt is a retry (the job's next
+    delivery runs the hop again) whose cost is what the call reserved."""
+    attempt = now.attempt(
+        AttemptOutcome.RETRY,
+        started_at=started_at,
+        duration_s=0.0,
+        error_class=WORKER_LOST,
+        error_message=_LOST_REASON,
+        cost_usd=reserved_usd,
+        worker=worker,
+    )
+    return CallMark(now.hold_id, attempt)
+
+
 def attempt_number(stored: StoredJob, hop: int, previous: list[Attempt]) -> int:
     """The number of the next call on ``hop`` in the job's current run."""
     return 1 + sum(1 for item in previous if item.hop == hop and item.run == stored.run)
@@ -116,6 +168,30 @@ def attempt_kind(decision: Decision) -> AttemptOutcome:
     if isinstance(decision, Reroute):
         return AttemptOutcome.REROUTE
     return AttemptOutcome.FAILED
+
+
+def retry_decision(
+    now: Delivery,
+    error: ProviderError,
+    provider: ProviderConfig,
+    settings: Settings,
+    context_windows: list[int],
+) -> Decision:
+    """What a failed call leads to: the same hop again, a later hop, or the job's failure."""
+    return decide(
+        error,
+        hop=now.hop,
+        calls_on_target=now.number,
+        context_windows=context_windows,
+        policy=RetryPolicy(
+            max_retries=provider.max_retries,
+            base_backoff_s=settings.base_backoff_s,
+            max_backoff_s=settings.max_backoff_s,
+            max_retry_after_s=settings.max_retry_after_s,
+        ),
+        seconds_to_deadline=seconds_to_deadline(now.stored),
+        reroute_on_content_block=now.stored.job.needs.reroute_on_content_block,
+    )
 
 
 def skip_decision(hop: int, context_windows: list[int], reason: str) -> Decision:

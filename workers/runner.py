@@ -6,7 +6,8 @@ emulator without a worker process.
 
 One delivery of route[hop]:
   stand down if the job ended, moved on, or is being run by another delivery
-  admit the call (circuits, a key, the rate limit), reserve its estimated spend
+  record the call of an earlier delivery that died mid-call, if there is one
+  admit the call (circuits, a key, the rate limit), reserve its spend ceiling, mark it started
   call the provider, settle circuits and spend
   succeed; or retry the same hop later; or reroute to a later hop; or fail the job
 """
@@ -14,7 +15,6 @@ One delivery of route[hop]:
 from __future__ import annotations
 
 import itertools
-import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,20 +22,19 @@ from typing import Any
 
 import structlog
 
-from adapters.base import AdapterTarget, ParsedResponse
-from adapters.errors import ProviderError, ServerError
-from adapters.registry import get_adapter
+from adapters.base import ParsedResponse
+from adapters.errors import ProviderError
 from broker.jobs import Attempt, AttemptOutcome, FailedResult, TargetRef
 from broker.script_batch import ScriptCall, run_scripts
 from broker.store import StoredJob
 from routing.circuit import Transition
 from routing.escalation import check_answer, next_tier_hop
 from routing.estimate import actual_cost_usd, estimate_prompt_tokens, output_allowance
-from routing.spend import SpendGrant
+from routing.spend import SpendGrant, estimate_call
 from workers.admission import Admitted, Skip, Wait
-from workers.calls import call_provider
+from workers.calls import call_target
 from workers.context import WorkerContext
-from workers.decisions import Decision, Reroute, Retry, RetryPolicy, decide
+from workers.decisions import Decision, Reroute, Retry
 from workers.delivery import (
     CallOutcome,
     Delivery,
@@ -43,11 +42,14 @@ from workers.delivery import (
     RunOutcome,
     attempt_kind,
     attempt_number,
+    call_mark,
     completion_result,
     planned_outcome,
+    retry_decision,
     seconds_to_deadline,
     skip_decision,
 )
+from workers.lost_calls import record_lost_call
 from workers.telemetry import Telemetry
 
 __all__ = ["JobRunner", "NextMessage", "Publish", "RunOutcome"]
@@ -95,7 +97,11 @@ class JobRunner:
             return RunOutcome("wait", f"another delivery is running; looking again in {wait:.0f}s")
         assert begun.stored is not None
         try:
-            outcome = self._run_claimed(begun.stored, hop, begun.attempts, token)
+            previous = begun.attempts
+            if begun.lost_call is not None:
+                lost = record_lost_call(self.context, self.telemetry, begun.stored, begun.lost_call)
+                previous = [*previous, lost]
+            outcome = self._run_claimed(begun.stored, hop, previous, token)
         except BaseException:
             store.release(job_id, token)
             raise
@@ -144,15 +150,30 @@ class JobRunner:
 
     def _attempt(self, now: Delivery) -> RunOutcome:
         """One try at the hop's target: called, made to wait, or skipped without a call."""
-        hold_id = now.hold_id
-        # The spend reservation rides in admission's round trip; given back if no call follows.
-        reserve = self.context.ledger.reserve_call(now.stored.job, now.target, hold_id=hold_id)
-        gate = self._admit(now, reserve)
+        hold_id, store, ledger = now.hold_id, self.context.store, self.context.ledger
+        # The spend reservation and the call's mark ride in admission's round trip; both are
+        # taken back if no call follows.
+        moment = datetime.now(UTC)
+        ceiling = estimate_call(now.stored.job, self.context.catalog.model(now.target.model))
+        mark = call_mark(now, ceiling.usd, moment, self.worker)
+        gate = self._admit(
+            now,
+            [
+                ledger.reserve_call(
+                    now.stored.job, now.target, hold_id=hold_id, estimate=ceiling, now=moment
+                ),
+                store.calls.mark_call(now.job_id, mark.to_json()),
+            ],
+        )
+        if isinstance(gate, RunOutcome):
+            unmark = store.calls.unmark_call(now.job_id)
+            run_scripts(store.client, [ledger.release_call(hold_id), unmark])
+            return gate
         if not isinstance(gate, Admitted):
-            self.context.ledger.release(hold_id)
-            return gate if isinstance(gate, RunOutcome) else self._skip(now, gate)
+            ledger.release(hold_id)
+            return self._skip(now, gate)  # the skip's attempt takes the mark away
         grant: SpendGrant = gate.alongside[0]
-        if not grant.allowed:
+        if not grant.allowed:  # refused: nothing was reserved
             self.context.gatekeeper.cancel(now.target, gate)
             return self._skip(now, Skip("SpendCapReached", grant.reason or "a spend cap"))
         outcome = self._call(now, gate.api_key)
@@ -170,13 +191,13 @@ class JobRunner:
             self.telemetry.circuit_changed(change)
 
     def _admit(
-        self, now: Delivery, reserve: ScriptCall[SpendGrant]
+        self, now: Delivery, alongside: list[ScriptCall[Any]]
     ) -> Admitted | Skip | RunOutcome:
         """A ticket to call, a skip, or (a full rate limit the job may wait for) a re-publish."""
         model = self.context.catalog.model(now.target.model)
         request = now.stored.job.request
         tokens = estimate_prompt_tokens(request) + output_allowance(request, model)
-        gate = self.context.gatekeeper.admit(now.target, tokens, alongside=[reserve])
+        gate = self.context.gatekeeper.admit(now.target, tokens, alongside=alongside)
         if not isinstance(gate, Wait):
             return gate
         left = seconds_to_deadline(now.stored)
@@ -192,27 +213,14 @@ class JobRunner:
 
     def _call(self, now: Delivery, api_key: str) -> CallOutcome:
         target = now.target
-        provider = self.context.catalog.provider(target.provider)
-        where = AdapterTarget(target.provider, provider.base_url, target.model_id, provider.options)
-        started_at, start = datetime.now(UTC), time.perf_counter()
-        response: ParsedResponse | None = None
-        error: ProviderError | None = None
-        try:
-            response = call_provider(
-                self.context.http(target.provider),
-                get_adapter(provider.wire_format),
-                now.stored.job.request,
-                where,
-                api_key,
-                job_id=now.job_id,
-                total_timeout_s=provider.timeouts.total,
-            )
-        except ProviderError as exc:
-            error = exc
-        except Exception as exc:  # a bug must cost a retry or a reroute, never the job itself
-            log.exception("unexpected error in a provider call")
-            error = ServerError(f"cascade internal error: {type(exc).__name__}: {exc}")
-        return CallOutcome(response, error, started_at, time.perf_counter() - start)
+        return call_target(
+            self.context.http(target.provider),
+            self.context.catalog.provider(target.provider),
+            now.stored.job.request,
+            target,
+            api_key,
+            job_id=now.job_id,
+        )
 
     # --- after the call ------------------------------------------------------------------
 
@@ -251,6 +259,7 @@ class JobRunner:
                 cost_usd=cost,
                 worker=self.worker,
             ),
+            ends_call=True,
         )
         return self._carry_out(now, Reroute(escalate_to), "AnswerInvalid", None)
 
@@ -268,6 +277,7 @@ class JobRunner:
                 status_code=error.status_code,
                 worker=self.worker,
             ),
+            ends_call=True,
         )
         self.telemetry.attempt_failed(
             now.target,
@@ -280,7 +290,8 @@ class JobRunner:
         return self._carry_out(now, decision, error.error_class, error.status_code)
 
     def _skip(self, now: Delivery, skip: Skip) -> RunOutcome:
-        """Pass the target over without a call and move on along the route."""
+        """Pass the target over without a call and move on along the route; the attempt
+        recorded for it removes the mark of the call that was not made."""
         decision = skip_decision(now.hop, self._context_windows(now.stored), skip.reason)
         self.context.store.add_attempt(
             now.job_id,
@@ -292,6 +303,7 @@ class JobRunner:
                 error_message=skip.reason,
                 worker=self.worker,
             ),
+            ends_call=True,
         )
         log.info(
             "target skipped",
@@ -302,22 +314,9 @@ class JobRunner:
         return self._carry_out(now, decision, skip.error_class, None)
 
     def _decide(self, now: Delivery, error: ProviderError) -> Decision:
-        catalog, settings = self.context.catalog, self.context.settings
-        provider = catalog.provider(now.target.provider)
-        return decide(
-            error,
-            hop=now.hop,
-            calls_on_target=now.number,
-            context_windows=self._context_windows(now.stored),
-            policy=RetryPolicy(
-                max_retries=provider.max_retries,
-                base_backoff_s=settings.base_backoff_s,
-                max_backoff_s=settings.max_backoff_s,
-                max_retry_after_s=settings.max_retry_after_s,
-            ),
-            seconds_to_deadline=seconds_to_deadline(now.stored),
-            reroute_on_content_block=now.stored.job.needs.reroute_on_content_block,
-        )
+        provider = self.context.catalog.provider(now.target.provider)
+        windows = self._context_windows(now.stored)
+        return retry_decision(now, error, provider, self.context.settings, windows)
 
     def _carry_out(
         self, now: Delivery, decision: Decision, error_class: str, status_code: int | None

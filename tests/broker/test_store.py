@@ -108,3 +108,30 @@ def test_finish_lets_go_of_the_claim_only_for_the_token_that_holds_it(
 
     assert not client.redis.exists(client.keys.claim(mine))
     assert client.redis.get(client.keys.claim(theirs)) == b"them"
+
+
+def test_the_dead_letter_set_keeps_only_the_newest_failures_and_has_a_ttl(
+    client: CascadeClient,
+) -> None:
+    store = JobStore(client.redis, client.keys, 60, dead_letters_max=3)
+    ids = [client.submit(PROMPT, tier="fast") for _ in range(5)]
+    for job_id in ids:
+        assert store.finish(job_id, _failed(job_id))
+
+    dead = client.keys.dead_letters()
+    assert client.redis.zcard(dead) == 3
+    assert [job_id for job_id, _ in store.dead_letters()] == ids[:1:-1]
+    assert 0 < client.redis.ttl(dead) <= 60
+
+
+def test_dead_letters_older_than_the_result_ttl_are_dropped_and_not_listed(
+    client: CascadeClient, store: JobStore
+) -> None:
+    dead = client.keys.dead_letters()
+    expired = datetime.now(UTC).timestamp() - store.ttl_s - 10
+    client.redis.zadd(dead, {"long-gone": expired})
+    assert store.dead_letters() == []
+
+    job_id = client.submit(PROMPT, tier="fast")
+    assert store.finish(job_id, _failed(job_id))
+    assert client.redis.zrange(dead, 0, -1) == [job_id.encode()]

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import redis
+import yaml
 
 from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
@@ -19,13 +20,17 @@ from broker.settings import Settings
 
 __all__ = [
     "FAST_ENV",
+    "FIXTURE_CATALOG",
     "Emulator",
+    "catalog_with_daily_cap",
     "client_for",
     "forget_provider_health",
     "fresh_emulator",
     "stack_on_database",
     "wait_for",
 ]
+
+FIXTURE_CATALOG = Path(__file__).parents[1] / "fixtures" / "catalog.yaml"
 
 # Retries, redelivery (visibility timeout) and claims play out in seconds, not minutes.
 FAST_ENV = {
@@ -62,6 +67,15 @@ class Emulator:
 
     def answered(self) -> int:
         return int(self.calls()["by_status"].get("200", 0))
+
+
+def catalog_with_daily_cap(directory: Path, provider: str, usd_per_day: float) -> str:
+    """The test catalog with a daily spend cap on ``provider``, written under ``directory``."""
+    data: dict[str, Any] = yaml.safe_load(FIXTURE_CATALOG.read_text())
+    data["providers"][provider]["spend_caps"] = {"usd_per_day": usd_per_day}
+    path = directory / "catalog.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
 
 
 def forget_provider_health(redis_url: str) -> None:
@@ -109,14 +123,28 @@ def fresh_emulator(stack: LocalStack) -> Iterator[Emulator]:
 
 
 @contextmanager
-def stack_on_database(redis_url: str, db: int, config: str, log_dir: Path) -> Iterator[LocalStack]:
-    """Database ``db`` of the session's Redis (flushed: Celery's queue names carry no prefix,
-    so a module that starts workers needs one of its own), the emulator, and no worker yet;
-    with ``FAST_ENV``. Everything is stopped on the way out."""
+def stack_on_database(
+    redis_url: str,
+    db: int,
+    *,
+    config: str,
+    log_dir: Path,
+    workers: dict[str, tuple[str, int]] | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[LocalStack]:
+    """A stack on database ``db`` (flushed) of the session's Redis, with the emulator and the
+    ``workers`` (label -> provider, concurrency; none by default) running, with ``FAST_ENV``.
+    A module that starts workers needs a database of its own: Celery's queue names carry no
+    prefix."""
     url = redis_url.rsplit("/", 1)[0] + f"/{db}"
     with closing(redis.Redis.from_url(url)) as connection:
         connection.flushdb()
-    with LocalStack(config=config, redis_url=url, log_dir=log_dir, extra_env=FAST_ENV) as stack:
+    extra = {**FAST_ENV, **(env or {})}
+    with LocalStack(config=config, redis_url=url, log_dir=log_dir, extra_env=extra) as stack:
         stack.start_redis()
         stack.start_emulator()
+        for label, (provider, concurrency) in (workers or {}).items():
+            stack.start_worker(provider, name=label, concurrency=concurrency)
+        if workers:
+            stack.wait_for_workers()
         yield stack

@@ -40,7 +40,7 @@ PROMPT = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens":
 @pytest.fixture(scope="module")
 def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     logs = tmp_path_factory.mktemp("circuit-logs")
-    with stack_on_database(redis_url, 10, CATALOG, logs) as stack:
+    with stack_on_database(redis_url, 10, config=CATALOG, log_dir=logs) as stack:
         yield stack
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,17 @@ import pytest
 from broker.client import CascadeClient
 from broker.jobs import AttemptOutcome, CompletionResult, FailedResult
 from broker.local_stack import LocalStack
+from routing.usage import day_period, read_usage
 from tests.integration.support import FAST_ENV, Emulator, client_for, fresh_emulator, wait_for
 
 pytestmark = pytest.mark.integration
 
 CATALOG = str(Path(__file__).parents[1] / "fixtures" / "catalog.yaml")
 PROMPT = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 50}
+
+
+def _today() -> str:
+    return day_period(datetime.now(UTC))
 
 
 @pytest.fixture(scope="module")
@@ -125,24 +131,61 @@ def test_a_job_whose_every_target_fails_ends_failed_with_every_attempt_recorded(
     assert client.get(job_id) == result
 
 
-def test_a_worker_killed_mid_call_loses_no_job(
-    stack: LocalStack, client: CascadeClient, emulator: Emulator
-) -> None:
+def _kill_alpha_mid_call(
+    stack: LocalStack, client: CascadeClient, emulator: Emulator, tenant: str
+) -> CompletionResult:
+    """Submit a job, SIGKILL alpha's worker while the provider is answering it, start another;
+    the job's result."""
     emulator.latency(providers={"alpha": 3.0})
-    job_id = client.submit(PROMPT, tier="fast")
+    job_id = client.submit(PROMPT, tier="fast", tenant=tenant)
     wait_for(lambda: emulator.calls().get("by_provider", {}).get("alpha", 0) >= 1, 20)
 
-    stack.kill_worker("alpha", signal.SIGKILL)
+    label = next(name for name in stack.workers if name.startswith("alpha"))
+    stack.kill_worker(label, signal.SIGKILL)
     emulator.latency(providers={"alpha": 0.0})
-    stack.start_worker("alpha", name="alpha-restarted", concurrency=8)
+    stack.start_worker("alpha", name=f"alpha-after-{tenant}", concurrency=8)
     stack.wait_for_workers()
 
     result = client.wait(job_id, timeout=60)
     assert isinstance(result, CompletionResult)
     assert result.provider == "alpha"
-    # The killed call left no attempt behind; the redelivered message made the one that counts.
-    assert [a.outcome for a in result.attempts] == [AttemptOutcome.SUCCESS]
-    assert emulator.calls()["by_provider"]["alpha"] == 2
+    return result
+
+
+def test_a_worker_killed_mid_call_loses_no_job_and_its_call_is_recorded(
+    stack: LocalStack, client: CascadeClient, emulator: Emulator
+) -> None:
+    result = _kill_alpha_mid_call(stack, client, emulator, "killed-mid-call")
+
+    # The redelivery records the killed call, then makes the call that answers: as many calls
+    # recorded as the provider received.
+    assert [(a.outcome, a.error_class) for a in result.attempts] == [
+        (AttemptOutcome.RETRY, "WorkerLost"),
+        (AttemptOutcome.SUCCESS, None),
+    ]
+    assert [a.number for a in result.attempts] == [1, 2]
+    assert emulator.calls()["by_provider"]["alpha"] == len(result.attempts) == 2
+    rows = read_usage(
+        client.redis, client.keys, scope="tenant", name="killed-mid-call", period=_today()
+    )
+    assert [(row.jobs, row.lost_calls) for row in rows] == [(1, 1)]
+
+
+def test_a_worker_killed_mid_call_leaves_nothing_reserved_and_its_call_counted(
+    stack: LocalStack, client: CascadeClient, emulator: Emulator
+) -> None:
+    result = _kill_alpha_mid_call(stack, client, emulator, "killed-holding-spend")
+
+    rows = read_usage(
+        client.redis, client.keys, scope="tenant", name="killed-holding-spend", period=_today()
+    )
+    # The dead delivery's reservation is not left to block the caps for the rest of the day:
+    # it is counted as spent, since the provider may have billed the call.
+    assert (rows[0].reserved_usd, rows[0].reserved_tokens) == (0, 0)
+    lost = result.attempts[0]
+    assert lost.cost_usd > 0 and lost.usage is None
+    assert result.cost_usd == pytest.approx(sum(a.cost_usd for a in result.attempts))
+    assert rows[0].cost_usd == pytest.approx(result.cost_usd, abs=1e-9)
 
 
 def test_many_jobs_submitted_together_each_end_exactly_once(

@@ -304,11 +304,21 @@ def test_a_worker_killed_with_sigkill_mid_batch_loses_no_job(
             assert emulator.answered() < jobs  # mid-batch: most of it is still to do
             stack.start_worker("beta", name="beta-3", concurrency=concurrency)
             stack.wait_for_workers()
-            assert_each_ended_once(client, ids, results_within(client, ids, timeout=180))
+            results = results_within(client, ids, timeout=180)
+            answered = assert_each_ended_once(client, ids, results)
         # The calls the killed worker had in flight were answered to nobody, then made again by
         # their redelivered messages: at least one (it was killed mid-call), at most one per slot.
         twice = answered_more_than_once(emulator, ids)
         assert set(twice.values()) == {2} and 1 <= len(twice) <= concurrency, twice
+        # Each of those lost calls is on record too: as many calls recorded as beta received.
+        by_job = emulator.calls()["by_job"]
+        recorded = {
+            job: sum(1 for a in r.attempts if a.outcome != AttemptOutcome.SKIPPED)
+            for job, r in answered.items()
+        }
+        assert {job: by_job.get(job, 0) for job in ids} == recorded
+        lost = [a for r in answered.values() for a in r.attempts if a.error_class == "WorkerLost"]
+        assert len(lost) == len(twice)
 
 
 @pytest.mark.timeout(300)

@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 import redis
-import yaml
 
 from broker.batches import Batches
 from broker.catalog_file import load_catalog
@@ -30,7 +29,7 @@ from broker.jobs import AttemptOutcome, CompletionJob, CompletionResult
 from broker.local_stack import LocalStack
 from broker.settings import Settings
 from routing.spend import estimate_call
-from tests.integration.support import FAST_ENV
+from tests.integration.support import FAST_ENV, catalog_with_daily_cap
 
 pytestmark = pytest.mark.integration
 
@@ -48,12 +47,8 @@ def _a1_estimate_usd() -> float:
 
 @pytest.fixture(scope="module")
 def capped_catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, float]:
-    data: dict[str, Any] = yaml.safe_load(FIXTURE.read_text())
     cap = round(_a1_estimate_usd() * (FITS_ON_ALPHA + 0.5), 9)
-    data["providers"]["alpha"]["spend_caps"] = {"usd_per_day": cap}
-    path = tmp_path_factory.mktemp("spend") / "catalog.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return str(path), cap
+    return catalog_with_daily_cap(tmp_path_factory.mktemp("spend"), "alpha", cap), cap
 
 
 @pytest.fixture(scope="module")

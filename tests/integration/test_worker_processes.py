@@ -30,7 +30,7 @@ REFUSAL = "cascade refuses the 'prefork' worker pool"
 @pytest.fixture(scope="module")
 def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     logs = tmp_path_factory.mktemp("worker-process-logs")
-    with stack_on_database(redis_url, 9, CATALOG, logs) as stack:
+    with stack_on_database(redis_url, 9, config=CATALOG, log_dir=logs) as stack:
         yield stack
 
 

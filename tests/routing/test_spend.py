@@ -15,6 +15,7 @@ import redis
 
 from broker.jobs import CompletionJob, TargetRef, Usage
 from broker.keys import Keys
+from broker.script_batch import run_script
 from routing.catalog import Catalog, SpendCaps
 from routing.latency import LatencyBook, ewma
 from routing.planner import LiveState, plan
@@ -72,11 +73,18 @@ def test_token_caps_count_tokens() -> None:
     assert assess_caps(caps, "month", 0, 950, ONE_CENT)[0] is CapLevel.CAPPED
 
 
-def test_the_call_estimate_budgets_prompt_and_every_choices_output() -> None:
+def test_the_call_estimate_reserves_the_prompts_ceiling_and_every_choices_output_limit() -> None:
     model = catalog().model("a1")
-    estimate = estimate_call(job(max_tokens=100, n=2), model)
-    assert estimate.tokens == 9 + 200
-    assert estimate.usd == pytest.approx((9 * 0.10 + 200 * 0.40) / 1e6)
+    estimate = estimate_call(job("Say hello.", max_tokens=100, n=2), model)
+    prompt = 3 + 8 + len("Say hello.")  # priming, one message's framing, a token per byte
+    assert estimate.tokens == prompt + 200
+    assert estimate.usd == pytest.approx((prompt * 0.10 + 200 * 0.40) / 1e6)
+
+
+def test_without_max_tokens_the_call_estimate_reserves_the_models_output_limit() -> None:
+    model = catalog().model("a1")  # max_output_tokens 4096
+    estimate = estimate_call(job("Say hello."), model)
+    assert estimate.tokens == 3 + 8 + len("Say hello.") + 4096
 
 
 # --- reserve, settle, release ---------------------------------------------------------------
@@ -139,7 +147,10 @@ def test_settle_swaps_the_reservation_for_the_actual_usage_in_every_scope(
     ledger.reserve(batch_job, A1, hold_id="h1", estimate=ONE_CENT, now=NOW)
     usage = Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15)
     assert ledger.settle(batch_job, A1, usage, 0.002, hold_id="h1", now=NOW)
-    rows = {(row.scope, row.name, row.period): row for row in read_usage(client, Keys("t"))}
+    rows = {
+        (row.scope, row.name, row.period): row
+        for row in read_usage(client, Keys("t"), now=NOW)
+    }
     assert set(rows) == {
         ("provider", "alpha", "day:2026-11-25"),
         ("provider", "alpha", "month:2026-11"),
@@ -162,6 +173,54 @@ def test_settling_the_same_call_twice_counts_it_once(client: redis.Redis) -> Non
     assert not ledger.settle(_job(), A1, usage, 0.002, hold_id="h1", now=NOW)
     row = read_usage(client, Keys("t"), scope="tenant", period="day:2026-11-25")[0]
     assert (row.jobs, row.cost_usd) == (1, 0.002)
+
+
+def test_a_settled_calls_hold_is_deleted_not_kept_as_a_marker(client: redis.Redis) -> None:
+    ledger = _ledger(client, _catalog())
+    ledger.reserve(_job(), A1, hold_id="h1", estimate=ONE_CENT, now=NOW)
+    assert client.exists(Keys("t").spend_hold("h1"))
+    usage = Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15)
+    assert ledger.settle(_job(), A1, usage, 0.002, hold_id="h1", now=NOW)
+    assert not client.exists(Keys("t").spend_hold("h1"))
+
+
+def test_a_lost_call_is_counted_at_its_reservation_and_nothing_stays_reserved(
+    client: redis.Redis,
+) -> None:
+    ledger = _ledger(client, _catalog({"usd_per_day": 1.0}))
+    ledger.reserve(_job(), A1, hold_id="h1", estimate=ONE_CENT, now=NOW)
+    lost = ledger.settle_lost_call(_job(), A1, hold_id="h1", now=NOW)
+    assert run_script(client, lost)
+    for row in read_usage(client, Keys("t"), period="day:2026-11-25"):
+        assert (row.cost_usd, row.total_tokens, row.jobs, row.lost_calls) == (0.01, 100, 0, 1)
+        assert (row.reserved_usd, row.reserved_tokens) == (0, 0)
+    # Counted once: a second look at the same lost call, or its own late settle, adds nothing.
+    assert not run_script(client, ledger.settle_lost_call(_job(), A1, hold_id="h1", now=NOW))
+    usage = Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15)
+    assert not ledger.settle(_job(), A1, usage, 0.002, hold_id="h1", now=NOW)
+    row = read_usage(client, Keys("t"), scope="tenant", period="day:2026-11-25")[0]
+    assert (row.cost_usd, row.lost_calls, row.jobs) == (0.01, 1, 0)
+
+
+def test_each_periods_usage_index_expires_a_day_after_the_rows_it_lists(
+    client: redis.Redis,
+) -> None:
+    ledger = _ledger(client, _catalog())
+    batch_job = job(needs={"tier": "fast"}).model_copy(
+        update={"envelope": job().envelope.model_copy(update={"batch_id": "b-1"})}
+    )
+    ledger.reserve(batch_job, A1, hold_id="h1", estimate=ONE_CENT, now=NOW)
+    usage = Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15)
+    ledger.settle(batch_job, A1, usage, 0.002, hold_id="h1", now=NOW)
+    keys = Keys("t")
+    for period, row_ttl in (
+        ("day:2026-11-25", ledger.ttl["day"]),
+        ("month:2026-11", ledger.ttl["month"]),
+        ("all:2026-11-25", ledger.ttl["all"]),
+    ):
+        ttl = client.ttl(keys.usage_index(period))
+        assert row_ttl < ttl <= row_ttl + 86_400, period
+    assert client.ttl(keys.usage("batch", "b-1", "all")) <= ledger.ttl["all"]
 
 
 def test_release_gives_a_failed_calls_reservation_back(client: redis.Redis) -> None:

@@ -8,9 +8,12 @@ from broker.jobs import Attempt, AttemptOutcome, CompletionJob, JobStatus, Targe
 from broker.store import StoredJob
 from workers.decisions import Fail, Reroute, Retry
 from workers.delivery import (
+    WORKER_LOST,
+    CallMark,
     Delivery,
     attempt_kind,
     attempt_number,
+    call_mark,
     planned_outcome,
     seconds_to_deadline,
     skip_decision,
@@ -101,3 +104,20 @@ def test_the_deadline_counts_down_to_zero_and_never_below() -> None:
     assert seconds_to_deadline(stored, start) == 30
     assert seconds_to_deadline(stored, start + timedelta(minutes=5)) == 0
     assert seconds_to_deadline(_stored(), start) is None
+
+
+def test_a_calls_mark_carries_its_hold_and_the_attempt_to_record_if_it_is_lost() -> None:
+    now = Delivery(_stored(), 0, 2, [], "token")
+    started = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    mark = call_mark(now, 0.0042, started, "alpha@host")
+    again = CallMark.from_json(mark.to_json())
+    assert again == mark and again.hold_id == now.hold_id
+    lost = again.counted(True)
+    assert (lost.outcome, lost.error_class, lost.number, lost.hop) == (
+        AttemptOutcome.RETRY,
+        WORKER_LOST,
+        2,
+        0,
+    )
+    assert (lost.cost_usd, lost.started_at, lost.worker) == (0.0042, started, "alpha@host")
+    assert again.counted(False).cost_usd == 0.0  # the ledger had nothing left to count
