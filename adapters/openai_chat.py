@@ -56,6 +56,7 @@ from adapters.http_errors import (
 )
 from adapters.http_response import read_json_object
 from adapters.json_values import count, dig
+from adapters.parameters import PARAMETER_KINDS, WireParameters, parameters_for
 from broker.jobs import Choice, CompletionRequest, ResponseMessage, ToolCall, Usage
 
 __all__ = [
@@ -195,7 +196,7 @@ class OpenAIChatAdapter:
     ) -> HttpCall:
         """The call for ``request``; InvalidRequest when the vendor cannot take its format."""
         _check_response_format(request, self.quirks)
-        body = _request_body(request, self.quirks)
+        body = _request_body(request, self.quirks, parameters_for(self.name))
         return HttpCall(
             method="POST",
             url=f"{target.base_url.rstrip('/')}/chat/completions",
@@ -248,9 +249,16 @@ def _check_response_format(request: CompletionRequest, quirks: CompatQuirks) -> 
         )
 
 
-def _request_body(request: CompletionRequest, quirks: CompatQuirks) -> dict[str, Any]:
+def _request_body(
+    request: CompletionRequest, quirks: CompatQuirks, parameters: WireParameters
+) -> dict[str, Any]:
     # by_alias: ResponseFormat.json_schema.schema_ goes on the wire as "schema"
     body = request.model_dump(mode="json", exclude_none=True, by_alias=True)
+    for name in list(body):
+        # a routed parameter the format lacks never gets here (the planner routed around it);
+        # a hint it lacks, and what is never sent, stay off the wire
+        if PARAMETER_KINDS.get(name, "core") != "core" and name not in parameters.sent:
+            del body[name]
     if body.get("n") == 1:
         del body["n"]  # the default; some compatible vendors reject the field outright
     body.pop("max_tokens", None)

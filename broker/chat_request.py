@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from broker.strict import Strict as _Strict
 
@@ -24,7 +24,10 @@ __all__ = [
     "ImageContentPart",
     "ImageURL",
     "NamedToolChoice",
+    "Prediction",
+    "ReasoningEffort",
     "ResponseFormat",
+    "StreamOptions",
     "SystemMessage",
     "TextContentPart",
     "ToolCall",
@@ -165,6 +168,29 @@ class ResponseFormat(_Strict):
         return self
 
 
+class Prediction(_Strict):
+    """Predicted output (``prediction``): text most of the answer is expected to repeat."""
+
+    type: Literal["content"]
+    content: str | list[TextContentPart]
+
+
+class StreamOptions(_Strict):
+    include_usage: bool | None = None
+    include_obfuscation: bool | None = None
+
+
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+
+# Parameters the SDK documents that cascade refuses outright, and why (a field validator
+# raises these, so the error names the field rather than calling it unknown).
+_REFUSED: dict[str, str] = {
+    "audio": "audio output is not supported: cascade answers in text",
+    "functions": "the deprecated functions parameter is not supported; use tools",
+    "function_call": "the deprecated function_call parameter is not supported; use tool_choice",
+}
+
+
 # --- request ------------------------------------------------------------------------------
 
 
@@ -185,6 +211,55 @@ class CompletionRequest(_Strict):
     n: int = Field(default=1, ge=1, le=128)
     user: str | None = None
     metadata: dict[str, str] | None = None
+    # Sampling and output controls: each is a routing need (routing/parameters.py says which
+    # wire formats carry which), so a target that cannot carry one is left off the route.
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    logit_bias: dict[str, int] | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    reasoning_effort: ReasoningEffort | None = None
+    verbosity: Literal["low", "medium", "high"] | None = None
+    web_search_options: dict[str, Any] | None = None
+    moderation: dict[str, Any] | None = None
+    modalities: list[Literal["text", "audio"]] | None = None
+    # Hints about how a provider serves the call: sent where the format has them, otherwise
+    # left out; never a reason to drop a target.
+    service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast"] | None = None
+    prediction: Prediction | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_retention: Literal["in_memory", "24h"] | None = None
+    prompt_cache_options: dict[str, Any] | None = None
+    safety_identifier: str | None = None
+    # Meaningful only with stream, which the HTTP API refuses: accepted, never sent.
+    stream_options: StreamOptions | None = None
+    store: bool | None = None
+    # Documented by OpenAI, refused by cascade with the reason (see _REFUSED).
+    audio: dict[str, Any] | None = None
+    functions: list[dict[str, Any]] | None = None
+    function_call: str | dict[str, Any] | None = None
+
+    @field_validator("audio", "functions", "function_call")
+    @classmethod
+    def _refused(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None:
+            raise ValueError(_REFUSED[str(info.field_name)])
+        return value
+
+    @field_validator("modalities")
+    @classmethod
+    def _text_only(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and "audio" in value:
+            raise ValueError(_REFUSED["audio"] + " (use modalities ['text'])")
+        return value
+
+    @field_validator("store")
+    @classmethod
+    def _never_stored(cls, value: bool | None) -> bool | None:
+        # A provider-side copy of every prompt is the operator's decision, not a caller's.
+        if value:
+            raise ValueError("cascade never asks a provider to store completions; leave it false")
+        return value
 
     @field_validator("stop")
     @classmethod
@@ -203,6 +278,8 @@ class CompletionRequest(_Strict):
                 )
         elif self.tool_choice == "required" and not self.tools:
             raise ValueError("tool_choice 'required' needs at least one tool")
+        if self.top_logprobs is not None and not self.logprobs:
+            raise ValueError("top_logprobs needs logprobs: true")
         return self
 
     @property

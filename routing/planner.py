@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from adapters.parameters import uncarried
 from broker.jobs import (
     Capability,
     CompletionJob,
@@ -124,6 +125,7 @@ class _JobFacts:
     capabilities: frozenset[Capability]
     prompt_tokens: Mapping[str, int]  # catalog model name -> prompt tokens as it counts them
     state: LiveState
+    wire_formats: Mapping[str, str]  # provider -> the wire format its adapter speaks
 
     def prompt_for(self, model: ModelConfig) -> int:
         return self.prompt_tokens[model.name]
@@ -194,6 +196,13 @@ def _missing_capabilities(facts: _JobFacts, model: ModelConfig) -> str | None:
     return None
 
 
+def _cannot_carry(facts: _JobFacts, model: ModelConfig) -> str | None:
+    # A format that cannot carry a parameter would refuse the job as an InvalidRequest, which
+    # fails it outright: the target is left off instead (adapters/parameters.py).
+    reasons = uncarried(facts.request, facts.wire_formats.get(model.provider, ""))
+    return "; ".join(reasons) or None
+
+
 def _output_over_maximum(facts: _JobFacts, model: ModelConfig) -> str | None:
     # A provider refuses a max_tokens above the model's maximum with a 400, which would fail
     # the job outright instead of moving it on: rule the model out here.
@@ -258,6 +267,7 @@ _FILTERS: tuple[_Filter, ...] = (
     _not_allowed,
     _blocked,
     _missing_capabilities,
+    _cannot_carry,
     _output_over_maximum,
     _window_too_small,
     _over_budget,
@@ -362,6 +372,7 @@ def plan(job: CompletionJob, catalog: Catalog, state: LiveState | None = None) -
         capabilities=required_capabilities(job),
         prompt_tokens=_prompt_tokens(job.request, (item.model for item in candidates), estimate),
         state=state or LiveState(),
+        wire_formats={name: provider.wire_format for name, provider in catalog.providers.items()},
     )
     kept: list[Candidate] = []
     dropped: dict[int, Dropped] = {}
