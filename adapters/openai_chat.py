@@ -47,6 +47,8 @@ from adapters.errors import (
 )
 from adapters.finish_reasons import FinishReason, FinishReasonTable, finish_reason_from
 from adapters.http_errors import (
+    UNSUPPORTED_PARAMETER_CODES,
+    UNSUPPORTED_PARAMETER_RULES,
     ErrorCodeTable,
     ErrorRules,
     MessageRule,
@@ -123,6 +125,7 @@ ERROR_CODES: ErrorCodeTable = MappingProxyType(
         "credit_balance_exhausted": QuotaExhausted,
         "invalid_api_key": AuthError,
         "server_is_overloaded": Overloaded,
+        **UNSUPPORTED_PARAMETER_CODES,
     }
 )
 
@@ -132,6 +135,7 @@ MESSAGE_RULES: tuple[MessageRule, ...] = (
     MessageRule(r"maximum context length|context length|context window", ContextTooLong),
     MessageRule(r"exceeded your current quota", QuotaExhausted),
     MessageRule(r"rejected as a result of our safety system", ContentBlocked),
+    *UNSUPPORTED_PARAMETER_RULES,
 )
 
 _RESPONSE_FORMATS = frozenset({"text", "json_object", "json_schema"})

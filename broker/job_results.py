@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from broker.chat_request import ToolCall
 from broker.strict import Strict as _Strict
@@ -16,9 +16,11 @@ __all__ = [
     "AttemptOutcome",
     "Choice",
     "CompletionResult",
+    "CompletionTokensDetails",
     "FailedResult",
     "JobResult",
     "JobStatus",
+    "PromptTokensDetails",
     "ResponseMessage",
     "TargetRef",
     "Usage",
@@ -48,15 +50,40 @@ class TargetRef(_Strict):
     queue: str
 
 
+class PromptTokensDetails(_Strict):
+    cached_tokens: int = 0
+
+
+class CompletionTokensDetails(_Strict):
+    reasoning_tokens: int = 0
+
+
 class Usage(_Strict):
     """Token usage, OpenAI's convention: prompt_tokens includes cached tokens,
-    completion_tokens includes reasoning tokens."""
+    completion_tokens includes reasoning tokens.
+
+    ``cached_tokens`` and ``reasoning_tokens`` are also given in OpenAI's nested shape
+    (``prompt_tokens_details``, ``completion_tokens_details``), which the SDKs read; the nested
+    fields are always worked out from the flat ones, so the two never disagree.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    prompt_tokens_details: PromptTokensDetails = PromptTokensDetails()
+    completion_tokens_details: CompletionTokensDetails = CompletionTokensDetails()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _details_from_flat_fields(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        data["prompt_tokens_details"] = {"cached_tokens": data.get("cached_tokens", 0)}
+        data["completion_tokens_details"] = {"reasoning_tokens": data.get("reasoning_tokens", 0)}
+        return data
 
 
 class Attempt(_Strict):

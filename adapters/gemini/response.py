@@ -3,7 +3,13 @@
 Usage convention (broker.jobs.Usage, OpenAI's): ``completion_tokens`` = ``candidatesTokenCount``
 + ``thoughtsTokenCount`` (Gemini counts thinking apart from the candidates, python-genai
 ``GenerateContentResponseUsageMetadata``), ``reasoning_tokens`` = ``thoughtsTokenCount``,
-``prompt_tokens`` = ``promptTokenCount`` (it includes ``cachedContentTokenCount``).
+``prompt_tokens`` = ``promptTokenCount`` (it includes ``cachedContentTokenCount``) +
+``toolUsePromptTokenCount``, and ``total_tokens`` their sum, so the totals always add up.
+
+The Gemini API documents ``totalTokenCount`` as prompt + candidates + thoughts + tool-use
+prompt (https://ai.google.dev/api/generate-content#UsageMetadata), but some responses count
+the thinking inside ``candidatesTokenCount`` as well; a total that equals prompt + candidates
+while thoughts are reported says which kind this one is.
 """
 
 from __future__ import annotations
@@ -160,13 +166,17 @@ def usage_from(raw: Any) -> Usage:
     """usageMetadata in OpenAI's convention (see the module docstring)."""
     if not isinstance(raw, dict):
         return Usage()
-    prompt = count(raw.get("promptTokenCount"))
+    prompt = count(raw.get("promptTokenCount")) + count(raw.get("toolUsePromptTokenCount"))
     thoughts = count(raw.get("thoughtsTokenCount"))
-    completion = count(raw.get("candidatesTokenCount")) + thoughts
+    candidates = count(raw.get("candidatesTokenCount"))
+    completion = candidates + thoughts
+    if thoughts and count(raw.get("totalTokenCount")) == prompt + candidates:
+        # this response's candidate count already holds the thinking (its total says so)
+        completion = candidates
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=completion,
-        total_tokens=count(raw.get("totalTokenCount")) or prompt + completion,
+        total_tokens=prompt + completion,
         cached_tokens=count(raw.get("cachedContentTokenCount")),
         reasoning_tokens=thoughts,
     )
