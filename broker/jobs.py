@@ -68,6 +68,7 @@ __all__ = [
     "JobEnvelope",
     "JobResult",
     "JobStatus",
+    "MaxPrice",
     "NamedToolChoice",
     "ResponseFormat",
     "ResponseMessage",
@@ -96,6 +97,14 @@ class Capability(StrEnum):
     JSON_SCHEMA = "json_schema"
 
 
+class MaxPrice(_Strict):
+    """The highest catalog price a target may have, USD per million tokens (OpenRouter's
+    ``provider.max_price``); a side left out is not limited."""
+
+    input: float | None = Field(default=None, ge=0)
+    output: float | None = Field(default=None, ge=0)
+
+
 class RoutingNeeds(_Strict):
     """What the caller asks of the model: a tier or one catalog model, never a vendor's API."""
 
@@ -119,6 +128,12 @@ class RoutingNeeds(_Strict):
     # Check the answer against response_format's JSON schema; on a mismatch the job is tried
     # again on the next tier of its route (routing/escalation.py).
     validate_json_schema: bool = False
+    # Catalog models to try once the tier's (or the model's) own route is spent, in order
+    # (OpenRouter's ``models`` fallback list).
+    fallback_models: tuple[str, ...] = ()
+    # Providers whose targets go first, in this order; the others follow as planned.
+    provider_order: tuple[str, ...] = ()
+    max_price: MaxPrice | None = None
 
     @model_validator(mode="after")
     def _tier_xor_model(self) -> RoutingNeeds:

@@ -66,3 +66,40 @@ def test_a_job_no_target_can_carry_is_refused_naming_parameter_and_models(
 def test_logit_bias_goes_only_to_openai_family_targets(shipped: Catalog) -> None:
     route = plan(_job({"tier": "economy"}, logit_bias={"50256": -100}), shipped)
     assert {target.provider for target in route.targets} == {"openai"}
+
+
+# --- needs an OpenRouter-style request maps to ---------------------------------------------
+
+
+def test_fallback_models_follow_the_models_own_route_in_order(shipped: Catalog) -> None:
+    fallbacks = ["gemini-2.5-flash", "gpt-5.4", "deepseek-chat"]
+    needs = {"model": "gpt-5.4", "fallback_models": fallbacks}
+    route = plan(_job(needs), shipped)
+    assert [target.model for target in route.targets] == [
+        "gpt-5.4", "gemini-2.5-flash", "deepseek-chat"
+    ]
+    assert route.targets[1].queue == "economy.google"
+
+
+def test_an_unknown_fallback_model_is_refused_by_name(shipped: Catalog) -> None:
+    with pytest.raises(NoRoute) as refused:
+        plan(_job({"model": "gpt-5.4", "fallback_models": ["gpt-9"]}), shipped)
+    assert refused.value.field == "needs.fallback_models"
+    assert "gpt-9" in str(refused.value)
+
+
+def test_provider_order_puts_those_providers_first_and_keeps_the_rest(shipped: Catalog) -> None:
+    route = plan(_job({"tier": "standard", "provider_order": ["google", "openai"]}), shipped)
+    assert [target.model for target in route.targets] == [
+        "gemini-2.5-pro", "gemini-3.1-pro", "gpt-5.4", "gpt-5.5",
+        "claude-sonnet-5", "mistral-large", "claude-opus-4-6",
+    ]
+
+
+def test_max_price_drops_models_priced_above_it(shipped: Catalog) -> None:
+    route = plan(_job({"tier": "standard", "max_price": {"output": 10}}), shipped)
+    reasons = {item.model: item.reason for item in route.dropped}
+    assert "output price $15/M > max_price.output $10/M" in reasons["gpt-5.4"]
+    assert all(
+        shipped.model(target.model).price.output <= 10 for target in route.targets
+    )
