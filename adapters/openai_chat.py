@@ -329,6 +329,7 @@ def _choice(raw: Any, position: int, quirks: CompatQuirks) -> Choice:
             refusal=message.get("refusal"),
         ),
         finish_reason=finish_reason_from(quirks.finish_reasons, native, unknown=unknown),
+        logprobs=raw["logprobs"] if isinstance(raw.get("logprobs"), dict) else None,
     )
 
 

@@ -113,6 +113,9 @@ class Choice(_Strict):
     index: int
     message: ResponseMessage
     finish_reason: Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
+    # OpenAI's choices[].logprobs ({"content": [{token, logprob, bytes, top_logprobs}], ...}) as
+    # the provider gave it, when the request asked for logprobs and the provider returns them
+    logprobs: dict[str, Any] | None = None
 
 
 class CompletionResult(_Strict):

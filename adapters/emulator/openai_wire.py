@@ -166,6 +166,8 @@ class _Request(BaseModel):
     tools: list[_Tool] | None = None
     tool_choice: Literal["none", "auto", "required"] | _NamedToolChoice | None = None
     response_format: _ResponseFormat | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
 
 
 def error_answer(
@@ -230,7 +232,7 @@ class OpenAIWire:
             "object": "chat.completion",
             "created": meta.created,
             "model": prompt.model,
-            "choices": [_render_choice(choice) for choice in reply.choices],
+            "choices": [_render_choice(choice, prompt.logprobs) for choice in reply.choices],
             "usage": {
                 "prompt_tokens": reply.prompt_tokens,
                 "completion_tokens": reply.completion_tokens,
@@ -306,6 +308,7 @@ def _prompt_from(provider: str, request: _Request) -> Prompt:
         n=request.n,
         json_mode=response_format is not None and response_format.type != "text",
         json_schema=json_schema,
+        logprobs=(request.top_logprobs or 0) if request.logprobs else None,
     )
 
 
@@ -331,7 +334,7 @@ def _message(message: _Message) -> Message:
     return Message(role=message.role, text="\n".join(texts), images=images)
 
 
-def _render_choice(choice: ReplyChoice) -> dict[str, Any]:
+def _render_choice(choice: ReplyChoice, logprobs: int | None) -> dict[str, Any]:
     message: dict[str, Any] = {
         "role": "assistant",
         "content": choice.text,
@@ -343,9 +346,27 @@ def _render_choice(choice: ReplyChoice) -> dict[str, Any]:
     return {
         "index": choice.index,
         "message": message,
-        "logprobs": None,
+        "logprobs": None if logprobs is None else _logprobs(choice.text or "", logprobs),
         "finish_reason": choice.finish_reason,
     }
+
+
+def _logprobs(text: str, top: int) -> dict[str, Any]:
+    """OpenAI's ``choices[].logprobs``: one entry per token (here: per word, with its space),
+    each with ``top`` alternatives, the token itself first; the same numbers on every run."""
+
+    def entry(token: str, rank: int) -> dict[str, Any]:
+        return {"token": token, "logprob": -0.25 * rank - 0.01, "bytes": list(token.encode())}
+
+    tokens = [word for word in re.split(r"(?<=\s)", text) if word]
+    content = [
+        {
+            **entry(token, 0),
+            "top_logprobs": [entry(token if r == 0 else f"{token}{r}", r) for r in range(top)],
+        }
+        for token in tokens
+    ]
+    return {"content": content, "refusal": None}
 
 
 def _success_headers(reply: Reply, meta: CallMeta) -> dict[str, str]:
