@@ -93,7 +93,8 @@ ROUTED: frozenset[str] = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class ValueLimit:
-    """A value of a carried parameter the format cannot take: ``check`` says why, or None."""
+    """A value (or a shape) of the request the format cannot take: ``check`` says why, or None
+    when the request is clear of it."""
 
     parameter: str
     check: Callable[[CompletionRequest], str | None]
@@ -141,10 +142,9 @@ def uncarried(request: CompletionRequest, wire_format: str) -> list[str]:
         if name not in table.routed
     ]
     for limit in table.limits:
-        if limit.parameter in table.routed and getattr(request, limit.parameter) is not None:
-            reason = limit.check(request)
-            if reason is not None:
-                reasons.append(f"{wire_format} cannot carry {limit.parameter}: {reason}")
+        reason = limit.check(request)
+        if reason is not None:
+            reasons.append(f"{wire_format} cannot carry {limit.parameter}: {reason}")
     return reasons
 
 
@@ -161,6 +161,25 @@ def _no_blank_stop(request: CompletionRequest) -> str | None:
     stops = [request.stop] if isinstance(request.stop, str) else list(request.stop or ())
     if any(not stop.strip() for stop in stops):
         return "whitespace-only stop sequences are rejected"
+    return None
+
+
+def _no_message_names(request: CompletionRequest) -> str | None:
+    named = [i for i, m in enumerate(request.messages) if getattr(m, "name", None) is not None]
+    if named:
+        return f"messages[{named[0]}].name: its messages carry no participant name"
+    return None
+
+
+def _parallel_tool_calls_allowed(request: CompletionRequest) -> str | None:
+    if request.tools and request.parallel_tool_calls is False:
+        return "parallel_tool_calls=false: it has no switch for one call per answer"
+    return None
+
+
+def _tool_choice_not_named(request: CompletionRequest) -> str | None:
+    if request.tool_choice is not None and not isinstance(request.tool_choice, str):
+        return "a tool_choice naming a function: only auto, none or required"
     return None
 
 
@@ -212,6 +231,7 @@ _ANTHROPIC = WireParameters(
         ValueLimit("temperature", _temperature_at_most_one),
         ValueLimit("stop", _no_blank_stop),
         ValueLimit("reasoning_effort", _thinking_samples_freely),
+        ValueLimit("messages", _no_message_names),
     ),
     source="https://docs.claude.com/en/api/messages",
 )
@@ -219,13 +239,19 @@ _ANTHROPIC = WireParameters(
 # stopSequences, seed, candidateCount, presencePenalty, frequencyPenalty and thinkingConfig.
 _GEMINI = WireParameters(
     routed=_SAMPLING | _PENALTIES | {"seed", "n", "reasoning_effort"},
+    limits=(ValueLimit("parallel_tool_calls", _parallel_tool_calls_allowed),),
     source="https://ai.google.dev/api/generate-content#generationconfig",
 )
 # https://docs.cohere.com/reference/chat (v2): temperature (0-1), p, stop_sequences, seed; one
 # answer per call. Its penalties run 0-1, not OpenAI's -2-2, so they are not mapped.
 _COHERE = WireParameters(
     routed=_SAMPLING | {"seed"},
-    limits=(ValueLimit("temperature", _temperature_at_most_one),),
+    limits=(
+        ValueLimit("temperature", _temperature_at_most_one),
+        ValueLimit("parallel_tool_calls", _parallel_tool_calls_allowed),
+        ValueLimit("tool_choice", _tool_choice_not_named),
+        ValueLimit("messages", _no_message_names),
+    ),
     source="https://docs.cohere.com/reference/chat",
 )
 # https://api-docs.deepseek.com/api/create-chat-completion: no n, seed, logit_bias or effort.
@@ -239,10 +265,12 @@ _MISTRAL = WireParameters(
     hints=frozenset({"prediction"}),
     source="https://docs.mistral.ai/api/#tag/chat",
 )
-# https://console.groq.com/docs/openai: n must be 1; no logprobs or logit_bias.
+# https://console.groq.com/docs/openai: n must be 1, messages[].name is refused; no logprobs or
+# logit_bias.
 _GROQ = WireParameters(
     routed=_SAMPLING | _PENALTIES | {"seed"},
     hints=frozenset({"user"}),
+    limits=(ValueLimit("messages", _no_message_names),),
     source="https://console.groq.com/docs/openai",
 )
 # The common OpenAI-compatible core the other servers document (Together, DashScope,

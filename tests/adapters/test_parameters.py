@@ -142,6 +142,22 @@ def test_gemini_table_follows_generation_config(fields: dict[str, Any], carried:
     assert (uncarried(_request(**fields), "gemini") == []) is carried
 
 
+WEATHER = {"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}
+
+
+def test_shapes_a_format_refuses_are_routed_around_too() -> None:
+    named = _request(messages=[{"role": "user", "content": "hi", "name": "ann"}])
+    assert uncarried(named, "anthropic") == [
+        "anthropic cannot carry messages: messages[0].name: its messages carry no participant name"
+    ]
+    assert uncarried(named, "groq") != [] and uncarried(named, "openai") == []
+    one_call = _request(tools=[WEATHER], parallel_tool_calls=False)
+    assert uncarried(one_call, "gemini") != [] and uncarried(one_call, "anthropic") == []
+    forced = _request(tools=[WEATHER], tool_choice={"type": "function",
+                                                    "function": {"name": "weather"}})
+    assert uncarried(forced, "cohere") != [] and uncarried(forced, "gemini") == []
+
+
 # https://api-docs.deepseek.com/api/create-chat-completion: no n, seed or logit_bias.
 def test_deepseek_table_has_no_seed_or_n_but_logprobs() -> None:
     assert uncarried(_request(seed=1), "deepseek") == ["deepseek cannot carry seed"]
