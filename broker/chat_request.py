@@ -285,4 +285,3 @@ class CompletionRequest(_Strict):
     @property
     def output_token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
-

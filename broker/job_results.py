@@ -154,4 +154,3 @@ class FailedResult(_Strict):
 
 
 JobResult = Annotated[CompletionResult | FailedResult, Field(discriminator="status")]
-

@@ -153,8 +153,9 @@ def test_shapes_a_format_refuses_are_routed_around_too() -> None:
     assert uncarried(named, "groq") != [] and uncarried(named, "openai") == []
     one_call = _request(tools=[WEATHER], parallel_tool_calls=False)
     assert uncarried(one_call, "gemini") != [] and uncarried(one_call, "anthropic") == []
-    forced = _request(tools=[WEATHER], tool_choice={"type": "function",
-                                                    "function": {"name": "weather"}})
+    forced = _request(
+        tools=[WEATHER], tool_choice={"type": "function", "function": {"name": "weather"}}
+    )
     assert uncarried(forced, "cohere") != [] and uncarried(forced, "gemini") == []
 
 
@@ -172,8 +173,12 @@ def test_openai_carries_every_routed_parameter() -> None:
 def test_openai_body_sends_hints_but_never_unsent_fields() -> None:
     target = AdapterTarget(provider="openai", base_url="https://api.openai.com/v1", model_id="m")
     request = _request(
-        service_tier="flex", stream_options={"include_usage": True}, store=False,
-        modalities=["text"], reasoning_effort="low", verbosity="low",
+        service_tier="flex",
+        stream_options={"include_usage": True},
+        store=False,
+        modalities=["text"],
+        reasoning_effort="low",
+        verbosity="low",
     )
     body = OpenAIChatAdapter().build_request(request, target, "k").json
     assert body["service_tier"] == "flex"

@@ -31,8 +31,10 @@ def _openai_body(message: str, code: str | None = None) -> bytes:
     [
         ("Unsupported parameter: 'max_tokens' is not supported with this model.", None),
         ("Unsupported parameter: 'temperature'.", "unsupported_parameter"),
-        ("Unsupported value: 'temperature' does not support 0.2 with this model.",
-         "unsupported_value"),
+        (
+            "Unsupported value: 'temperature' does not support 0.2 with this model.",
+            "unsupported_value",
+        ),
         ("Unknown parameter: 'verbosity'.", "unknown_parameter"),
         ("Unrecognized request argument supplied: reasoning_effort", None),
     ],
@@ -43,21 +45,41 @@ def test_openai_unsupported_parameter_400s_reroute(message: str, code: str | Non
 
 
 def test_vllm_extra_inputs_400_reroutes() -> None:
-    body = json.dumps({"object": "error", "message": "logit_bias: Extra inputs are not permitted",
-                       "type": "BadRequestError", "code": 400}).encode()
+    body = json.dumps(
+        {
+            "object": "error",
+            "message": "logit_bias: Extra inputs are not permitted",
+            "type": "BadRequestError",
+            "code": 400,
+        }
+    ).encode()
     assert type(VllmAdapter().classify_error(400, {}, body)) is UnsupportedParameter
 
 
 def test_anthropic_extra_inputs_400_reroutes() -> None:
-    body = json.dumps({"type": "error", "error": {"type": "invalid_request_error",
-                       "message": "seed: Extra inputs are not permitted"}}).encode()
+    body = json.dumps(
+        {
+            "type": "error",
+            "error": {
+                "type": "invalid_request_error",
+                "message": "seed: Extra inputs are not permitted",
+            },
+        }
+    ).encode()
     assert type(AnthropicMessagesAdapter().classify_error(400, {}, body)) is UnsupportedParameter
 
 
 def test_gemini_unknown_name_400_reroutes() -> None:
-    body = json.dumps({"error": {"code": 400, "status": "INVALID_ARGUMENT", "message":
-                       'Invalid JSON payload received. Unknown name "logitBias" at '
-                       "'generation_config': Cannot find field."}}).encode()
+    body = json.dumps(
+        {
+            "error": {
+                "code": 400,
+                "status": "INVALID_ARGUMENT",
+                "message": 'Invalid JSON payload received. Unknown name "logitBias" at '
+                "'generation_config': Cannot find field.",
+            }
+        }
+    ).encode()
     assert type(GeminiAdapter().classify_error(400, {}, body)) is UnsupportedParameter
 
 

@@ -9,7 +9,10 @@ from broker.jobs import Usage
 
 def test_usage_carries_openai_nested_details_that_the_sdk_reads() -> None:
     usage = Usage(
-        prompt_tokens=100, completion_tokens=70, total_tokens=170, cached_tokens=60,
+        prompt_tokens=100,
+        completion_tokens=70,
+        total_tokens=170,
+        cached_tokens=60,
         reasoning_tokens=50,
     )
     read = CompletionUsage.model_validate(usage.model_dump(mode="json"))
@@ -27,6 +30,11 @@ def test_stored_usage_reads_back_with_details_that_follow_the_flat_fields() -> N
 
 
 def test_usage_stored_before_the_nested_fields_still_reads() -> None:
-    old = {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6, "cached_tokens": 0,
-           "reasoning_tokens": 1}
+    old = {
+        "prompt_tokens": 5,
+        "completion_tokens": 1,
+        "total_tokens": 6,
+        "cached_tokens": 0,
+        "reasoning_tokens": 1,
+    }
     assert Usage.model_validate(old).completion_tokens_details.reasoning_tokens == 1

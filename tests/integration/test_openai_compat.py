@@ -9,21 +9,16 @@ routes the job to gpt-5.4 (OpenAI) instead of failing it. The parameter list is 
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import openai
 import pytest
 import redis
 
-from broker.local_stack import LocalStack, free_port
-from tests.integration.support import FAST_ENV, Emulator, wait_for
+from broker.local_stack import LocalStack
+from tests.integration.support import FAST_ENV, Emulator, api_server
 
 pytestmark = pytest.mark.integration
 
@@ -50,30 +45,8 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 @pytest.fixture(scope="module")
 def api(stack: LocalStack) -> Iterator[str]:
-    port = free_port()
-    log = stack.log_path("api").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "broker", "api", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=stack.env(),
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _answers(f"{base}/openapi.json"), 20, "the API")
+    with api_server(stack) as base:
         yield base
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-        log.close()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @pytest.fixture()

@@ -76,7 +76,9 @@ def test_fallback_models_follow_the_models_own_route_in_order(shipped: Catalog) 
     needs = {"model": "gpt-5.4", "fallback_models": fallbacks}
     route = plan(_job(needs), shipped)
     assert [target.model for target in route.targets] == [
-        "gpt-5.4", "gemini-2.5-flash", "deepseek-chat"
+        "gpt-5.4",
+        "gemini-2.5-flash",
+        "deepseek-chat",
     ]
     assert route.targets[1].queue == "economy.google"
 
@@ -91,8 +93,13 @@ def test_an_unknown_fallback_model_is_refused_by_name(shipped: Catalog) -> None:
 def test_provider_order_puts_those_providers_first_and_keeps_the_rest(shipped: Catalog) -> None:
     route = plan(_job({"tier": "standard", "provider_order": ["google", "openai"]}), shipped)
     assert [target.model for target in route.targets] == [
-        "gemini-2.5-pro", "gemini-3.1-pro", "gpt-5.4", "gpt-5.5",
-        "claude-sonnet-5", "mistral-large", "claude-opus-4-6",
+        "gemini-2.5-pro",
+        "gemini-3.1-pro",
+        "gpt-5.4",
+        "gpt-5.5",
+        "claude-sonnet-5",
+        "mistral-large",
+        "claude-opus-4-6",
     ]
 
 
@@ -100,6 +107,4 @@ def test_max_price_drops_models_priced_above_it(shipped: Catalog) -> None:
     route = plan(_job({"tier": "standard", "max_price": {"output": 10}}), shipped)
     reasons = {item.model: item.reason for item in route.dropped}
     assert "output price $15/M > max_price.output $10/M" in reasons["gpt-5.4"]
-    assert all(
-        shipped.model(target.model).price.output <= 10 for target in route.targets
-    )
+    assert all(shipped.model(target.model).price.output <= 10 for target in route.targets)

@@ -44,8 +44,12 @@ def test_cascade_needs_in_extra_body_are_the_jobs_needs(catalog: Catalog) -> Non
     request, needs = _inputs(
         catalog,
         model="standard",
-        needs={"capabilities": ["tools"], "max_cost_usd": 0.01, "policy": "cheapest",
-               "blocked_providers": ["mistral"]},
+        needs={
+            "capabilities": ["tools"],
+            "max_cost_usd": 0.01,
+            "policy": "cheapest",
+            "blocked_providers": ["mistral"],
+        },
         temperature=0.2,
     )
     assert request == {"messages": HELLO, "temperature": 0.2}
@@ -118,8 +122,9 @@ def test_order_without_fallbacks_allows_only_those_providers(catalog: Catalog) -
         catalog, model="standard", provider={"order": ["openai"], "allow_fallbacks": False}
     )
     assert needs["allowed_providers"] == ["openai"]
-    _, needs = _inputs(catalog, model="standard", provider={"only": ["google"], "sort": {"by":
-                       "latency"}})
+    _, needs = _inputs(
+        catalog, model="standard", provider={"only": ["google"], "sort": {"by": "latency"}}
+    )
     assert needs["allowed_providers"] == ["google"] and needs["policy"] == "fastest"
 
 
@@ -148,25 +153,45 @@ def test_provider_and_needs_may_not_both_set_one_need(catalog: Catalog) -> None:
 
 def _result(attempts: list[Attempt]) -> CompletionResult:
     return CompletionResult(
-        id="chatcmpl-1", created=1, model="gpt-5.4-2026", job_id="j1", provider="openai",
-        tier="standard", cost_usd=0.000123, attempts=attempts, usage=Usage(),
+        id="chatcmpl-1",
+        created=1,
+        model="gpt-5.4-2026",
+        job_id="j1",
+        provider="openai",
+        tier="standard",
+        cost_usd=0.000123,
+        attempts=attempts,
+        usage=Usage(),
         finished_at=datetime.now(UTC),
         choices=[Choice(index=0, message=ResponseMessage(content="hi"), finish_reason="stop")],
     )
 
 
 def _attempt(model: str, provider: str, outcome: AttemptOutcome) -> Attempt:
-    target = TargetRef(provider=provider, model=model, model_id=model, tier="standard",
-                       queue=f"standard.{provider}")
-    return Attempt(target=target, hop=0, number=1, started_at=datetime.now(UTC), duration_s=0.1,
-                   outcome=outcome)
+    target = TargetRef(
+        provider=provider,
+        model=model,
+        model_id=model,
+        tier="standard",
+        queue=f"standard.{provider}",
+    )
+    return Attempt(
+        target=target,
+        hop=0,
+        number=1,
+        started_at=datetime.now(UTC),
+        duration_s=0.1,
+        outcome=outcome,
+    )
 
 
 def test_headers_name_the_job_the_answering_model_its_cost_and_the_attempts() -> None:
-    result = _result([
-        _attempt("claude-sonnet-5", "anthropic", AttemptOutcome.REROUTE),
-        _attempt("gpt-5.4", "openai", AttemptOutcome.SUCCESS),
-    ])
+    result = _result(
+        [
+            _attempt("claude-sonnet-5", "anthropic", AttemptOutcome.REROUTE),
+            _attempt("gpt-5.4", "openai", AttemptOutcome.SUCCESS),
+        ]
+    )
     assert result_headers(result) == {
         "x-cascade-job-id": "j1",
         "x-cascade-provider": "openai",
