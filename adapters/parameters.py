@@ -236,9 +236,10 @@ _ANTHROPIC = WireParameters(
     source="https://docs.claude.com/en/api/messages",
 )
 # https://ai.google.dev/api/generate-content#generationconfig: temperature, topP,
-# stopSequences, seed, candidateCount, presencePenalty, frequencyPenalty and thinkingConfig.
+# stopSequences, seed, candidateCount, presencePenalty, frequencyPenalty, responseLogprobs and
+# logprobs (answered in logprobsResult), and thinkingConfig.
 _GEMINI = WireParameters(
-    routed=_SAMPLING | _PENALTIES | {"seed", "n", "reasoning_effort"},
+    routed=_SAMPLING | _PENALTIES | {"seed", "n", "reasoning_effort", "logprobs", "top_logprobs"},
     limits=(ValueLimit("parallel_tool_calls", _parallel_tool_calls_allowed),),
     source="https://ai.google.dev/api/generate-content#generationconfig",
 )

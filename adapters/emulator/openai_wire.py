@@ -24,6 +24,7 @@ from adapters.emulator.content import (
     short_hash,
 )
 from adapters.emulator.faults import FaultRule
+from adapters.emulator.logprobs import openai_logprobs
 from adapters.emulator.wire import (
     Answer,
     CallMeta,
@@ -346,27 +347,9 @@ def _render_choice(choice: ReplyChoice, logprobs: int | None) -> dict[str, Any]:
     return {
         "index": choice.index,
         "message": message,
-        "logprobs": None if logprobs is None else _logprobs(choice.text or "", logprobs),
+        "logprobs": None if logprobs is None else openai_logprobs(choice.text or "", logprobs),
         "finish_reason": choice.finish_reason,
     }
-
-
-def _logprobs(text: str, top: int) -> dict[str, Any]:
-    """OpenAI's ``choices[].logprobs``: one entry per token (here: per word, with its space),
-    each with ``top`` alternatives, the token itself first; the same numbers on every run."""
-
-    def entry(token: str, rank: int) -> dict[str, Any]:
-        return {"token": token, "logprob": -0.25 * rank - 0.01, "bytes": list(token.encode())}
-
-    tokens = [word for word in re.split(r"(?<=\s)", text) if word]
-    content = [
-        {
-            **entry(token, 0),
-            "top_logprobs": [entry(token if r == 0 else f"{token}{r}", r) for r in range(top)],
-        }
-        for token in tokens
-    ]
-    return {"content": content, "refusal": None}
 
 
 def _success_headers(reply: Reply, meta: CallMeta) -> dict[str, str]:

@@ -247,6 +247,10 @@ def _generation_config(request: CompletionRequest) -> dict[str, Any]:
         config["stopSequences"] = stop_list(request.stop)
     if request.n > 1:
         config["candidateCount"] = request.n
+    if request.logprobs:
+        config["responseLogprobs"] = True
+        if request.top_logprobs:
+            config["logprobs"] = request.top_logprobs
     config.update(_response_format(request))
     return config
 

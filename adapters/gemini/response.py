@@ -35,7 +35,13 @@ from adapters.gemini.signatures import encode_tool_call_id
 from adapters.json_values import count
 from broker.jobs import Choice, ResponseMessage, ToolCall, Usage
 
-__all__ = ["ERROR_FINISH_REASONS", "FINISH_REASON_TABLE", "parsed_response", "usage_from"]
+__all__ = [
+    "ERROR_FINISH_REASONS",
+    "FINISH_REASON_TABLE",
+    "logprobs_from",
+    "parsed_response",
+    "usage_from",
+]
 
 # candidates[].finishReason -> OpenAI finish_reason. Values from python-genai types.FinishReason,
 # documented at https://ai.google.dev/api/generate-content#FinishReason. STOP becomes
@@ -137,7 +143,39 @@ def _choice(candidate: Any, position: int, response_id: str) -> Choice:
             tool_calls=calls or None,
         ),
         finish_reason=finish,
+        logprobs=logprobs_from(candidate.get("logprobsResult")),
     )
+
+
+def logprobs_from(raw: Any) -> dict[str, Any] | None:
+    """A candidate's ``logprobsResult`` as OpenAI's ``choices[].logprobs``: ``chosenCandidates``
+    are the tokens, ``topCandidates`` (one entry per step) their alternatives
+    (https://ai.google.dev/api/generate-content#LogprobsResult)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("chosenCandidates"), list):
+        return None
+    steps = raw.get("topCandidates")
+    steps = steps if isinstance(steps, list) else []
+    content = []
+    for position, chosen in enumerate(raw["chosenCandidates"]):
+        step = steps[position] if position < len(steps) else None
+        alternatives = step.get("candidates") if isinstance(step, dict) else None
+        content.append(
+            {
+                **_token_logprob(chosen),
+                "top_logprobs": [
+                    _token_logprob(item) for item in alternatives or () if isinstance(item, dict)
+                ],
+            }
+        )
+    return {"content": content, "refusal": None}
+
+
+def _token_logprob(raw: Any) -> dict[str, Any]:
+    token = raw.get("token") if isinstance(raw, dict) else None
+    token = token if isinstance(token, str) else ""
+    value = raw.get("logProbability") if isinstance(raw, dict) else None
+    logprob = float(value) if isinstance(value, int | float) else 0.0
+    return {"token": token, "logprob": logprob, "bytes": list(token.encode())}
 
 
 def _tool_call(part: Mapping[str, Any], response_id: str, index: int, number: int) -> ToolCall:
