@@ -16,6 +16,9 @@ What the SDK's ``extra_body`` adds arrives as top-level keys of the body:
   observes); ``max_price`` ``prompt``/``completion`` (USD per million tokens) -> ``max_price``.
   ``require_parameters`` is what cascade always does (targets that cannot carry a parameter are
   routed around); any other preference is refused by name.
+- OpenRouter's ``reasoning`` (``effort``, ``enabled``) becomes ``reasoning_effort``;
+  ``usage: {"include": true}``, ``route: "fallback"`` and an empty ``transforms`` are accepted
+  (cascade does that anyway).
 
 A model is named as a cascade tier, a catalog model, or ``provider/model`` (OpenRouter's slug,
 ``anthropic/claude-sonnet-5``), where the part after the slash is a catalog model name or the
@@ -32,8 +35,10 @@ from routing.catalog import Catalog
 
 __all__ = ["ROUTING_FIELDS", "CompatError", "job_inputs", "result_headers"]
 
-# body keys that say how to route, not what to ask
-ROUTING_FIELDS = frozenset({"model", "stream", "needs", "models", "provider"})
+# body keys that say how to route, not what to ask (OpenRouter's among them)
+ROUTING_FIELDS = frozenset(
+    {"model", "stream", "needs", "models", "provider", "route", "usage", "transforms", "reasoning"}
+)
 
 _SORT_POLICIES: Mapping[str, str] = {
     "price": "cheapest",
@@ -68,6 +73,7 @@ def job_inputs(body: Mapping[str, Any], catalog: Catalog) -> tuple[dict[str, Any
     for key, value in _provider_needs(body.get("provider"), catalog).items():
         _merge(needs, key, value, "provider")
     request = {key: value for key, value in body.items() if key not in ROUTING_FIELDS}
+    request.update(_openrouter_extras(body))
     return request, needs
 
 
@@ -80,6 +86,32 @@ def result_headers(result: CompletionResult | FailedResult) -> dict[str, str]:
         headers["x-cascade-model"] = answered[-1].target.model if answered else result.model
         headers["x-cascade-cost-usd"] = f"{result.cost_usd:.9f}"
     return headers
+
+
+def _openrouter_extras(body: Mapping[str, Any]) -> dict[str, Any]:
+    """OpenRouter's other request fields: ``reasoning.effort`` (or ``enabled``) is
+    ``reasoning_effort``; ``usage.include`` and ``route: "fallback"`` are what cascade always
+    does; an empty ``transforms`` changes nothing. Anything else there is refused by name."""
+    if body.get("route") not in (None, "fallback"):
+        raise CompatError("route", "route: only 'fallback' (what models does) is supported")
+    if body.get("transforms") not in (None, []):
+        raise CompatError("transforms", "transforms are not supported: prompts are sent as given")
+    usage = body.get("usage")
+    if usage is not None and (not isinstance(usage, dict) or set(usage) - {"include"}):
+        raise CompatError("usage", "usage: only {'include': true} (usage is always returned)")
+    reasoning = body.get("reasoning")
+    if reasoning is None:
+        return {}
+    if not isinstance(reasoning, dict) or set(reasoning) - {"effort", "enabled"}:
+        raise CompatError(
+            "reasoning",
+            "reasoning: only 'effort' and 'enabled' are supported (as reasoning_effort)",
+        )
+    if "reasoning_effort" in body:
+        raise CompatError("reasoning", "give reasoning or reasoning_effort, not both")
+    if reasoning.get("enabled") is False:
+        return {"reasoning_effort": "none"}
+    return {"reasoning_effort": reasoning.get("effort", "medium")}
 
 
 # --- the parts of the body --------------------------------------------------------------------

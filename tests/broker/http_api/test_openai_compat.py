@@ -199,3 +199,30 @@ def test_headers_name_the_job_the_answering_model_its_cost_and_the_attempts() ->
         "x-cascade-cost-usd": "0.000123000",
         "x-cascade-attempts": "2",
     }
+
+
+def test_openrouter_reasoning_usage_and_route_are_accepted(catalog: Catalog) -> None:
+    request, _ = _inputs(
+        catalog, model="standard", reasoning={"effort": "high"}, usage={"include": True},
+        route="fallback", transforms=[],
+    )
+    assert request == {"messages": HELLO, "reasoning_effort": "high"}
+    request, _ = _inputs(catalog, model="standard", reasoning={"enabled": False})
+    assert request["reasoning_effort"] == "none"
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"transforms": ["middle-out"]}, "transforms"),
+        ({"reasoning": {"max_tokens": 2000}}, "reasoning"),
+        ({"reasoning": {"effort": "low"}, "reasoning_effort": "low"}, "reasoning"),
+        ({"usage": {"include": True, "detail": 1}}, "usage"),
+    ],
+)
+def test_openrouter_fields_cascade_cannot_honour_are_refused_by_name(
+    catalog: Catalog, extra: dict[str, Any], param: str
+) -> None:
+    with pytest.raises(CompatError) as refused:
+        _inputs(catalog, model="standard", **extra)
+    assert refused.value.param == param
