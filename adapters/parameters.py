@@ -192,6 +192,8 @@ def _thinking_samples_freely(request: CompletionRequest) -> str | None:
         return "extended thinking needs temperature 1 (or unset)"
     if request.top_p is not None and request.top_p < 0.95:
         return "extended thinking needs top_p of at least 0.95 (or unset)"
+    if request.tools and request.tool_choice not in (None, "auto", "none"):
+        return "extended thinking cannot be combined with a forced tool_choice"
     return None
 
 

@@ -23,6 +23,7 @@ from adapters.registry import WIRE_FORMATS
 from broker.jobs import CompletionRequest, format_validation_error
 
 HELLO = [{"role": "user", "content": "hello"}]
+WEATHER = {"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}
 
 
 def _request(**fields: Any) -> CompletionRequest:
@@ -119,6 +120,8 @@ def test_every_wire_format_has_a_table_that_names_its_source() -> None:
         ({"temperature": 0.7, "top_p": 0.9}, True),
         ({"reasoning_effort": "high"}, True),
         ({"reasoning_effort": "high", "temperature": 0.2}, False),
+        ({"reasoning_effort": "low", "tools": [WEATHER], "tool_choice": "required"}, False),
+        ({"reasoning_effort": "low", "tools": [WEATHER]}, True),
         ({"service_tier": "flex", "prompt_cache_key": "k"}, True),
     ],
 )
@@ -140,9 +143,6 @@ def test_anthropic_table_follows_the_messages_api(fields: dict[str, Any], carrie
 )
 def test_gemini_table_follows_generation_config(fields: dict[str, Any], carried: bool) -> None:
     assert (uncarried(_request(**fields), "gemini") == []) is carried
-
-
-WEATHER = {"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}
 
 
 def test_shapes_a_format_refuses_are_routed_around_too() -> None:
