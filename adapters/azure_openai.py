@@ -33,12 +33,25 @@ __all__ = [
     "AZURE_QUIRKS",
     "AZURE_V1",
     "AzureOpenAIAdapter",
+    "FIRST_PREVIEW_WITH_MAX_COMPLETION_TOKENS",
+    "MAX_TOKENS_STABLE_VERSIONS",
     "azure_endpoint",
     "retry_after_from_message",
+    "takes_max_completion_tokens",
 ]
 
 AZURE_V1 = "v1"
 AZURE_QUIRKS = CompatQuirks()
+
+# api-versions whose createChatCompletionRequest has max_tokens but no max_completion_tokens
+# (azure-rest-api-specs, specification/cognitiveservices/data-plane/AzureOpenAI/inference/
+# stable/<version>/inference.yaml: every stable version up to 2024-10-21); they answer 400
+# "Unrecognized request argument supplied: max_completion_tokens".
+MAX_TOKENS_STABLE_VERSIONS = frozenset(
+    {"2022-12-01", "2023-05-15", "2024-02-01", "2024-06-01", "2024-10-21"}
+)
+# previews gained max_completion_tokens with the o1 models in 2024-09-01-preview
+FIRST_PREVIEW_WITH_MAX_COMPLETION_TOKENS = "2024-09-01-preview"
 
 # innererror.code values that mean the content filter refused the prompt
 _FILTER_INNER_CODES = frozenset({"ResponsibleAIPolicyViolation"})
@@ -58,6 +71,16 @@ def azure_endpoint(target: AdapterTarget) -> tuple[str, dict[str, str], bool]:
         return f"{base}/openai/v1/chat/completions", {}, True
     url = f"{base}/openai/deployments/{target.model_id}/chat/completions"
     return url, {"api-version": version}, False
+
+
+def takes_max_completion_tokens(api_version: str) -> bool:
+    """Whether ``api_version`` accepts max_completion_tokens (else the limit goes in max_tokens)."""
+    if api_version in MAX_TOKENS_STABLE_VERSIONS:
+        return False
+    if api_version.endswith("-preview"):
+        # dated previews compare as text: YYYY-MM-DD sorts by date
+        return api_version >= FIRST_PREVIEW_WITH_MAX_COMPLETION_TOKENS
+    return True  # v1, and stable versions newer than the table
 
 
 def retry_after_from_message(message: str) -> float | None:
@@ -80,6 +103,10 @@ class AzureOpenAIAdapter(OpenAIChatAdapter):
         body: dict[str, Any] = dict(call.json)
         if not model_in_body:
             del body["model"]  # the deployment in the path says which model
+        if "max_completion_tokens" in body and not takes_max_completion_tokens(
+            params.get("api-version", AZURE_V1)
+        ):
+            body["max_tokens"] = body.pop("max_completion_tokens")
         return HttpCall(
             method="POST",
             url=url,

@@ -14,7 +14,8 @@ ProviderError                       a provider call failed
 │   ├── AuthError                   401, 403, a rejected key: trip the circuit for that key
 │   ├── ContextTooLong              the prompt is over the window: only a larger model helps
 │   ├── ContentBlocked              the provider's safety system refused the request
-│   └── ModelNotFound               the provider does not know the model id (a catalog mistake)
+│   ├── ModelNotFound               the provider does not know the model id (a catalog mistake)
+│   └── UnsupportedParameter        a 400 naming a parameter this target does not take
 └── InvalidRequest                  no provider would accept it: fail the job now
 
 Adapters classify; the worker acts. ``map_transport_error`` is the one place that turns httpx's
@@ -40,6 +41,7 @@ __all__ = [
     "ServerError",
     "TargetError",
     "TransientError",
+    "UnsupportedParameter",
     "map_transport_error",
 ]
 
@@ -112,6 +114,12 @@ class ContentBlocked(TargetError):
 
 class ModelNotFound(TargetError):
     """The provider does not serve the model id the catalog gave it."""
+
+
+class UnsupportedParameter(TargetError):
+    """The target refused a parameter it does not know or take ("Unrecognized request argument
+    supplied", "Unsupported parameter", "Extra inputs are not permitted"): the request is fine
+    for another model, so the job moves on instead of failing."""
 
 
 class InvalidRequest(ProviderError):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from adapters.errors import (
@@ -21,6 +22,7 @@ from adapters.errors import (
     ProviderError,
     ServerError,
     TransientError,
+    UnsupportedParameter,
 )
 from adapters.http_response import body_text, safe_excerpt
 from adapters.retry_after import parse_retry_after
@@ -30,6 +32,8 @@ __all__ = [
     "ErrorRules",
     "MessageRule",
     "StatusTable",
+    "UNSUPPORTED_PARAMETER_CODES",
+    "UNSUPPORTED_PARAMETER_RULES",
     "class_for_unlisted_status",
     "classify",
     "error_from_response",
@@ -50,6 +54,26 @@ class MessageRule:
 
     def matches(self, message: str) -> bool:
         return re.search(self.pattern, message, flags=re.IGNORECASE) is not None
+
+
+# How each provider words a 400 for a parameter the model does not take: OpenAI ("Unsupported
+# parameter: 'max_tokens' ...", "Unknown parameter: 'x'."), Azure on an older api-version
+# ("Unrecognized request argument supplied: max_completion_tokens"), Anthropic and vLLM (pydantic's
+# "Extra inputs are not permitted"), Gemini ("Invalid JSON payload received. Unknown name").
+UNSUPPORTED_PARAMETER_RULES: tuple[MessageRule, ...] = (
+    MessageRule(r"unrecognized request argument", UnsupportedParameter),
+    MessageRule(r"\bunsupported parameter\b|\bunknown parameter\b", UnsupportedParameter),
+    MessageRule(r"extra inputs are not permitted", UnsupportedParameter),
+    MessageRule(r"invalid json payload received\. unknown name", UnsupportedParameter),
+)
+# OpenAI's error.code values for the same (https://platform.openai.com/docs/guides/error-codes)
+UNSUPPORTED_PARAMETER_CODES: Mapping[str, type[ProviderError]] = MappingProxyType(
+    {
+        "unsupported_parameter": UnsupportedParameter,
+        "unknown_parameter": UnsupportedParameter,
+        "unsupported_value": UnsupportedParameter,
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

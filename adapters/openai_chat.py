@@ -47,6 +47,8 @@ from adapters.errors import (
 )
 from adapters.finish_reasons import FinishReason, FinishReasonTable, finish_reason_from
 from adapters.http_errors import (
+    UNSUPPORTED_PARAMETER_CODES,
+    UNSUPPORTED_PARAMETER_RULES,
     ErrorCodeTable,
     ErrorRules,
     MessageRule,
@@ -56,6 +58,7 @@ from adapters.http_errors import (
 )
 from adapters.http_response import read_json_object
 from adapters.json_values import count, dig
+from adapters.parameters import PARAMETER_KINDS, WireParameters, parameters_for
 from broker.jobs import Choice, CompletionRequest, ResponseMessage, ToolCall, Usage
 
 __all__ = [
@@ -122,6 +125,7 @@ ERROR_CODES: ErrorCodeTable = MappingProxyType(
         "credit_balance_exhausted": QuotaExhausted,
         "invalid_api_key": AuthError,
         "server_is_overloaded": Overloaded,
+        **UNSUPPORTED_PARAMETER_CODES,
     }
 )
 
@@ -131,6 +135,7 @@ MESSAGE_RULES: tuple[MessageRule, ...] = (
     MessageRule(r"maximum context length|context length|context window", ContextTooLong),
     MessageRule(r"exceeded your current quota", QuotaExhausted),
     MessageRule(r"rejected as a result of our safety system", ContentBlocked),
+    *UNSUPPORTED_PARAMETER_RULES,
 )
 
 _RESPONSE_FORMATS = frozenset({"text", "json_object", "json_schema"})
@@ -195,7 +200,7 @@ class OpenAIChatAdapter:
     ) -> HttpCall:
         """The call for ``request``; InvalidRequest when the vendor cannot take its format."""
         _check_response_format(request, self.quirks)
-        body = _request_body(request, self.quirks)
+        body = _request_body(request, self.quirks, parameters_for(self.name))
         return HttpCall(
             method="POST",
             url=f"{target.base_url.rstrip('/')}/chat/completions",
@@ -248,9 +253,16 @@ def _check_response_format(request: CompletionRequest, quirks: CompatQuirks) -> 
         )
 
 
-def _request_body(request: CompletionRequest, quirks: CompatQuirks) -> dict[str, Any]:
+def _request_body(
+    request: CompletionRequest, quirks: CompatQuirks, parameters: WireParameters
+) -> dict[str, Any]:
     # by_alias: ResponseFormat.json_schema.schema_ goes on the wire as "schema"
     body = request.model_dump(mode="json", exclude_none=True, by_alias=True)
+    for name in list(body):
+        # a routed parameter the format lacks never gets here (the planner routed around it);
+        # a hint it lacks, and what is never sent, stay off the wire
+        if PARAMETER_KINDS.get(name, "core") != "core" and name not in parameters.sent:
+            del body[name]
     if body.get("n") == 1:
         del body["n"]  # the default; some compatible vendors reject the field outright
     body.pop("max_tokens", None)
@@ -317,6 +329,7 @@ def _choice(raw: Any, position: int, quirks: CompatQuirks) -> Choice:
             refusal=message.get("refusal"),
         ),
         finish_reason=finish_reason_from(quirks.finish_reasons, native, unknown=unknown),
+        logprobs=raw["logprobs"] if isinstance(raw.get("logprobs"), dict) else None,
     )
 
 

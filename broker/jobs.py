@@ -1,9 +1,8 @@
-"""The job and result schemas: what a caller submits and what it gets back.
+"""The job: its envelope, its routing needs and its request; and how a bad one is reported.
 
-A request is the OpenAI chat-completions body (https://platform.openai.com/docs/api-reference/chat),
-less ``model`` and ``stream``: cascade, not the caller, picks the model from the routing needs.
-Every model refuses unknown fields, so a typo is an error that names its path instead of a
-silently ignored setting.
+The request model lives in ``broker.chat_request`` and the results in ``broker.job_results``;
+both are re-exported here, so ``broker.jobs`` stays the one import for every schema. cascade,
+not the caller, picks the model from the routing needs.
 """
 
 from __future__ import annotations
@@ -11,11 +10,43 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from broker.chat_request import (
+    AssistantMessage,
+    ChatMessage,
+    CompletionRequest,
+    ContentPart,
+    DeveloperMessage,
+    FunctionCall,
+    FunctionDefinition,
+    ImageContentPart,
+    ImageURL,
+    NamedToolChoice,
+    ResponseFormat,
+    SystemMessage,
+    TextContentPart,
+    ToolCall,
+    ToolDefinition,
+    ToolMessage,
+    UserMessage,
+)
 from broker.ids import check_batch_id, check_id
+from broker.job_results import (
+    Attempt,
+    AttemptOutcome,
+    Choice,
+    CompletionResult,
+    FailedResult,
+    JobResult,
+    JobStatus,
+    ResponseMessage,
+    TargetRef,
+    Usage,
+)
+from broker.strict import Strict as _Strict
 
 __all__ = [
     "AssistantMessage",
@@ -37,6 +68,7 @@ __all__ = [
     "JobEnvelope",
     "JobResult",
     "JobStatus",
+    "MaxPrice",
     "NamedToolChoice",
     "ResponseFormat",
     "ResponseMessage",
@@ -55,186 +87,6 @@ __all__ = [
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-# --- request: message content -------------------------------------------------------------
-
-
-class TextContentPart(_Strict):
-    type: Literal["text"]
-    text: str
-
-
-class ImageURL(_Strict):
-    url: str = Field(min_length=1)
-    detail: Literal["auto", "low", "high"] | None = None
-
-    @field_validator("url")
-    @classmethod
-    def _http_or_data_url(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://", "data:")):
-            raise ValueError("must be an http(s) URL or a data: URL")
-        return url
-
-
-class ImageContentPart(_Strict):
-    type: Literal["image_url"]
-    image_url: ImageURL
-
-
-ContentPart = Annotated[TextContentPart | ImageContentPart, Field(discriminator="type")]
-
-
-class FunctionCall(_Strict):
-    name: str = Field(min_length=1)
-    arguments: str  # a JSON document as a string, as OpenAI sends it
-
-
-class ToolCall(_Strict):
-    id: str = Field(min_length=1)
-    type: Literal["function"] = "function"
-    function: FunctionCall
-
-
-class SystemMessage(_Strict):
-    role: Literal["system"]
-    content: str | list[TextContentPart]
-    name: str | None = None
-
-
-class DeveloperMessage(_Strict):
-    role: Literal["developer"]
-    content: str | list[TextContentPart]
-    name: str | None = None
-
-
-class UserMessage(_Strict):
-    role: Literal["user"]
-    content: str | list[ContentPart]
-    name: str | None = None
-
-
-class AssistantMessage(_Strict):
-    role: Literal["assistant"]
-    content: str | list[TextContentPart] | None = None
-    name: str | None = None
-    tool_calls: list[ToolCall] | None = None
-    refusal: str | None = None
-
-    @model_validator(mode="after")
-    def _content_or_tool_calls(self) -> AssistantMessage:
-        if self.content is None and not self.tool_calls:
-            raise ValueError("an assistant message needs content or tool_calls")
-        return self
-
-
-class ToolMessage(_Strict):
-    role: Literal["tool"]
-    content: str | list[TextContentPart]
-    tool_call_id: str = Field(min_length=1)
-
-
-ChatMessage = Annotated[
-    SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage,
-    Field(discriminator="role"),
-]
-
-
-# --- request: tools and output format ----------------------------------------------------
-
-
-class FunctionDefinition(_Strict):
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9_-]+$")
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
-    strict: bool | None = None
-
-
-class ToolDefinition(_Strict):
-    type: Literal["function"]
-    function: FunctionDefinition
-
-
-class _ToolChoiceFunction(_Strict):
-    name: str = Field(min_length=1)
-
-
-class NamedToolChoice(_Strict):
-    type: Literal["function"]
-    function: _ToolChoiceFunction
-
-
-class _JsonSchemaSpec(_Strict):
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9_-]+$")
-    description: str | None = None
-    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
-    strict: bool | None = None
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class ResponseFormat(_Strict):
-    type: Literal["text", "json_object", "json_schema"]
-    json_schema: _JsonSchemaSpec | None = None
-
-    @model_validator(mode="after")
-    def _schema_when_needed(self) -> ResponseFormat:
-        if self.type == "json_schema" and self.json_schema is None:
-            raise ValueError("type 'json_schema' needs a json_schema object")
-        if self.type != "json_schema" and self.json_schema is not None:
-            raise ValueError(
-                f"json_schema is only allowed with type 'json_schema', not {self.type!r}"
-            )
-        return self
-
-
-# --- request ------------------------------------------------------------------------------
-
-
-class CompletionRequest(_Strict):
-    """An OpenAI chat-completions request body, without ``model`` and ``stream``."""
-
-    messages: list[ChatMessage] = Field(min_length=1)
-    tools: list[ToolDefinition] | None = None
-    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
-    parallel_tool_calls: bool | None = None
-    response_format: ResponseFormat | None = None
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
-    stop: str | list[str] | None = None
-    seed: int | None = None
-    n: int = Field(default=1, ge=1, le=128)
-    user: str | None = None
-    metadata: dict[str, str] | None = None
-
-    @field_validator("stop")
-    @classmethod
-    def _at_most_four_stops(cls, stop: str | list[str] | None) -> str | list[str] | None:
-        if isinstance(stop, list) and not 1 <= len(stop) <= 4:
-            raise ValueError("stop takes 1 to 4 sequences")
-        return stop
-
-    @model_validator(mode="after")
-    def _tool_choice_needs_tools(self) -> CompletionRequest:
-        if isinstance(self.tool_choice, NamedToolChoice):
-            names = {tool.function.name for tool in self.tools or []}
-            if self.tool_choice.function.name not in names:
-                raise ValueError(
-                    f"tool_choice names {self.tool_choice.function.name!r}, which is not in tools"
-                )
-        elif self.tool_choice == "required" and not self.tools:
-            raise ValueError("tool_choice 'required' needs at least one tool")
-        return self
-
-    @property
-    def output_token_limit(self) -> int | None:
-        return self.max_completion_tokens or self.max_tokens
-
-
 # --- routing needs and the envelope ----------------------------------------------------
 
 
@@ -243,6 +95,14 @@ class Capability(StrEnum):
     TOOLS = "tools"
     JSON_OBJECT = "json_object"
     JSON_SCHEMA = "json_schema"
+
+
+class MaxPrice(_Strict):
+    """The highest catalog price a target may have, USD per million tokens (OpenRouter's
+    ``provider.max_price``); a side left out is not limited."""
+
+    input: float | None = Field(default=None, ge=0)
+    output: float | None = Field(default=None, ge=0)
 
 
 class RoutingNeeds(_Strict):
@@ -268,6 +128,12 @@ class RoutingNeeds(_Strict):
     # Check the answer against response_format's JSON schema; on a mismatch the job is tried
     # again on the next tier of its route (routing/escalation.py).
     validate_json_schema: bool = False
+    # Catalog models to try once the tier's (or the model's) own route is spent, in order
+    # (OpenRouter's ``models`` fallback list).
+    fallback_models: tuple[str, ...] = ()
+    # Providers whose targets go first, in this order; the others follow as planned.
+    provider_order: tuple[str, ...] = ()
+    max_price: MaxPrice | None = None
 
     @model_validator(mode="after")
     def _tier_xor_model(self) -> RoutingNeeds:
@@ -337,110 +203,6 @@ def required_capabilities(job: CompletionJob) -> frozenset[Capability]:
             if any(isinstance(part, ImageContentPart) for part in message.content):
                 needed.add(Capability.VISION)
     return frozenset(needed)
-
-
-# --- results ------------------------------------------------------------------------------
-
-
-class JobStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-class AttemptOutcome(StrEnum):
-    SUCCESS = "success"
-    RETRY = "retry"  # failed, tried again on the same target
-    REROUTE = "reroute"  # failed, the job moved on to the next target
-    FAILED = "failed"  # failed, and the job failed with it
-    SKIPPED = "skipped"  # no call made: the target was passed over
-
-
-class TargetRef(_Strict):
-    provider: str
-    model: str  # the catalog's model name
-    model_id: str  # the provider's own model id
-    tier: str
-    queue: str
-
-
-class Usage(_Strict):
-    """Token usage, OpenAI's convention: prompt_tokens includes cached tokens,
-    completion_tokens includes reasoning tokens."""
-
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-    cached_tokens: int = 0
-    reasoning_tokens: int = 0
-
-
-class Attempt(_Strict):
-    target: TargetRef
-    hop: int = Field(ge=0)
-    run: int = Field(default=0, ge=0, description="0, then 1, 2, ... for each replay of the job")
-    number: int = Field(ge=1, description="the attempt's number on this target")
-    started_at: datetime
-    duration_s: float = Field(ge=0)
-    outcome: AttemptOutcome
-    error_class: str | None = None
-    error_message: str | None = None
-    status_code: int | None = None
-    usage: Usage | None = None
-    cost_usd: float = 0.0
-    worker: str | None = None
-
-
-class ResponseMessage(_Strict):
-    role: Literal["assistant"] = "assistant"
-    content: str | None = None
-    tool_calls: list[ToolCall] | None = None
-    refusal: str | None = None
-
-
-class Choice(_Strict):
-    index: int
-    message: ResponseMessage
-    finish_reason: Literal["stop", "length", "tool_calls", "content_filter", "function_call"]
-
-
-class CompletionResult(_Strict):
-    """A chat.completion object, as OpenAI returns it, plus what cascade knows of the job."""
-
-    id: str
-    object: Literal["chat.completion"] = "chat.completion"
-    created: int
-    model: str
-    choices: list[Choice]
-    usage: Usage
-    system_fingerprint: str | None = None
-    # cascade's own fields
-    status: Literal[JobStatus.SUCCEEDED] = JobStatus.SUCCEEDED
-    job_id: str
-    provider: str
-    tier: str
-    cost_usd: float
-    attempts: list[Attempt]
-    batch_id: str | None = None
-    tenant: str = "default"
-    finished_at: datetime
-
-
-class FailedResult(_Strict):
-    """A job that ended without an answer, with every attempt it made."""
-
-    status: Literal[JobStatus.FAILED] = JobStatus.FAILED
-    job_id: str
-    error_class: str
-    error_message: str
-    attempts: list[Attempt]
-    batch_id: str | None = None
-    tenant: str = "default"
-    finished_at: datetime
-
-
-JobResult = Annotated[CompletionResult | FailedResult, Field(discriminator="status")]
 
 
 def format_validation_error(error: ValidationError, data: Any, prefix: str = "") -> str:

@@ -13,11 +13,10 @@ Live state is a snapshot the caller reads from Redis (``routing.spend.SpendLedge
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from broker.jobs import (
-    Capability,
     CompletionJob,
     CompletionRequest,
     RoutingNeeds,
@@ -27,13 +26,12 @@ from broker.jobs import (
 from routing.catalog import Catalog, ModelConfig, RoutePolicy
 from routing.escalation import escalate
 from routing.estimate import (
-    estimate_cost_usd,
     estimate_prompt_tokens,
-    output_allowance,
     tiktoken_counter,
 )
 from routing.policies import order_by_policy
 from routing.queues import queue_name
+from routing.target_filters import JobFacts, LiveState, names, reasons
 
 __all__ = [
     "Candidate",
@@ -45,22 +43,6 @@ __all__ = [
     "chain_candidates",
     "plan",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class LiveState:
-    """What the planner must know of the world right now."""
-
-    # (provider, catalog model name) pairs whose circuit is open: skip them
-    open_circuits: frozenset[tuple[str, str]] = frozenset()
-    # (provider, catalog model name) -> recent call latency in seconds, for the fastest policy
-    latencies: Mapping[tuple[str, str], float] = field(default_factory=dict)
-    # provider -> why it is at a spend cap for this job's tenant (its own or the tenant's): skip
-    capped: Mapping[str, str] = field(default_factory=dict)
-    # provider -> why it is near a cap: non-critical jobs go elsewhere
-    near_cap: Mapping[str, str] = field(default_factory=dict)
-    # why the tenant is near one of its own caps: non-critical jobs go cheapest first
-    tenant_near_cap: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,26 +97,6 @@ class NoRoute(Exception):
         return self.message
 
 
-@dataclass(frozen=True, slots=True)
-class _JobFacts:
-    """What the filters look at, worked out once per plan."""
-
-    needs: RoutingNeeds
-    request: CompletionRequest
-    capabilities: frozenset[Capability]
-    prompt_tokens: Mapping[str, int]  # catalog model name -> prompt tokens as it counts them
-    state: LiveState
-
-    def prompt_for(self, model: ModelConfig) -> int:
-        return self.prompt_tokens[model.name]
-
-    def output_for(self, model: ModelConfig) -> int:
-        return output_allowance(self.request, model) * self.request.n
-
-    def cost_for(self, model: ModelConfig) -> float:
-        return estimate_cost_usd(model, self.prompt_for(model), self.output_for(model))
-
-
 def chain_candidates(catalog: Catalog, tier: str) -> list[Candidate]:
     """The tier's models, then its fallback tier's, and so on; a repeated model counts once."""
     seen: set[str] = set()
@@ -147,17 +109,32 @@ def chain_candidates(catalog: Catalog, tier: str) -> list[Candidate]:
     return candidates
 
 
-def _names(names: Iterable[str]) -> str:
-    return ", ".join(sorted(names)) or "(none)"
-
-
 def _candidates(
+    job: CompletionJob, catalog: Catalog, prompt_tokens: int
+) -> tuple[list[Candidate], tuple[str, ...]]:
+    own, notes = _own_candidates(job, catalog, prompt_tokens)
+    seen = {candidate.model.name for candidate in own}
+    known = {model.name for model in catalog.models}
+    unknown = [name for name in job.needs.fallback_models if name not in known]
+    if unknown:
+        raise NoRoute(
+            f"unknown fallback model {names(unknown)}; known models: {names(known)}",
+            field="needs.fallback_models",
+        )
+    for name in job.needs.fallback_models:
+        if name not in seen:
+            seen.add(name)
+            own.append(Candidate(catalog.model(name), catalog.tiers_of(name)[0]))
+    return own, notes
+
+
+def _own_candidates(
     job: CompletionJob, catalog: Catalog, prompt_tokens: int
 ) -> tuple[list[Candidate], tuple[str, ...]]:
     needs = job.needs
     if needs.model is not None:
         if needs.model not in {model.name for model in catalog.models}:
-            known = _names(model.name for model in catalog.models)
+            known = names(model.name for model in catalog.models)
             raise NoRoute(
                 f"unknown model {needs.model!r}; known models: {known}", field="needs.model"
             )
@@ -165,111 +142,10 @@ def _candidates(
     assert needs.tier is not None  # RoutingNeeds guarantees exactly one of tier and model
     if needs.tier not in catalog.tiers:
         raise NoRoute(
-            f"unknown tier {needs.tier!r}; known tiers: {_names(catalog.tiers)}", field="needs.tier"
+            f"unknown tier {needs.tier!r}; known tiers: {names(catalog.tiers)}", field="needs.tier"
         )
     tier, notes = escalate(catalog, needs.tier, job, prompt_tokens)
     return chain_candidates(catalog, tier), notes
-
-
-# --- filters: each returns why the model cannot take the job, or None ---------------------
-
-
-def _not_allowed(facts: _JobFacts, model: ModelConfig) -> str | None:
-    allowed = facts.needs.allowed_providers
-    if allowed is not None and model.provider not in allowed:
-        return f"provider {model.provider!r} is not in allowed_providers ({_names(allowed)})"
-    return None
-
-
-def _blocked(facts: _JobFacts, model: ModelConfig) -> str | None:
-    if model.provider in facts.needs.blocked_providers:
-        return f"provider {model.provider!r} is in blocked_providers"
-    return None
-
-
-def _missing_capabilities(facts: _JobFacts, model: ModelConfig) -> str | None:
-    missing = facts.capabilities - model.capabilities
-    if missing:
-        return f"lacks capability {_names(missing)}"
-    return None
-
-
-def _output_over_maximum(facts: _JobFacts, model: ModelConfig) -> str | None:
-    # A provider refuses a max_tokens above the model's maximum with a 400, which would fail
-    # the job outright instead of moving it on: rule the model out here.
-    limit, maximum = facts.request.output_token_limit, model.max_output_tokens
-    if limit is not None and maximum is not None and limit > maximum:
-        return f"asks for up to {limit:,} output tokens; the model's maximum is {maximum:,}"
-    return None
-
-
-def _window_too_small(facts: _JobFacts, model: ModelConfig) -> str | None:
-    output = output_allowance(facts.request, model)
-    prompt = facts.prompt_for(model)
-    needed = prompt + output
-    if model.context_window < needed:
-        return (
-            f"context window {model.context_window:,} tokens < ~{needed:,} needed "
-            f"(~{prompt:,} prompt + {output:,} output)"
-        )
-    return None
-
-
-def _over_budget(facts: _JobFacts, model: ModelConfig) -> str | None:
-    ceiling = facts.needs.max_cost_usd
-    if ceiling is None:
-        return None
-    cost = facts.cost_for(model)
-    if cost > ceiling:
-        return f"estimated cost ${cost:.6f} > max_cost_usd ${ceiling:.6f}"
-    return None
-
-
-def _under_quality(facts: _JobFacts, model: ModelConfig) -> str | None:
-    floor = facts.needs.min_quality
-    if floor is None:
-        return None
-    if model.quality is None:
-        return f"has no quality score; min_quality is {floor:g}"
-    if model.quality < floor:
-        return f"quality {model.quality:g} < min_quality {floor:g}"
-    return None
-
-
-def _spend_capped(facts: _JobFacts, model: ModelConfig) -> str | None:
-    return facts.state.capped.get(model.provider)
-
-
-def _near_cap_non_critical(facts: _JobFacts, model: ModelConfig) -> str | None:
-    near = facts.state.near_cap.get(model.provider)
-    if near is None or facts.needs.critical:
-        return None
-    return f"{near}; the job is not critical"
-
-
-def _circuit_open(facts: _JobFacts, model: ModelConfig) -> str | None:
-    if (model.provider, model.name) in facts.state.open_circuits:
-        return f"circuit open for {model.provider}/{model.name}"
-    return None
-
-
-_Filter = Callable[[_JobFacts, ModelConfig], str | None]
-_FILTERS: tuple[_Filter, ...] = (
-    _not_allowed,
-    _blocked,
-    _missing_capabilities,
-    _output_over_maximum,
-    _window_too_small,
-    _over_budget,
-    _under_quality,
-    _circuit_open,
-    _spend_capped,
-    _near_cap_non_critical,
-)
-
-
-def _reasons(facts: _JobFacts, model: ModelConfig) -> list[str]:
-    return [reason for check in _FILTERS if (reason := check(facts, model)) is not None]
 
 
 def _nothing_left(needs: RoutingNeeds, dropped: list[Dropped]) -> NoRoute:
@@ -303,7 +179,7 @@ def _policy_of(job: CompletionJob, catalog: Catalog, tier: str, state: LiveState
 
 
 def _order(
-    job: CompletionJob, catalog: Catalog, facts: _JobFacts, kept: list[Candidate]
+    job: CompletionJob, catalog: Catalog, facts: JobFacts, kept: list[Candidate]
 ) -> list[Candidate]:
     """Kept candidates tier by tier in chain order, each tier's ordered by its policy."""
     tiers = list(dict.fromkeys(candidate.tier for candidate in kept))
@@ -320,6 +196,15 @@ def _order(
     return ordered
 
 
+def _providers_first(order: tuple[str, ...], ordered: list[Candidate]) -> list[Candidate]:
+    """The targets of ``order``'s providers first, in its order; the rest as they were."""
+    if not order:
+        return ordered
+    rank = {provider: place for place, provider in enumerate(order)}
+    # a stable sort keeps the planned order among a provider's targets and among the rest
+    return sorted(ordered, key=lambda candidate: rank.get(candidate.model.provider, len(order)))
+
+
 def _target(candidate: Candidate) -> TargetRef:
     model = candidate.model
     return TargetRef(
@@ -332,7 +217,7 @@ def _target(candidate: Candidate) -> TargetRef:
 
 
 def _considered(
-    facts: _JobFacts, candidate: Candidate, position: int | None, reason: str | None
+    facts: JobFacts, candidate: Candidate, position: int | None, reason: str | None
 ) -> Considered:
     model = candidate.model
     return Considered(
@@ -356,24 +241,25 @@ def plan(job: CompletionJob, catalog: Catalog, state: LiveState | None = None) -
     """
     estimate = estimate_prompt_tokens(job.request)
     candidates, notes = _candidates(job, catalog, estimate)
-    facts = _JobFacts(
+    facts = JobFacts(
         needs=job.needs,
         request=job.request,
         capabilities=required_capabilities(job),
         prompt_tokens=_prompt_tokens(job.request, (item.model for item in candidates), estimate),
         state=state or LiveState(),
+        wire_formats={name: provider.wire_format for name, provider in catalog.providers.items()},
     )
     kept: list[Candidate] = []
     dropped: dict[int, Dropped] = {}
     for index, candidate in enumerate(candidates):
-        reasons = _reasons(facts, candidate.model)
-        if reasons:
-            dropped[index] = Dropped(candidate.model.name, candidate.tier, "; ".join(reasons))
+        found = reasons(facts, candidate.model)
+        if found:
+            dropped[index] = Dropped(candidate.model.name, candidate.tier, "; ".join(found))
         else:
             kept.append(candidate)
     if not kept:
         raise _nothing_left(job.needs, list(dropped.values()))
-    ordered = _order(job, catalog, facts, kept)
+    ordered = _providers_first(job.needs.provider_order, _order(job, catalog, facts, kept))
     positions = {id(candidate): place for place, candidate in enumerate(ordered)}
     considered = tuple(
         _considered(

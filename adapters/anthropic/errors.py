@@ -23,6 +23,7 @@ from adapters.errors import (
     ServerError,
 )
 from adapters.http_errors import (
+    UNSUPPORTED_PARAMETER_RULES,
     ErrorCodeTable,
     ErrorRules,
     MessageRule,
@@ -92,6 +93,7 @@ MESSAGE_RULES: tuple[MessageRule, ...] = (
     MessageRule(r"reached your specified (workspace )?API usage limits", QuotaExhausted),
     # "Your credit balance is too low to access the Anthropic API. ..."
     MessageRule(r"credit balance is too low", QuotaExhausted),
+    *UNSUPPORTED_PARAMETER_RULES,
 )
 
 ERROR_RULES = ErrorRules(statuses=STATUS_CLASSES, codes=ERROR_CODES, messages=MESSAGE_RULES)

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
+from adapters.anthropic.thinking import thinking_fields
 from adapters.base import AdapterTarget
 from adapters.errors import InvalidRequest
 from adapters.request_fields import ArgumentsNotObject, stop_list, tool_arguments
@@ -68,9 +69,24 @@ def request_body(request: CompletionRequest, target: AdapterTarget) -> dict[str,
         body["system"] = system
     body.update(_sampling(request))
     body.update(_tools_and_format(request, target))
+    _add_thinking(body, request, target)
     if request.user is not None:
         body["metadata"] = {"user_id": request.user}
     return body
+
+
+def _add_thinking(body: dict[str, Any], request: CompletionRequest, target: AdapterTarget) -> None:
+    fields = thinking_fields(
+        request.reasoning_effort,
+        target.model_id,
+        body["max_tokens"],
+        limit_given=request.output_token_limit is not None,
+    )
+    output_config = fields.pop("output_config", None)
+    body.update(fields)
+    if output_config is not None:
+        # structured outputs may already have put a format there
+        body["output_config"] = {**body.get("output_config", {}), **output_config}
 
 
 def _check_unsupported(request: CompletionRequest) -> None:

@@ -96,6 +96,8 @@ class Prompt:
     n: int = 1
     json_mode: bool = False
     json_schema: Mapping[str, Any] | None = None
+    # token log probabilities asked for: None for none, else how many alternatives per token
+    logprobs: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from pydantic.alias_generators import to_camel
 
 from adapters.emulator.content import Message, Prompt, Reply, ReplyChoice, ToolSpec, short_hash
 from adapters.emulator.faults import FaultRule
+from adapters.emulator.logprobs import gemini_logprobs
 from adapters.emulator.wire import Answer, CallMeta, Parsed, first_problem
 
 __all__ = ["GeminiWire", "google_error"]
@@ -154,6 +155,8 @@ class _GenerationConfig(BaseModel):
     response_json_schema: dict[str, Any] | None = None
     response_schema: dict[str, Any] | None = None
     stop_sequences: list[str] | None = Field(default=None, max_length=5)
+    response_logprobs: bool | None = None
+    logprobs: int | None = Field(default=None, ge=0, le=20)
 
 
 class _Request(BaseModel):
@@ -215,7 +218,7 @@ class GeminiWire:
     def success(self, prompt: Prompt, reply: Reply, meta: CallMeta) -> Answer:
         completion = reply.completion_tokens
         body = {
-            "candidates": [_candidate(choice) for choice in reply.choices],
+            "candidates": [_candidate(choice, prompt.logprobs) for choice in reply.choices],
             "usageMetadata": {
                 "promptTokenCount": reply.prompt_tokens,
                 "candidatesTokenCount": completion,
@@ -320,6 +323,7 @@ def _prompt_from(provider: str, model: str, request: _Request) -> Prompt:
         n=config.candidate_count,
         json_mode=config.response_mime_type == "application/json",
         json_schema=json_schema,
+        logprobs=(config.logprobs or 0) if config.response_logprobs else None,
     )
 
 
@@ -355,7 +359,7 @@ def _message(content: _Content, role: str | None = None) -> Message:
     return Message(role=role, text="\n".join(texts), images=images)
 
 
-def _candidate(choice: ReplyChoice) -> dict[str, Any]:
+def _candidate(choice: ReplyChoice, logprobs: int | None) -> dict[str, Any]:
     parts: list[dict[str, Any]] = []
     if choice.text is not None:
         parts.append({"text": choice.text})
@@ -368,8 +372,11 @@ def _candidate(choice: ReplyChoice) -> dict[str, Any]:
             signature = short_hash(call.id, "thought-signature", length=48).encode("ascii")
             part["thoughtSignature"] = base64.b64encode(signature).decode("ascii")
         parts.append(part)
-    return {
+    candidate: dict[str, Any] = {
         "content": {"role": "model", "parts": parts},
         "finishReason": _FINISH_REASONS[choice.finish_reason],
         "index": choice.index,
     }
+    if logprobs is not None:
+        candidate["logprobsResult"] = gemini_logprobs(choice.text or "", logprobs)
+    return candidate

@@ -24,6 +24,7 @@ from adapters.emulator.content import (
     short_hash,
 )
 from adapters.emulator.faults import FaultRule
+from adapters.emulator.logprobs import openai_logprobs
 from adapters.emulator.wire import (
     Answer,
     CallMeta,
@@ -166,6 +167,8 @@ class _Request(BaseModel):
     tools: list[_Tool] | None = None
     tool_choice: Literal["none", "auto", "required"] | _NamedToolChoice | None = None
     response_format: _ResponseFormat | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
 
 
 def error_answer(
@@ -230,7 +233,7 @@ class OpenAIWire:
             "object": "chat.completion",
             "created": meta.created,
             "model": prompt.model,
-            "choices": [_render_choice(choice) for choice in reply.choices],
+            "choices": [_render_choice(choice, prompt.logprobs) for choice in reply.choices],
             "usage": {
                 "prompt_tokens": reply.prompt_tokens,
                 "completion_tokens": reply.completion_tokens,
@@ -306,6 +309,7 @@ def _prompt_from(provider: str, request: _Request) -> Prompt:
         n=request.n,
         json_mode=response_format is not None and response_format.type != "text",
         json_schema=json_schema,
+        logprobs=(request.top_logprobs or 0) if request.logprobs else None,
     )
 
 
@@ -331,7 +335,7 @@ def _message(message: _Message) -> Message:
     return Message(role=message.role, text="\n".join(texts), images=images)
 
 
-def _render_choice(choice: ReplyChoice) -> dict[str, Any]:
+def _render_choice(choice: ReplyChoice, logprobs: int | None) -> dict[str, Any]:
     message: dict[str, Any] = {
         "role": "assistant",
         "content": choice.text,
@@ -343,7 +347,7 @@ def _render_choice(choice: ReplyChoice) -> dict[str, Any]:
     return {
         "index": choice.index,
         "message": message,
-        "logprobs": None,
+        "logprobs": None if logprobs is None else openai_logprobs(choice.text or "", logprobs),
         "finish_reason": choice.finish_reason,
     }
 

@@ -57,7 +57,7 @@ class GeminiAdapter:
             method="POST",
             url=f"{target.base_url.rstrip('/')}/{API_VERSION}/models/{model}:generateContent",
             headers={"Content-Type": "application/json", "x-goog-api-key": api_key},
-            json=request_body(request),
+            json=request_body(request, target.model_id),
         )
 
     def parse_response(

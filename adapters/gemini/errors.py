@@ -26,6 +26,7 @@ from adapters.errors import (
     TransientError,
 )
 from adapters.http_errors import (
+    UNSUPPORTED_PARAMETER_RULES,
     ErrorCodeTable,
     ErrorRules,
     MessageRule,
@@ -92,6 +93,7 @@ MESSAGE_RULES: tuple[MessageRule, ...] = (
     MessageRule(r"models/\S+ is not found", ModelNotFound),
     # troubleshooting guide: a 404 may be a referenced image/audio/video file, not the model
     MessageRule(r"\bfile\b.*(not found|does not exist)", InvalidRequest),
+    *UNSUPPORTED_PARAMETER_RULES,
 )
 
 _ERROR_RULES = ErrorRules(statuses=STATUS_CLASSES, codes=ERROR_REASONS, messages=MESSAGE_RULES)

@@ -15,6 +15,7 @@ from typing import Any
 
 from adapters.errors import InvalidRequest
 from adapters.gemini.signatures import MIGRATED_SIGNATURE, decode_tool_call_id
+from adapters.gemini.thinking import thinking_config
 from adapters.request_fields import ArgumentsNotObject, content_text, stop_list, tool_arguments
 from broker.jobs import (
     AssistantMessage,
@@ -43,7 +44,7 @@ _FUNCTION_CALLING_MODES: Mapping[str, str] = MappingProxyType(
 )
 
 
-def request_body(request: CompletionRequest) -> dict[str, Any]:
+def request_body(request: CompletionRequest, model_id: str = "") -> dict[str, Any]:
     """The generateContent body for ``request``."""
     _refuse_unsupported(request)
     body: dict[str, Any] = {"contents": _contents(request.messages)}
@@ -54,6 +55,9 @@ def request_body(request: CompletionRequest) -> dict[str, Any]:
         body["tools"] = [{"functionDeclarations": [_declaration(t) for t in request.tools]}]
         body["toolConfig"] = {"functionCallingConfig": _calling_config(request)}
     generation = _generation_config(request)
+    thinking = thinking_config(request.reasoning_effort, model_id)
+    if thinking is not None:
+        generation["thinkingConfig"] = thinking
     if generation:
         body["generationConfig"] = generation
     return body
@@ -235,12 +239,18 @@ def _generation_config(request: CompletionRequest) -> dict[str, Any]:
         "topP": request.top_p,
         "maxOutputTokens": request.output_token_limit,
         "seed": request.seed,
+        "presencePenalty": request.presence_penalty,
+        "frequencyPenalty": request.frequency_penalty,
     }
     config.update({key: value for key, value in optional.items() if value is not None})
     if request.stop is not None:
         config["stopSequences"] = stop_list(request.stop)
     if request.n > 1:
         config["candidateCount"] = request.n
+    if request.logprobs:
+        config["responseLogprobs"] = True
+        if request.top_logprobs:
+            config["logprobs"] = request.top_logprobs
     config.update(_response_format(request))
     return config
 

@@ -3,7 +3,13 @@
 Usage convention (broker.jobs.Usage, OpenAI's): ``completion_tokens`` = ``candidatesTokenCount``
 + ``thoughtsTokenCount`` (Gemini counts thinking apart from the candidates, python-genai
 ``GenerateContentResponseUsageMetadata``), ``reasoning_tokens`` = ``thoughtsTokenCount``,
-``prompt_tokens`` = ``promptTokenCount`` (it includes ``cachedContentTokenCount``).
+``prompt_tokens`` = ``promptTokenCount`` (it includes ``cachedContentTokenCount``) +
+``toolUsePromptTokenCount``, and ``total_tokens`` their sum, so the totals always add up.
+
+The Gemini API documents ``totalTokenCount`` as prompt + candidates + thoughts + tool-use
+prompt (https://ai.google.dev/api/generate-content#UsageMetadata), but some responses count
+the thinking inside ``candidatesTokenCount`` as well; a total that equals prompt + candidates
+while thoughts are reported says which kind this one is.
 """
 
 from __future__ import annotations
@@ -29,7 +35,13 @@ from adapters.gemini.signatures import encode_tool_call_id
 from adapters.json_values import count
 from broker.jobs import Choice, ResponseMessage, ToolCall, Usage
 
-__all__ = ["ERROR_FINISH_REASONS", "FINISH_REASON_TABLE", "parsed_response", "usage_from"]
+__all__ = [
+    "ERROR_FINISH_REASONS",
+    "FINISH_REASON_TABLE",
+    "logprobs_from",
+    "parsed_response",
+    "usage_from",
+]
 
 # candidates[].finishReason -> OpenAI finish_reason. Values from python-genai types.FinishReason,
 # documented at https://ai.google.dev/api/generate-content#FinishReason. STOP becomes
@@ -131,7 +143,39 @@ def _choice(candidate: Any, position: int, response_id: str) -> Choice:
             tool_calls=calls or None,
         ),
         finish_reason=finish,
+        logprobs=logprobs_from(candidate.get("logprobsResult")),
     )
+
+
+def logprobs_from(raw: Any) -> dict[str, Any] | None:
+    """A candidate's ``logprobsResult`` as OpenAI's ``choices[].logprobs``: ``chosenCandidates``
+    are the tokens, ``topCandidates`` (one entry per step) their alternatives
+    (https://ai.google.dev/api/generate-content#LogprobsResult)."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("chosenCandidates"), list):
+        return None
+    steps = raw.get("topCandidates")
+    steps = steps if isinstance(steps, list) else []
+    content = []
+    for position, chosen in enumerate(raw["chosenCandidates"]):
+        step = steps[position] if position < len(steps) else None
+        alternatives = step.get("candidates") if isinstance(step, dict) else None
+        content.append(
+            {
+                **_token_logprob(chosen),
+                "top_logprobs": [
+                    _token_logprob(item) for item in alternatives or () if isinstance(item, dict)
+                ],
+            }
+        )
+    return {"content": content, "refusal": None}
+
+
+def _token_logprob(raw: Any) -> dict[str, Any]:
+    token = raw.get("token") if isinstance(raw, dict) else None
+    token = token if isinstance(token, str) else ""
+    value = raw.get("logProbability") if isinstance(raw, dict) else None
+    logprob = float(value) if isinstance(value, int | float) else 0.0
+    return {"token": token, "logprob": logprob, "bytes": list(token.encode())}
 
 
 def _tool_call(part: Mapping[str, Any], response_id: str, index: int, number: int) -> ToolCall:
@@ -160,13 +204,17 @@ def usage_from(raw: Any) -> Usage:
     """usageMetadata in OpenAI's convention (see the module docstring)."""
     if not isinstance(raw, dict):
         return Usage()
-    prompt = count(raw.get("promptTokenCount"))
+    prompt = count(raw.get("promptTokenCount")) + count(raw.get("toolUsePromptTokenCount"))
     thoughts = count(raw.get("thoughtsTokenCount"))
-    completion = count(raw.get("candidatesTokenCount")) + thoughts
+    candidates = count(raw.get("candidatesTokenCount"))
+    completion = candidates + thoughts
+    if thoughts and count(raw.get("totalTokenCount")) == prompt + candidates:
+        # this response's candidate count already holds the thinking (its total says so)
+        completion = candidates
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=completion,
-        total_tokens=count(raw.get("totalTokenCount")) or prompt + completion,
+        total_tokens=prompt + completion,
         cached_tokens=count(raw.get("cachedContentTokenCount")),
         reasoning_tokens=thoughts,
     )

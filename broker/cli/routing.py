@@ -91,12 +91,28 @@ def _route_job(options: dict[str, Any], prompt: str) -> Any:
     request: dict[str, Any] = {"messages": [{"role": "user", "content": prompt}]}
     if options["max_tokens"] is not None:
         request["max_tokens"] = options["max_tokens"]
+    request.update(_parameters(options["params"]))
     data = {"needs": needs, "request": request, "envelope": {"tenant": options["tenant"]}}
     try:
         return CompletionJob.model_validate(data)
     except ValidationError as exc:
         errors.print(format_validation_error(exc, data), markup=False, highlight=False)
         sys.exit(EXIT_REFUSED)
+
+
+def _parameters(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``--param seed=7 --param 'stop=["\\n"]'`` as request fields: JSON values, else text."""
+    fields: dict[str, Any] = {}
+    for pair in pairs:
+        name, equals, raw = pair.partition("=")
+        if not equals or not name:
+            errors.print(f"--param {pair!r}: write NAME=VALUE", markup=False, highlight=False)
+            sys.exit(EXIT_REFUSED)
+        try:
+            fields[name] = json.loads(raw)
+        except ValueError:
+            fields[name] = raw
+    return fields
 
 
 @click.command("route")
@@ -109,6 +125,8 @@ def _route_job(options: dict[str, Any], prompt: str) -> Any:
 @click.option("--policy", type=click.Choice(["ordered", "cheapest", "fastest"]))
 @click.option("--min-quality", type=float, help="lowest catalog quality score, 0..1")
 @click.option("--hint", type=click.Choice(["simple", "complex"]), help="complexity hint")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="a request parameter (VALUE as JSON), e.g. seed=7 or n=2; repeatable")
 @click.option("--tenant", default="default", show_default=True)
 @click.option("--non-critical", is_flag=True, help="the job may be moved off near-cap providers")
 @click.option("--live/--no-live", default=True, show_default=True,

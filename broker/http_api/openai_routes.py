@@ -1,7 +1,8 @@
 """OpenAI-compatible routes: chat completions (enqueue and wait), Files and Batches.
 
-``model`` names a cascade tier or a catalog model (see ``broker.batches.needs_for_model``);
-an unknown one is a 404 ``model_not_found``, as OpenAI answers for a model it lacks.
+``model`` names a cascade tier, a catalog model or provider/model; an unknown one is a 404
+``model_not_found``, as OpenAI answers for a model it lacks. ``extra_body`` routing (cascade's
+``needs``, OpenRouter's ``models`` and ``provider``) is read by ``openai_compat``.
 ``stream: true`` is refused with 400: cascade answers once the job has ended.
 """
 
@@ -19,9 +20,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from broker.batches import BatchIncomplete, BatchInputError, UnknownBatch, needs_for_model
+from broker.batches import BatchIncomplete, BatchInputError, UnknownBatch
 from broker.client import SubmitError
 from broker.http_api.errors import ApiError, not_found
+from broker.http_api.openai_compat import CompatError, job_inputs, result_headers
 from broker.http_api.state import ApiState, state_of, tenant_of
 from broker.http_api.streams import batch_events, wait_result
 from broker.jobs import FailedResult
@@ -93,17 +95,16 @@ async def chat_completions(request: Request) -> Response:
             code="unsupported_parameter",
         )
     try:
-        needs = needs_for_model(body.get("model"), state.client.catalog)
-    except ValueError as exc:
-        raise ApiError(404, str(exc), param="model", code="model_not_found") from exc
-    fields = {key: value for key, value in body.items() if key not in ("model", "stream")}
+        fields, needs = job_inputs(body, state.client.catalog)
+    except CompatError as exc:
+        raise ApiError(exc.status, exc.message, param=exc.param, code=exc.code) from exc
     try:
         job = state.client.build_job(fields, needs=needs, tenant=tenant)
         job_id = await run_in_threadpool(state.client.submit, job)
     except SubmitError as exc:
         raise ApiError(400, str(exc)) from exc
     result = await wait_result(state, job_id, timeout_of(request, state))
-    headers = {"X-Cascade-Job-Id": job_id}
+    headers = {"x-cascade-job-id": job_id} if result is None else result_headers(result)
     if result is None:
         raise ApiError(
             504,

@@ -27,6 +27,7 @@ from adapters.errors import (
     ServerError,
     TargetError,
     TransientError,
+    UnsupportedParameter,
 )
 from adapters.registry import get_adapter
 from broker.jobs import CompletionRequest
@@ -85,8 +86,43 @@ def test_classic_call_goes_to_the_deployment_with_api_version_and_api_key() -> N
     assert call.headers["api-key"] == "azure-key"
     assert "Authorization" not in call.headers
     assert "model" not in call.json
-    assert call.json["max_completion_tokens"] == 20
     assert call.json["stream"] is False
+
+
+@pytest.mark.parametrize(
+    ("api_version", "field"),
+    [
+        # stable/2024-10-21/inference.yaml createChatCompletionRequest: max_tokens only
+        ("2024-10-21", "max_tokens"),
+        ("2024-06-01", "max_tokens"),
+        ("2024-08-01-preview", "max_tokens"),
+        # max_completion_tokens arrived with the o1 models in 2024-09-01-preview
+        ("2024-09-01-preview", "max_completion_tokens"),
+        ("2025-04-01-preview", "max_completion_tokens"),
+        ("v1", "max_completion_tokens"),
+    ],
+)
+def test_older_api_versions_get_the_limit_in_max_tokens(api_version: str, field: str) -> None:
+    call = AzureOpenAIAdapter().build_request(
+        request(max_completion_tokens=20), target(api_version), "azure-key"
+    )
+    assert call.json[field] == 20
+    other = {"max_tokens", "max_completion_tokens"} - {field}
+    assert not other & set(call.json)
+
+
+def test_unrecognized_argument_400_is_unsupported_parameter_and_reroutes() -> None:
+    body = {
+        "error": {
+            "message": "Unrecognized request argument supplied: max_completion_tokens",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+    }
+    error = AzureOpenAIAdapter().classify_error(400, {}, as_bytes(body))
+    assert type(error) is UnsupportedParameter
+    assert isinstance(error, TargetError)
 
 
 def test_v1_api_has_no_api_version_and_names_the_deployment_in_the_body() -> None:

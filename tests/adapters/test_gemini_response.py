@@ -63,6 +63,36 @@ def test_usage_counts_thinking_as_completion_and_reasoning_tokens() -> None:
     assert (usage.cached_tokens, usage.reasoning_tokens) == (60, 50)
 
 
+def test_usage_whose_candidates_already_hold_the_thinking_is_not_counted_twice() -> None:
+    payload = text_response(
+        usageMetadata={
+            "promptTokenCount": 100,
+            "candidatesTokenCount": 70,
+            "thoughtsTokenCount": 50,
+            "totalTokenCount": 170,
+        }
+    )
+    usage = parse(payload).usage
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (100, 70, 170)
+    assert usage.reasoning_tokens == 50
+
+
+def test_usage_counts_tool_use_prompt_tokens_in_the_prompt_and_adds_up() -> None:
+    """https://ai.google.dev/api/generate-content#UsageMetadata: toolUsePromptTokenCount is
+    input of tool use (code execution, search), part of totalTokenCount."""
+    payload = text_response(
+        usageMetadata={
+            "promptTokenCount": 100,
+            "toolUsePromptTokenCount": 30,
+            "candidatesTokenCount": 20,
+            "thoughtsTokenCount": 10,
+            "totalTokenCount": 160,
+        }
+    )
+    usage = parse(payload).usage
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (130, 30, 160)
+
+
 def function_call_response(signature: str | None = "CiQBcsjafH8=") -> dict[str, Any]:
     """Gemini 3 function call with its sibling thoughtSignature
     (https://ai.google.dev/gemini-api/docs/thought-signatures)."""

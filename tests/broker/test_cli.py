@@ -115,6 +115,22 @@ def test_route_explains_each_candidate_its_estimate_and_why_it_was_dropped() -> 
     assert "dropped" in lines["a1"] and "vision" in lines["a1"]
 
 
+def test_route_shows_a_target_dropped_for_a_parameter_its_format_cannot_carry() -> None:
+    shipped = str(Path(__file__).parents[2] / "broker" / "cascade.yaml")
+    shown = cascade(
+        "route", "--tier", "standard", "--param", "seed=7", "--param", 'stop=["\\n"]',
+        "--no-live", "Hi.", config=shipped,
+    )
+
+    assert shown.returncode == 0, shown.stderr
+    lines = {
+        line.split()[1]: line for line in shown.stdout.splitlines() if "(" in line and "$" in line
+    }
+    assert "dropped: anthropic cannot carry seed" in lines["claude-sonnet-5"]
+    assert "whitespace-only stop" in lines["claude-sonnet-5"]
+    assert "kept" in lines["gpt-5.4"]
+
+
 def test_route_for_a_job_nothing_can_serve_exits_non_zero_with_every_reason() -> None:
     shown = cascade("route", "--tier", "fast", "--max-cost", "0.0000001", "--no-live", "Hi.")
 

@@ -3,6 +3,10 @@ resetting the providers' shared health, and waiting for a condition."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -15,7 +19,7 @@ import yaml
 
 from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
-from broker.local_stack import LocalStack
+from broker.local_stack import LocalStack, free_port
 from broker.settings import Settings
 
 __all__ = [
@@ -23,6 +27,7 @@ __all__ = [
     "FIXTURE_CATALOG",
     "Emulator",
     "catalog_with_daily_cap",
+    "api_server",
     "client_for",
     "forget_provider_health",
     "fresh_emulator",
@@ -148,3 +153,33 @@ def stack_on_database(
         if workers:
             stack.wait_for_workers()
         yield stack
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def api_server(stack: LocalStack) -> Iterator[str]:
+    """``cascade api`` as a real uvicorn process on a free port, in the stack's environment;
+    yields its base URL once it answers, and stops it after."""
+    port = free_port()
+    log = stack.log_path("api").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "broker", "api", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=stack.env(),
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(f"{base}/openapi.json"), 20, "the API")
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+        log.close()

@@ -19,6 +19,7 @@ from adapters.errors import (
     QuotaExhausted,
     RateLimited,
     ServerError,
+    UnsupportedParameter,
 )
 from workers.backoff import full_jitter_delay
 from workers.decisions import Fail, Reroute, Retry, RetryPolicy, decide, next_hop
@@ -73,7 +74,15 @@ def test_a_retry_that_would_pass_the_deadline_reroutes_instead() -> None:
     assert _decide(RateLimited("429", retry_after=5), seconds_to_deadline=2) == Reroute(1)
 
 
-@pytest.mark.parametrize("error", [AuthError("401"), QuotaExhausted("quota"), ModelNotFound("404")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        AuthError("401"),
+        QuotaExhausted("quota"),
+        ModelNotFound("404"),
+        UnsupportedParameter("Unrecognized request argument supplied: seed"),
+    ],
+)
 def test_a_target_error_reroutes_without_retry(error: ProviderError) -> None:
     assert _decide(error) == Reroute(1)
 

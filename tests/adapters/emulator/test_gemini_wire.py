@@ -192,3 +192,33 @@ def test_emulated_errors_parse_as_python_genai_api_errors(client: TestClient) ->
     response = post(client, ask())
     error = errors.APIError(response.status_code, response.json())
     assert error.status == "UNAVAILABLE" and error.code == 503
+
+
+def test_logprobs_when_asked_parse_in_python_genai_and_reach_openai_shape(
+    client: TestClient,
+) -> None:
+    """python-genai ``LogprobsResult`` (chosen_candidates, top_candidates), as the adapter turns
+    it into OpenAI's ``choices[].logprobs``."""
+    types = pytest.importorskip("google.genai.types")
+    from adapters.base import AdapterTarget
+    from adapters.gemini import GeminiAdapter
+    from adapters.gemini.request import request_body
+    from broker.jobs import CompletionRequest
+
+    request = CompletionRequest.model_validate(
+        {"messages": [{"role": "user", "content": "hi"}], "logprobs": True, "top_logprobs": 3}
+    )
+    body = request_body(request, "gemini-2.5-flash")
+    assert body["generationConfig"]["responseLogprobs"] is True
+    assert body["generationConfig"]["logprobs"] == 3
+    response = post(client, body)
+    parsed = types.GenerateContentResponse.model_validate(response.json())
+    result = (parsed.candidates or [])[0].logprobs_result
+    assert result is not None and result.chosen_candidates
+    target = AdapterTarget(provider="google", base_url="http://e", model_id="gemini-2.5-flash")
+    choice = GeminiAdapter().parse_response(200, {}, response.content, target).choices[0]
+    assert choice.logprobs is not None
+    first = choice.logprobs["content"][0]
+    assert first["token"] == result.chosen_candidates[0].token
+    assert len(first["top_logprobs"]) == 3
+    assert "logprobsResult" not in post(client, ask()).json()["candidates"][0]

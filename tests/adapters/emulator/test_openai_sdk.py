@@ -35,3 +35,23 @@ def test_sdk_client_gets_answers_and_maps_emulated_errors(client: TestClient) ->
     with pytest.raises(openai.RateLimitError) as raised:
         sdk.chat.completions.create(model="gpt-5.4", messages=[{"role": "user", "content": "hi"}])
     assert raised.value.code == "rate_limit_exceeded"
+
+
+def test_logprobs_when_asked_come_in_openais_shape_and_the_adapter_keeps_them(
+    client: TestClient,
+) -> None:
+    """openai-python ``ChoiceLogprobs``: content[] of token, logprob, bytes, top_logprobs[]."""
+    from openai.types.chat import ChatCompletion
+
+    from adapters.base import AdapterTarget
+    from adapters.openai_chat import OpenAIChatAdapter
+
+    response = chat(client, chat_body(logprobs=True, top_logprobs=2))
+    completion = ChatCompletion.model_validate(response.json())
+    logprobs = completion.choices[0].logprobs
+    assert logprobs is not None and logprobs.content
+    assert len(logprobs.content[0].top_logprobs) == 2
+    target = AdapterTarget(provider="openai", base_url="http://e/openai/v1", model_id="gpt-5.4")
+    parsed = OpenAIChatAdapter().parse_response(200, {}, response.content, target)
+    assert parsed.choices[0].logprobs == response.json()["choices"][0]["logprobs"]
+    assert chat(client, chat_body()).json()["choices"][0]["logprobs"] is None
