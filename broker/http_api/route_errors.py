@@ -1,0 +1,36 @@
+"""Unknown routes and methods answered in OpenAI's error shape, not Starlette's plain text.
+
+An OpenAI SDK reads ``error.message`` from any 4xx body; a plain-text 404 or 405 gives it
+nothing to show. The wording follows OpenAI's own ("Invalid URL (GET /v1/nothing)").
+"""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+__all__ = ["http_error_response"]
+
+_CODES = {404: "unknown_url", 405: "method_not_allowed"}
+
+
+def _message(request: Request, status: int, detail: str) -> str:
+    where = f"{request.method} {request.url.path}"
+    if status == 404:
+        return f"Invalid URL ({where})"
+    if status == 405:
+        return f"Method not allowed ({where}): this URL does not take {request.method}"
+    return f"{detail} ({where})"
+
+
+async def http_error_response(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error = {
+        "message": _message(request, exc.status_code, exc.detail),
+        "type": "invalid_request_error",
+        "param": None,
+        "code": _CODES.get(exc.status_code),
+    }
+    # Starlette's 405 carries the Allow header; keep it.
+    return JSONResponse({"error": error}, status_code=exc.status_code, headers=exc.headers)
