@@ -26,6 +26,7 @@ from adapters.base import AdapterTarget, ParsedResponse
 from adapters.errors import ProviderError, ServerError
 from adapters.registry import get_adapter
 from broker.jobs import Attempt, AttemptOutcome, FailedResult, TargetRef
+from broker.reroute_chain import answer_summary
 from broker.script_batch import ScriptCall, run_scripts
 from broker.store import StoredJob
 from routing.circuit import Transition
@@ -377,10 +378,10 @@ class JobRunner:
             usage=response.usage,
             first=written,
             number=now.number,
+            attempts=result.attempts,
         )
-        return RunOutcome(
-            "succeeded", "succeeded" if written else "succeeded, a duplicate", claim_released=True
-        )
+        detail = answer_summary(result.attempts) if written else "succeeded, a duplicate"
+        return RunOutcome("succeeded", detail, claim_released=True)
 
     def _fail(self, stored: StoredJob, hop: int, error_class: str, reason: str) -> RunOutcome:
         job = stored.job
@@ -399,7 +400,7 @@ class JobRunner:
                 created_at=job.envelope.created_at,
                 error_class=error_class,
                 reason=reason,
-                attempts=len(result.attempts),
+                attempts=result.attempts,
             )
         return RunOutcome("failed", f"failed: {reason}")
 

@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from broker.cli.common import EXIT_REFUSED, catalog_or_exit, console, errors
+from broker.cli.tables import print_whole
 from broker.settings import Settings
 
 __all__ = ["route_command", "routes", "usage"]
@@ -187,4 +188,4 @@ def usage(
             f"{row.completion_tokens:,}", f"{row.total_tokens:,}", f"{row.cost_usd:.6f}",
             f"{row.reserved_usd:.6f}",
         )
-    console.print(table)
+    print_whole(console, table)
