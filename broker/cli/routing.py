@@ -37,7 +37,7 @@ def routes(ctx: click.Context) -> None:
             row.queue,
             f"fallback from {row.tier}" if row.via_fallback else "",
         )
-    console.print(table)
+    print_whole(console, table)
 
 
 def _live_state(settings: Settings, catalog: Any, tenant: str) -> tuple[Any, str]:
