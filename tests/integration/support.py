@@ -3,6 +3,10 @@ resetting the providers' shared health, and waiting for a condition."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -13,12 +17,13 @@ import redis
 
 from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
-from broker.local_stack import LocalStack
+from broker.local_stack import LocalStack, free_port
 from broker.settings import Settings
 
 __all__ = [
     "FAST_ENV",
     "Emulator",
+    "api_process",
     "client_for",
     "forget_provider_health",
     "fresh_emulator",
@@ -104,3 +109,33 @@ def fresh_emulator(stack: LocalStack) -> Iterator[Emulator]:
     forget_provider_health(stack.redis_url or "")
     yield control
     control.reset()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def api_process(stack: LocalStack, *options: str) -> Iterator[str]:
+    """``cascade api`` as a real uvicorn process on the stack's environment and a free port,
+    logging to the stack's ``api`` log; its base URL once it answers, stopped on exit."""
+    port = free_port()
+    log = stack.log_path("api").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "broker", "api", "--port", str(port), *options],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=stack.env(),
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(f"{base}/openapi.json"), 20, "cascade api")
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+        log.close()

@@ -4,10 +4,6 @@ routes and methods cascade does not serve. No worker is needed: nothing here run
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +12,8 @@ import openai
 import pytest
 import redis
 
-from broker.local_stack import LocalStack, free_port
-from tests.integration.support import wait_for
+from broker.local_stack import LocalStack
+from tests.integration.support import api_process
 
 pytestmark = pytest.mark.integration
 
@@ -34,35 +30,13 @@ def api(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     with LocalStack(config=CATALOG, redis_url=url, log_dir=logs, extra_env=env) as stack:
         stack.start_redis()
         stack.start_emulator()
-        port = free_port()
-        log = stack.log_path("api").open("ab")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "broker", "api", "--port", str(port), "--no-webhooks"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=stack.env(),
-            start_new_session=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_for(lambda: _answers(f"{base}/openapi.json"), 20, "cascade api")
+        with api_process(stack, "--no-webhooks") as base:
             yield base
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=20)
-            log.close()
 
 
 @pytest.fixture()
 def sdk(api: str) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{api}/v1", api_key=KEY_A, max_retries=0)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def test_models_list_names_every_tier_and_catalog_model_with_capabilities_and_prices(
