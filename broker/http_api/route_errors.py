@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 __all__ = ["http_error_response"]
 
@@ -24,6 +25,16 @@ def _message(request: Request, status: int, detail: str) -> str:
     return f"{detail} ({where})"
 
 
+def _allowed(request: Request) -> str:
+    # Starlette's Allow names the methods of the first route matching the path only; a path
+    # served by several routes (GET and POST /v1/files) takes the methods of them all.
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(request.url.path):
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
 async def http_error_response(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     error = {
@@ -32,5 +43,7 @@ async def http_error_response(request: Request, exc: Exception) -> Response:
         "param": None,
         "code": _CODES.get(exc.status_code),
     }
-    # Starlette's 405 carries the Allow header; keep it.
-    return JSONResponse({"error": error}, status_code=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed(request)
+    return JSONResponse({"error": error}, status_code=exc.status_code, headers=headers)

@@ -100,6 +100,14 @@ def test_a_method_a_route_does_not_take_answers_405_in_openai_error_shape(api: s
     assert error["message"].startswith("Method not allowed (PUT /v1/chat/completions)")
 
 
+def test_a_405_allows_every_method_of_a_path_served_by_several_routes(api: str) -> None:
+    response = httpx.put(f"{api}/v1/files", headers={"Authorization": "Bearer x"})
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD, POST"
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
 def test_files_list_shows_the_tenants_uploads_newest_first_and_pages_by_after(
     api: str, sdk: openai.OpenAI
 ) -> None:
