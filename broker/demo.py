@@ -1,8 +1,10 @@
 """``cascade demo``: the whole broker on one machine, with no API keys and no Redis to install.
 
-It starts Redis (an embedded server when none answers at the configured URL), the provider
-emulator with one provider made to fail, and one worker per provider; submits a small batch
-across tiers; shows progress; prints where each job was answered; and stops all it started.
+It starts a private Redis of its own, the provider emulator with one provider made to fail,
+and one worker per provider; submits a small batch across tiers; shows progress; prints where
+each job was answered; and stops all it started. It uses another Redis only when told to
+(``--redis-url``, or ``CASCADE_REDIS_URL`` set), never merely because one answers at the default
+address: that one may be someone's, and the demo's queues and jobs would land in it.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 from rich.console import Console
@@ -19,10 +22,10 @@ from rich.table import Table
 from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
 from broker.jobs import CompletionResult, FailedResult
-from broker.local_stack import LocalStack, StackError
+from broker.local_stack import LocalStack, StackError, redis_answers
 from broker.settings import Settings
 
-__all__ = ["FAILING_PROVIDER", "demo_jobs", "run_demo"]
+__all__ = ["FAILING_PROVIDER", "demo_jobs", "demo_redis_url", "run_demo"]
 
 FAILING_PROVIDER = "openai"
 # Short backoffs, so that the failing provider's retries play out in seconds.
@@ -55,9 +58,28 @@ def demo_jobs(tiers: list[str], count: int) -> list[dict[str, object]]:
     ]
 
 
-def run_demo(job_count: int = 12, console: Console | None = None) -> int:
+def demo_redis_url(
+    option: str | None, group_option: str | None, environ: Mapping[str, str]
+) -> str | None:
+    """The Redis the demo was told to use (its own ``--redis-url``, then ``cascade
+    --redis-url``, then ``CASCADE_REDIS_URL``), or None: then it starts a private one."""
+    return option or group_option or environ.get("CASCADE_REDIS_URL") or None
+
+
+def run_demo(
+    job_count: int = 12, console: Console | None = None, *, redis_url: str | None = None
+) -> int:
+    """Run the demo on a private Redis, or on ``redis_url``, which must answer."""
     # Wide enough for the results table even when the output is piped.
     console = console or Console(width=max(Console().width, 110))
+    if redis_url is not None and not redis_answers(redis_url):
+        console.print(
+            f"[red]the demo could not start:[/red] no Redis answers at {redis_url}, which it "
+            "was told to use (--redis-url or CASCADE_REDIS_URL); leave both out and the demo "
+            "starts a private Redis of its own",
+            highlight=False,
+        )
+        return 1
     settings = Settings()
     with tempfile.TemporaryDirectory(prefix="cascade-demo-") as workdir:
         faults = Path(workdir) / "faults.json"
@@ -77,7 +99,7 @@ def run_demo(job_count: int = 12, console: Console | None = None) -> int:
         )
         try:
             with LocalStack(
-                config=settings.config, redis_url=settings.redis_url, emulator_config=str(faults)
+                config=settings.config, redis_url=redis_url, emulator_config=str(faults)
             ) as stack:
                 return _run(stack, job_count, console)
         except StackError as exc:

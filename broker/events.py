@@ -5,26 +5,38 @@ The worker calls these with a ``send`` function: inside the execute task that is
 Events carry targets, error classes and status codes, never message contents or keys.
 
 - ``task-retried``: Celery's own retry event, so Flower shows the job as RETRY and counts it.
-- ``task-rerouted``: a custom task event; Flower shows the job in the state REROUTED.
+- ``task-rerouted``: a custom task event; Flower shows the job in the state REROUTED, with the
+  move (hop, from where to where, why) as its exception.
+- ``task-answered``: sent when a job is answered, just before Celery's own ``task-succeeded``:
+  it clears the exception an earlier hop's retry or reroute left on the task, so that a finished
+  job's page does not show it as the job's own. The task's result is the reroute chain.
 - ``task-failed``: sent when a job ends failed, so Flower shows FAILURE for a job whose Celery
-  task itself returned normally (cascade records failures as results, not exceptions).
+  task itself returned normally (cascade records failures as results, not exceptions); its
+  traceback is the reroute chain.
+
+Flower's task page shows only Celery's own task fields, so the chain is told in those
+(``broker/reroute_chain.py``); the structured fields are there for event consumers.
 - ``cascade-circuit``: a circuit breaker changed state; not a task event, so Flower only
   counts it and streams it to event consumers (``celery events``, the events API).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
+
+from broker.reroute_chain import reroute_step
 
 __all__ = [
     "CIRCUIT_CHANGED",
+    "JOB_ANSWERED",
     "JOB_FAILED",
     "JOB_REROUTED",
     "JOB_RETRIED",
     "Send",
     "TargetLike",
     "circuit_changed",
+    "job_answered",
     "job_failed",
     "job_rerouted",
     "job_retried",
@@ -33,6 +45,7 @@ __all__ = [
 JOB_RETRIED = "task-retried"
 JOB_REROUTED = "task-rerouted"
 JOB_FAILED = "task-failed"
+JOB_ANSWERED = "task-answered"
 CIRCUIT_CHANGED = "cascade-circuit"
 
 # send(event_type, **fields): Task.send_event, or EventDispatcher.send for non-task events.
@@ -96,8 +109,14 @@ def job_rerouted(
     status_code: int | None,
 ) -> None:
     """The job gave up on ``source`` (at ``hop``) and was published to ``destination``."""
+    move = reroute_step(
+        source, destination, hop=hop, error_class=error_class, status_code=status_code
+    )
     send(
         JOB_REROUTED,
+        # Shown by Flower in place of the retry's exception, which was the earlier hop's.
+        exception=f"rerouted: {move}",
+        traceback="",
         reason=_error(error_class, status_code),
         hop=hop,
         next_hop=hop + 1,
@@ -112,14 +131,30 @@ def job_rerouted(
     )
 
 
-def job_failed(send: Send, *, error_class: str, reason: str, attempts: int) -> None:
-    """The job ended without an answer; ``reason`` is cascade's own wording, not provider text."""
+def job_answered(send: Send, *, summary: str, hop: int, attempts: int) -> None:
+    """The job was answered at ``hop``; ``summary`` tells its way there (reroute_chain)."""
+    send(
+        JOB_ANSWERED,
+        exception=None,
+        traceback=None,
+        summary=summary,
+        hop=hop,
+        attempts=attempts,
+    )
+
+
+def job_failed(
+    send: Send, *, error_class: str, reason: str, attempts: int, chain: Sequence[str] = ()
+) -> None:
+    """The job ended without an answer; ``reason`` is cascade's own wording, not provider text;
+    ``chain`` is every move it made before (reroute_chain), shown as the task's traceback."""
     send(
         JOB_FAILED,
         exception=f"{error_class}: {reason}",
-        traceback="",
+        traceback="\n".join(chain),
         error_class=error_class,
         attempts=attempts,
+        chain=list(chain),
     )
 
 

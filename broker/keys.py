@@ -73,6 +73,11 @@ class Keys:
         """Hash: an uploaded file (OpenAI Files API): owner, name, purpose, bytes, content."""
         return f"{self.prefix}:file:{file_id}"
 
+    def tenant_files(self, tenant: str) -> str:
+        """Sorted set: a tenant's uploaded file ids, scored by upload time. Expires with its
+        newest file; an entry whose file has expired is dropped when a listing meets it."""
+        return f"{self.prefix}:tenant:{tenant}:files"
+
     def webhook(self, subject: str) -> str:
         """Hash: the webhook registered for a subject (``job:<id>`` or ``batch:<id>``)."""
         return f"{self.prefix}:webhook:{subject}"

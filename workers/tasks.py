@@ -51,7 +51,7 @@ def register_tasks(app: Celery, settings: Settings) -> None:
             argsrepr=task_argsrepr(job_id, hop, tier=target.tier, model=target.model),
         )
 
-    def execute(self: Task[[str, int], None], job_id: str, hop: int) -> None:
+    def execute(self: Task[[str, int], str], job_id: str, hop: int) -> str:
         runner = JobRunner(
             context(), publish, self.request.hostname or "worker", Telemetry(self.send_event)
         )
@@ -71,6 +71,8 @@ def register_tasks(app: Celery, settings: Settings) -> None:
             # The message is acknowledged all the same; Ignore keeps Celery from reporting
             # "succeeded" over the retry, reroute or failure events already sent to Flower.
             raise Ignore()
+        # Flower shows this as the task's result: who answered, and the reroute chain before.
+        return outcome.detail
 
     names = [EXECUTE_TASK]  # kept for messages queued under the old single name
     names += sorted({task_name(name, wire) for name, wire in wire_formats.items()})

@@ -6,6 +6,7 @@ One object per delivery, so that the runner says "retried" once and this module 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,7 +14,8 @@ from typing import Any
 import structlog
 
 from broker import events, metrics
-from broker.jobs import TargetRef, Usage
+from broker.jobs import Attempt, TargetRef, Usage
+from broker.reroute_chain import answer_summary, reroute_chain
 from routing.circuit import Transition
 
 __all__ = ["Telemetry"]
@@ -105,9 +107,14 @@ class Telemetry:
         usage: Usage,
         first: bool,
         number: int,
+        attempts: Sequence[Attempt] = (),
     ) -> None:
         metrics.observe_attempt(target, outcome="success", duration_s=duration_s)
         if first:
+            hop = attempts[-1].hop if attempts else 0
+            events.job_answered(
+                self.send, summary=answer_summary(attempts), hop=hop, attempts=len(attempts)
+            )
             metrics.observe_job_end(
                 target,
                 outcome="succeeded",
@@ -125,10 +132,16 @@ class Telemetry:
         created_at: datetime,
         error_class: str,
         reason: str,
-        attempts: int,
+        attempts: Sequence[Attempt],
     ) -> None:
         metrics.observe_job_end(target, outcome="failed", created_at=created_at)
-        events.job_failed(self.send, error_class=error_class, reason=reason, attempts=attempts)
+        events.job_failed(
+            self.send,
+            error_class=error_class,
+            reason=reason,
+            attempts=len(attempts),
+            chain=reroute_chain(attempts),
+        )
         log.warning("job failed", error_class=error_class, reason=reason)
 
     def circuit_changed(self, change: Transition) -> None:

@@ -94,6 +94,7 @@ class BatchRecord(BaseModel):
 
     def to_openai(self) -> dict[str, Any]:
         counts = self.counts
+        errors = counts.failed + counts.cancelled > 0
         return {
             "id": self.id,
             "object": "batch",
@@ -103,7 +104,8 @@ class BatchRecord(BaseModel):
             "completion_window": self.completion_window,
             "status": self.status.value,
             "output_file_id": f"{self.id}-output" if self.done else None,
-            "error_file_id": f"{self.id}-errors" if self.done else None,
+            # OpenAI leaves it null when no request failed; so does cascade.
+            "error_file_id": f"{self.id}-errors" if self.done and errors else None,
             "created_at": self.created_at,
             "in_progress_at": self.in_progress_at,
             "expires_at": None,

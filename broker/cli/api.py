@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
-__all__ = ["api"]
+from broker.cli.common import EXIT_REFUSED, errors
+
+__all__ = ["NO_TENANT_WARNING", "api"]
+
+NO_TENANT_WARNING = (
+    "warning: no tenant is configured, so every request will be refused with 401: set "
+    "CASCADE_API_KEYS=tenant=key[,tenant=key...] or CASCADE_TENANTS_FILE "
+    "(docs/batches-and-api.md, 'HTTP API')"
+)
 
 
 @click.command()
@@ -16,5 +27,21 @@ __all__ = ["api"]
 def api(ctx: click.Context, host: str, port: int, no_webhooks: bool, log_level: str) -> None:
     """Serve the HTTP API (tenants: CASCADE_TENANTS_FILE or CASCADE_API_KEYS)."""
     from broker.http_api.server import run_api
+    from broker.http_api.tenants import TenantConfigError, TenantDirectory
 
-    run_api(ctx.obj.settings(), host=host, port=port, webhooks=not no_webhooks, log_level=log_level)
+    try:
+        tenants = TenantDirectory.from_env(os.environ)
+    except TenantConfigError as exc:
+        errors.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(EXIT_REFUSED)
+    if not tenants.key_digests:
+        # A server that answers every request with 401 looks broken; say why at once.
+        errors.print(NO_TENANT_WARNING, markup=False, highlight=False, soft_wrap=True)
+    run_api(
+        ctx.obj.settings(),
+        host=host,
+        port=port,
+        webhooks=not no_webhooks,
+        log_level=log_level,
+        tenants=tenants,
+    )

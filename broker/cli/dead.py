@@ -8,6 +8,7 @@ import click
 from rich.table import Table
 
 from broker.cli.common import EXIT_UNKNOWN, console, errors, job_client
+from broker.cli.tables import print_whole
 
 __all__ = ["dead"]
 
@@ -35,7 +36,7 @@ def dead_list(ctx: click.Context, limit: int) -> None:
             str(len(result.attempts)),
             ", ".join(tried),
         )
-    console.print(table)
+    print_whole(console, table)
 
 
 @dead.command("replay")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -54,8 +55,11 @@ def emulator(host: str, port: int, latency: float | None, faults_file: str | Non
 
 @click.command()
 @click.option("--jobs", "job_count", type=int, default=12, show_default=True)
-def demo(job_count: int) -> None:
-    """Start Redis (embedded if none answers), the emulator and workers; run a small batch."""
-    from broker.demo import run_demo
+@click.option("--redis-url", help="use this Redis instead of a private one [CASCADE_REDIS_URL]")
+@click.pass_context
+def demo(ctx: click.Context, job_count: int, redis_url: str | None) -> None:
+    """Start a private Redis, the emulator and workers; run a small batch; stop them all."""
+    from broker.demo import demo_redis_url, run_demo
 
-    sys.exit(run_demo(job_count))
+    given = demo_redis_url(redis_url, ctx.obj.overrides.get("redis_url"), os.environ)
+    sys.exit(run_demo(job_count, redis_url=given))

@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from broker.cli.common import EXIT_REFUSED, catalog_or_exit, console, errors
+from broker.cli.tables import print_whole
 from broker.settings import Settings
 
 __all__ = ["route_command", "routes", "usage"]
@@ -36,7 +37,7 @@ def routes(ctx: click.Context) -> None:
             row.queue,
             f"fallback from {row.tier}" if row.via_fallback else "",
         )
-    console.print(table)
+    print_whole(console, table)
 
 
 def _live_state(settings: Settings, catalog: Any, tenant: str) -> tuple[Any, str]:
@@ -205,4 +206,4 @@ def usage(
             f"{row.completion_tokens:,}", f"{row.total_tokens:,}", f"{row.cost_usd:.6f}",
             f"{row.reserved_usd:.6f}",
         )
-    console.print(table)
+    print_whole(console, table)

@@ -12,6 +12,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -19,8 +20,9 @@ from starlette.schemas import SchemaGenerator
 
 from broker.batches import Batches
 from broker.client import CascadeClient
-from broker.http_api import jobs_routes, openai_routes
+from broker.http_api import files_list_routes, jobs_routes, models_routes, openai_routes
 from broker.http_api.errors import ApiError, api_error_response
+from broker.http_api.route_errors import http_error_response
 from broker.http_api.state import ApiState
 from broker.http_api.tenants import TenantDirectory
 from broker.webhooks import WebhookDispatcher
@@ -111,11 +113,13 @@ def create_app(
 
     routes = [
         *openai_routes.ROUTES,
+        *files_list_routes.ROUTES,
+        *models_routes.ROUTES,
         *jobs_routes.ROUTES,
         Route("/openapi.json", openapi, include_in_schema=False),
     ]
     return Starlette(
         routes=routes,
-        exception_handlers={ApiError: api_error_response},
+        exception_handlers={ApiError: api_error_response, HTTPException: http_error_response},
         lifespan=lifespan,
     )

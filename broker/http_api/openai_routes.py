@@ -24,6 +24,8 @@ from broker.batches import BatchIncomplete, BatchInputError, UnknownBatch
 from broker.client import SubmitError
 from broker.http_api.errors import ApiError, not_found
 from broker.http_api.openai_compat import CompatError, job_inputs, result_headers
+from broker.http_api.file_index import FileIndex
+from broker.http_api.file_purposes import batch_input_problem, upload_purpose
 from broker.http_api.state import ApiState, state_of, tenant_of
 from broker.http_api.streams import batch_events, wait_result
 from broker.jobs import FailedResult
@@ -194,8 +196,10 @@ async def create_file(request: Request) -> Response:
         upload, purpose = form.get("file"), form.get("purpose")
         if not isinstance(upload, UploadFile):
             raise ApiError(400, "a 'file' part is required", param="file")
-        if not isinstance(purpose, str) or not purpose:
-            raise ApiError(400, "a 'purpose' field is required", param="purpose")
+        try:
+            purpose = upload_purpose(purpose)
+        except ValueError as exc:
+            raise ApiError(400, str(exc), param="purpose") from exc
         content = await upload.read()
         filename = upload.filename or "upload.jsonl"
     file_id = f"file-{uuid.uuid4().hex}"
@@ -211,6 +215,9 @@ async def create_file(request: Request) -> Response:
         pipe = state.client.redis.pipeline(transaction=True)
         pipe.hset(state.keys.file(file_id), mapping={**fields, "content": content})  # type: ignore[dict-item]
         pipe.expire(state.keys.file(file_id), state.client.settings.result_ttl_s)
+        FileIndex(state.client.redis, state.keys, state.client.settings.result_ttl_s).add(
+            pipe, tenant, file_id, time.time()
+        )
         pipe.execute()
 
     await run_in_threadpool(store)
@@ -273,6 +280,7 @@ async def delete_file(request: Request) -> Response:
     file_id = request.path_params["file_id"]
     await run_in_threadpool(_stored_file, state, file_id, tenant)
     await run_in_threadpool(state.client.redis.delete, state.keys.file(file_id))
+    await run_in_threadpool(FileIndex(state.client.redis, state.keys, 0).remove, tenant, file_id)
     return JSONResponse({"id": file_id, "object": "file", "deleted": True})
 
 
@@ -326,6 +334,8 @@ async def create_batch(request: Request) -> Response:
     fields = await run_in_threadpool(
         functools.partial(_stored_file, state, file_id, tenant, content=True)
     )
+    if (problem := batch_input_problem(file_id, fields.get("purpose"))) is not None:
+        raise ApiError(400, problem, param="input_file_id")
     metadata = body.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise ApiError(400, "metadata must be an object of strings", param="metadata")

@@ -22,8 +22,9 @@ def run_api(
     port: int,
     webhooks: bool = True,
     log_level: str = "info",
+    tenants: TenantDirectory | None = None,
 ) -> None:
-    tenants = TenantDirectory.from_env(os.environ)
+    tenants = tenants or TenantDirectory.from_env(os.environ)
     catalog = load_catalog(settings.config, settings.profile, emulator_url=settings.emulator_url)
     client = CascadeClient(settings, catalog)
     app = create_app(client, tenants, webhooks=webhooks)

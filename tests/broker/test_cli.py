@@ -17,6 +17,7 @@ def cascade(
     *args: str,
     redis_url: str = "redis://127.0.0.1:1/0",
     config: str = CATALOG,
+    columns: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
@@ -24,6 +25,8 @@ def cascade(
         "CASCADE_CONFIG": config,
         "CASCADE_PROFILE": "emulated",
     }
+    if columns is not None:
+        env["COLUMNS"] = str(columns)
     return subprocess.run(
         [sys.executable, "-m", "broker", *args],
         capture_output=True,

@@ -163,13 +163,13 @@ def _answers(url: str) -> bool:
 
 
 @contextmanager
-def api_server(stack: LocalStack) -> Iterator[str]:
-    """``cascade api`` as a real uvicorn process on a free port, in the stack's environment;
-    yields its base URL once it answers, and stops it after."""
+def api_server(stack: LocalStack, *options: str) -> Iterator[str]:
+    """``cascade api`` as a real uvicorn process on the stack's environment and a free port,
+    logging to the stack's ``api`` log; its base URL once it answers, stopped on exit."""
     port = free_port()
     log = stack.log_path("api").open("ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "broker", "api", "--port", str(port)],
+        [sys.executable, "-m", "broker", "api", "--port", str(port), *options],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=stack.env(),

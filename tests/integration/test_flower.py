@@ -23,7 +23,7 @@ from broker.client import CascadeClient
 from broker.jobs import CompletionResult
 from broker.local_stack import LocalStack, free_port
 from broker.settings import Settings
-from tests.integration.support import wait_for
+from tests.integration.support import FAST_ENV, Emulator, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -38,10 +38,11 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     private = redis_url.rsplit("/", 1)[0] + "/8"
     redis.Redis.from_url(private).flushdb()
     logs = tmp_path_factory.mktemp("flower-logs")
-    with LocalStack(config=CATALOG, redis_url=private, log_dir=logs) as s:
+    with LocalStack(config=CATALOG, redis_url=private, log_dir=logs, extra_env=FAST_ENV) as s:
         s.start_redis()
         s.start_emulator()
         s.start_worker("alpha", concurrency=4)
+        s.start_worker("beta", concurrency=4)
         s.wait_for_workers()
         yield s
     redis.Redis.from_url(private).flushdb()
@@ -106,6 +107,34 @@ def test_flower_shows_a_job_by_its_id_with_provider_wire_format_tier_and_model(
     assert f"job_id={job_id!r}" in info["args"]
     assert "tier='fast'" in info["args"] and "model='a1'" in info["args"]
     assert "MANGO" not in str(info)
+
+
+def test_flower_shows_a_rerouted_jobs_chain_and_not_an_earlier_hops_exception_once_answered(
+    flower_url: str, client: CascadeClient, stack: LocalStack
+) -> None:
+    emulator = Emulator(stack.emulator_url)
+    emulator.faults({"provider": "alpha", "model": "*", "kind": "status", "status": 503})
+    try:
+        job_id = client.submit({"messages": [{"role": "user", "content": "hi"}]}, tier="fast")
+        result = client.wait(job_id, timeout=30)
+    finally:
+        emulator.reset()
+    assert isinstance(result, CompletionResult) and result.provider == "beta"
+
+    info: dict[str, Any] = {}
+
+    def task_succeeded() -> bool:
+        response = httpx.get(f"{flower_url}/api/task/info/{job_id}", auth=AUTH, timeout=5)
+        info.update(response.json() if response.status_code == 200 else {})
+        return info.get("state") == "SUCCESS"
+
+    wait_for(task_succeeded, 30)
+    # alpha's retries left "Overloaded (HTTP 503)" as the task's exception; answered, it is gone
+    assert info["exception"] is None and info["traceback"] is None
+    assert "succeeded: answered by beta/b1 (fast.beta) at hop 1" in info["result"]
+    assert "hop 0 alpha/a1 (fast.alpha) -> hop 1 beta/b1 (fast.beta): Overloaded (HTTP 503)" in (
+        info["result"]
+    )
 
 
 def test_flower_lists_every_queue_of_the_worker_with_its_length(flower_url: str) -> None:
