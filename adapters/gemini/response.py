@@ -29,7 +29,13 @@ from adapters.gemini.signatures import encode_tool_call_id
 from adapters.json_values import count
 from broker.jobs import Choice, ResponseMessage, ToolCall, Usage
 
-__all__ = ["ERROR_FINISH_REASONS", "FINISH_REASON_TABLE", "parsed_response", "usage_from"]
+__all__ = [
+    "ERROR_FINISH_REASONS",
+    "FINISH_REASON_TABLE",
+    "parsed_response",
+    "tool_call_from_part",
+    "usage_from",
+]
 
 # candidates[].finishReason -> OpenAI finish_reason. Values from python-genai types.FinishReason,
 # documented at https://ai.google.dev/api/generate-content#FinishReason. STOP becomes
@@ -174,3 +180,10 @@ def usage_from(raw: Any) -> Usage:
 
 def _digest(payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def tool_call_from_part(
+    part: Mapping[str, Any], response_id: str, index: int, number: int
+) -> ToolCall:
+    """The ToolCall of a ``functionCall`` part: the same id an unstreamed answer gives it."""
+    return _tool_call(part, response_id, index, number)
