@@ -211,14 +211,18 @@ class SseChunkParser:
         return self.chunks.usage
 
     def feed(self, data: bytes) -> list[Chunk]:
-        for event in self._decoder.feed(data):
+        self._read(self._decoder.feed(data))
+        return self.chunks.take()
+
+    def _read(self, events: list[SseEvent]) -> None:
+        for event in events:
             if self._state == "finished":
                 break  # anything after the terminal event is not part of the answer
             self.on_event(event)
-        return self.chunks.take()
 
     def close(self) -> list[Chunk]:
-        self._decoder.close()
+        events, _ = self._decoder.close()
+        self._read(events)
         if self._state == "open" and self.chunks.all_finished:
             self._state = "complete"
         if self._state == "open":

@@ -21,7 +21,7 @@ __all__ = ["SseDecoder", "SseEvent"]
 @dataclass(frozen=True, slots=True)
 class SseEvent:
     """One dispatched event; ``event`` is ``"message"`` when the stream named none; ``line`` is
-    the number (from 1) of the blank line that ended it."""
+    the number (from 1) of its first ``data`` line, for error messages."""
 
     event: str
     data: str
@@ -38,6 +38,7 @@ class SseDecoder:
         self._event = ""
         self._data: list[str] = []
         self._id: str | None = None
+        self._data_line = 0
         self.line_number = 0  # lines read so far, for error messages
 
     def feed(self, data: bytes) -> list[SseEvent]:
@@ -48,13 +49,16 @@ class SseDecoder:
             raise MalformedChunk(f"line {self.line_number + 1}: not UTF-8: {exc.reason}") from exc
         return self._lines(self._pending + text)
 
-    def close(self) -> bool:
-        """The end of the body. An event begun and not dispatched is dropped (the stream ended
-        inside it, so it may be half an event); returns whether there was one."""
+    def close(self) -> tuple[list[SseEvent], bool]:
+        """The end of the body: the events a last CR completes, and whether an event begun was
+        dropped undispatched (the stream ended inside it, so it may be half an event)."""
+        events: list[SseEvent] = []
+        if self._pending.endswith("\r"):
+            events = self._lines(self._pending[:-1] + "\n")
         cut = bool(self._pending or self._data or self._event or self._utf8.getstate()[0])
         self._utf8.reset()
         self._pending, self._event, self._data, self._id = "", "", [], None
-        return cut
+        return events, cut
 
     def _lines(self, text: str) -> list[SseEvent]:
         events: list[SseEvent] = []
@@ -88,6 +92,8 @@ class SseDecoder:
         if name == "event":
             self._event = value
         elif name == "data":
+            if not self._data:
+                self._data_line = self.line_number
             self._data.append(value)
         elif name == "id" and "\0" not in value:
             self._id = value
@@ -100,7 +106,7 @@ class SseDecoder:
         event = SseEvent(
             event=self._event or "message",
             data="\n".join(self._data),
-            line=self.line_number,
+            line=self._data_line,
             id=self._id,
         )
         self._event, self._data = "", []
