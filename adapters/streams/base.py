@@ -21,6 +21,7 @@ Faults raise ``adapters.errors.StreamFault`` subclasses; ``map_stream_error`` cl
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from typing import Any, Literal, Protocol
 
@@ -115,7 +116,9 @@ class ChunkStream:
     def __init__(self, target: AdapterTarget) -> None:
         self.id = ""
         self.model = target.model_id
-        self.created = 0
+        # OpenAI's chunks say when they were made; the other formats do not, so "now" it is, as
+        # the unstreamed adapters do for Gemini and Cohere
+        self.created = int(time.time())
         self.out: list[Chunk] = []
         self.started: set[int] = set()
         self.finished: set[int] = set()

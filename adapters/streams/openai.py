@@ -86,7 +86,7 @@ class OpenAIChunkParser(SseChunkParser):
         if isinstance(model, str) and model:
             chunks.model = model
         created = payload.get("created")
-        if isinstance(created, int) and not chunks.created:
+        if isinstance(created, int) and not chunks.started:
             chunks.created = created
 
     def _choice(self, raw: Any, position: int, line: int) -> None:

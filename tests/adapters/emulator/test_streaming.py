@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 from adapters.emulator.faults import FaultRule
 from adapters.emulator.stream_render import StreamScript, pieces
 from adapters.emulator.streaming import Hold, plan_stream, stream_ask
-from adapters.streams import get_stream_format
+from adapters.streams import assemble, get_stream_format
 from adapters.streams.sse import SseDecoder
 from tests.adapters.emulator.helpers import set_rules
 from tests.adapters.emulator.stream_cases import FORMATS, StreamCase, ask
@@ -123,6 +123,34 @@ def test_the_stream_joins_into_the_unstreamed_answer(
     ]
     assert parser.usage == expected.usage
     assert usage is not None
+
+
+@pytest.mark.parametrize("tools", [False, True], ids=["text", "tools"])
+@pytest.mark.parametrize("case", FORMATS, ids=lambda case: case.wire_format)
+def test_the_assembled_stream_is_the_unstreamed_answer(
+    client: TestClient, case: StreamCase, tools: bool
+) -> None:
+    plain = _post(client, case, stream=False, tools=tools)
+    expected = case.parse_plain(BASE, plain.status_code, plain.headers, plain.content)
+    parser = get_stream_format(case.wire_format).parser(case.target(BASE))
+    chunks = feed_all(parser, _post(client, case, stream=True, tools=tools).content, 7)
+    assembled = assemble(chunks, parser.usage)
+    assert assembled.usage == expected.usage
+    assert len(assembled.choices) == len(expected.choices)
+    for got, want in zip(assembled.choices, expected.choices, strict=True):
+        assert (got.finish_reason, got.message.content) == (
+            want.finish_reason,
+            want.message.content,
+        )
+        got_calls = [
+            (c.id, c.function.name, json.loads(c.function.arguments))
+            for c in got.message.tool_calls or ()
+        ]
+        want_calls = [
+            (c.id, c.function.name, json.loads(c.function.arguments))
+            for c in want.message.tool_calls or ()
+        ]
+        assert got_calls == want_calls
 
 
 def test_openai_sends_the_usage_chunk_only_when_asked(client: TestClient) -> None:
