@@ -17,33 +17,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.anthropic import AnthropicMessagesAdapter
 from adapters.anthropic.errors import classify_error
 from adapters.anthropic.request import JSON_TOOL_NAME
 from adapters.anthropic.response import FINISH_REASON_TABLE, usage_from
-from adapters.base import AdapterTarget, HttpCall
+from adapters.base import AdapterTarget
 from adapters.errors import MalformedChunk, StreamErrorEvent
 from adapters.finish_reasons import FinishReason, finish_reason_from
-from adapters.streams.base import SseChunkParser, encoded, event_object
+from adapters.streams.base import AdapterStream, SseChunkParser, encoded, event_object
 from adapters.streams.sse import SseEvent
-from broker.jobs import CompletionRequest
 
 __all__ = ["AnthropicChunkParser", "AnthropicStreamFormat"]
 
 
-class AnthropicStreamFormat:
+class AnthropicStreamFormat(AdapterStream):
     """Anthropic's Messages API, streamed."""
-
-    def __init__(self, adapter: AnthropicMessagesAdapter) -> None:
-        self.adapter = adapter
-        self.name = adapter.name
-
-    def build_stream_request(
-        self, request: CompletionRequest, target: AdapterTarget, api_key: str
-    ) -> HttpCall:
-        call = self.adapter.build_request(request, target, api_key)
-        headers = {**call.headers, "accept": "text/event-stream"}
-        return HttpCall(call.method, call.url, headers, {**call.json, "stream": True}, call.params)
 
     def parser(self, target: AdapterTarget) -> AnthropicChunkParser:
         return AnthropicChunkParser(target)

@@ -23,15 +23,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
-from adapters.base import AdapterTarget, HttpCall
+from adapters.base import Adapter, AdapterTarget, HttpCall
 from adapters.errors import MalformedChunk, StreamCut
 from adapters.finish_reasons import FinishReason
 from adapters.streams.sse import SseDecoder, SseEvent
 from broker.jobs import CompletionRequest, Usage
 
 __all__ = [
+    "AdapterStream",
     "Chunk",
     "ChunkStream",
     "SseChunkParser",
@@ -81,6 +82,30 @@ class StreamFormat(Protocol):
     def parser(self, target: AdapterTarget) -> StreamParser:
         """A fresh parser for one streamed answer from ``target``."""
         ...
+
+
+class AdapterStream:
+    """A stream format built on its adapter: the adapter's own call, switched to streaming (so
+    a vendor's quirks apply to its streams as to its plain calls). Subclasses say how the
+    format switches (``body_switch``, or ``streaming`` itself) and give the parser."""
+
+    body_switch: ClassVar[Mapping[str, Any]] = {"stream": True}
+
+    def __init__(self, adapter: Adapter) -> None:
+        self.adapter = adapter
+        self.name = adapter.name
+
+    def build_stream_request(
+        self, request: CompletionRequest, target: AdapterTarget, api_key: str
+    ) -> HttpCall:
+        return self.streaming(self.adapter.build_request(request, target, api_key))
+
+    def streaming(self, call: HttpCall) -> HttpCall:
+        """``call`` asking for an event stream."""
+        headers = {**call.headers, "Accept": "text/event-stream"}
+        return HttpCall(
+            call.method, call.url, headers, {**call.json, **self.body_switch}, call.params
+        )
 
 
 def usage_payload(usage: Usage) -> dict[str, Any]:

@@ -15,36 +15,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.base import AdapterTarget, HttpCall
+from adapters.base import AdapterTarget
 from adapters.cohere_chat import (
     ERROR_FINISH_REASONS,
     FINISH_REASON_TABLE,
-    CohereChatAdapter,
     usage_from,
 )
 from adapters.errors import MalformedChunk, ServerError, StreamErrorEvent
 from adapters.finish_reasons import FinishReason, finish_reason_from
 from adapters.json_values import dig
-from adapters.streams.base import SseChunkParser, event_object
+from adapters.streams.base import AdapterStream, SseChunkParser, event_object
 from adapters.streams.sse import SseEvent
-from broker.jobs import CompletionRequest
 
 __all__ = ["CohereChunkParser", "CohereStreamFormat"]
 
 
-class CohereStreamFormat:
+class CohereStreamFormat(AdapterStream):
     """Cohere's v2 chat, streamed."""
-
-    def __init__(self, adapter: CohereChatAdapter) -> None:
-        self.adapter = adapter
-        self.name = adapter.name
-
-    def build_stream_request(
-        self, request: CompletionRequest, target: AdapterTarget, api_key: str
-    ) -> HttpCall:
-        call = self.adapter.build_request(request, target, api_key)
-        headers = {**call.headers, "Accept": "text/event-stream"}
-        return HttpCall(call.method, call.url, headers, {**call.json, "stream": True}, call.params)
 
     def parser(self, target: AdapterTarget) -> CohereChunkParser:
         return CohereChunkParser(target)

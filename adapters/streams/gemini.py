@@ -17,7 +17,6 @@ from typing import Any
 from adapters.base import AdapterTarget, HttpCall
 from adapters.errors import ContentBlocked, MalformedChunk, ServerError, StreamErrorEvent
 from adapters.finish_reasons import FinishReason, finish_reason_from
-from adapters.gemini import GeminiAdapter
 from adapters.gemini.errors import classify_error
 from adapters.gemini.request import PROVIDER_LABEL
 from adapters.gemini.response import (
@@ -26,9 +25,8 @@ from adapters.gemini.response import (
     tool_call_from_part,
     usage_from,
 )
-from adapters.streams.base import SseChunkParser, encoded, event_object
+from adapters.streams.base import AdapterStream, SseChunkParser, encoded, event_object
 from adapters.streams.sse import SseEvent
-from broker.jobs import CompletionRequest
 
 __all__ = ["GeminiChunkParser", "GeminiStreamFormat"]
 
@@ -36,17 +34,10 @@ _UNARY = ":generateContent"
 _STREAMED = ":streamGenerateContent"
 
 
-class GeminiStreamFormat:
+class GeminiStreamFormat(AdapterStream):
     """Gemini's generateContent, streamed as SSE."""
 
-    def __init__(self, adapter: GeminiAdapter) -> None:
-        self.adapter = adapter
-        self.name = adapter.name
-
-    def build_stream_request(
-        self, request: CompletionRequest, target: AdapterTarget, api_key: str
-    ) -> HttpCall:
-        call = self.adapter.build_request(request, target, api_key)
+    def streaming(self, call: HttpCall) -> HttpCall:
         url = call.url.removesuffix(_UNARY) + _STREAMED
         return HttpCall(call.method, url, call.headers, call.json, {**call.params, "alt": "sse"})
 

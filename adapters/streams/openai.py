@@ -17,36 +17,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.base import AdapterTarget, HttpCall
+from adapters.base import AdapterTarget
 from adapters.errors import MalformedChunk, ServerError, StreamErrorEvent
 from adapters.finish_reasons import FinishReason, finish_reason_from
 from adapters.openai_chat import CompatQuirks, OpenAIChatAdapter, usage_from
-from adapters.streams.base import SseChunkParser, event_object
+from adapters.streams.base import AdapterStream, SseChunkParser, event_object
 from adapters.streams.sse import SseEvent
-from broker.jobs import CompletionRequest
 
 __all__ = ["OpenAIChunkParser", "OpenAIStreamFormat"]
 
 DONE = "[DONE]"
 
 
-class OpenAIStreamFormat:
+class OpenAIStreamFormat(AdapterStream):
     """The stream of an OpenAI-shaped adapter (``OpenAIChatAdapter`` and its subclasses)."""
 
-    def __init__(self, adapter: OpenAIChatAdapter) -> None:
-        self.adapter = adapter
-        self.name = adapter.name
+    body_switch = {"stream": True, "stream_options": {"include_usage": True}}
 
-    def build_stream_request(
-        self, request: CompletionRequest, target: AdapterTarget, api_key: str
-    ) -> HttpCall:
-        call = self.adapter.build_request(request, target, api_key)
-        body = {**call.json, "stream": True, "stream_options": {"include_usage": True}}
-        headers = {**call.headers, "Accept": "text/event-stream"}
-        return HttpCall(call.method, call.url, headers, body, call.params)
+    def __init__(self, adapter: OpenAIChatAdapter) -> None:
+        super().__init__(adapter)
+        self.openai_adapter = adapter
 
     def parser(self, target: AdapterTarget) -> OpenAIChunkParser:
-        return OpenAIChunkParser(target, self.adapter)
+        return OpenAIChunkParser(target, self.openai_adapter)
 
 
 class OpenAIChunkParser(SseChunkParser):
