@@ -21,7 +21,7 @@ from adapters.base import AdapterTarget
 from adapters.errors import MalformedChunk, ServerError, StreamErrorEvent
 from adapters.finish_reasons import FinishReason, finish_reason_from
 from adapters.openai_chat import CompatQuirks, OpenAIChatAdapter, usage_from
-from adapters.streams.base import AdapterStream, SseChunkParser, event_object
+from adapters.streams.base import AdapterStream, Chunk, SseChunkParser, event_object
 from adapters.streams.sse import SseEvent
 
 __all__ = ["OpenAIChunkParser", "OpenAIStreamFormat"]
@@ -49,11 +49,13 @@ class OpenAIChunkParser(SseChunkParser):
         super().__init__(target)
         self.adapter = adapter
         self.quirks: CompatQuirks = adapter.quirks
+        self._usage: Any = None
 
     def on_event(self, event: SseEvent) -> None:
         if event.data.strip() == DONE:
             if not self.chunks.all_finished:
                 raise MalformedChunk(f"line {event.line}: [DONE] before every choice finished")
+            self._report_usage()
             self.terminal()
             return
         payload = event_object(event)
@@ -68,9 +70,21 @@ class OpenAIChunkParser(SseChunkParser):
         for position, choice in enumerate(choices):
             self._choice(choice, position, event.line)
         if payload.get("usage") is not None:
-            self.chunks.report_usage(usage_from(payload["usage"], self.quirks))
-            if self.chunks.all_finished:
-                self.complete()
+            # a vendor may report the running usage on every chunk (vLLM's continuous usage
+            # stats): only the chunk without choices is OpenAI's final one; the others are
+            # held, for a stream that ends without it
+            self._usage = payload["usage"]
+            if not choices:
+                self._report_usage()
+
+    def close(self) -> list[Chunk]:
+        self._report_usage()
+        return super().close()
+
+    def _report_usage(self) -> None:
+        if self._usage is not None and self.chunks.all_finished and self.state == "open":
+            self.chunks.report_usage(usage_from(self._usage, self.quirks))
+            self.complete()
 
     def _identity(self, payload: dict[str, Any]) -> None:
         chunks = self.chunks

@@ -125,3 +125,35 @@ def test_the_stream_request_asks_for_a_stream_with_usage(wire_format: str) -> No
     assert call.json["stream"] is True
     assert call.json["stream_options"] == {"include_usage": True}
     assert call.headers["Accept"] == "text/event-stream"
+
+
+def test_usage_on_every_chunk_gives_one_usage_chunk_with_the_final_counts() -> None:
+    # vLLM's stream_options.continuous_usage_stats puts the running usage on every chunk
+    # (https://docs.vllm.ai/en/latest/serving/openai_compatible_server.html)
+    running = b'"usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}'
+    body = OPENAI_TEXT.replace(b'"usage": null', running)
+    chunks = feed_all(_parser("vllm"), body)
+    assert [chunk["usage"]["total_tokens"] for chunk in chunks if "usage" in chunk] == [21]
+    # without OpenAI's final usage chunk and [DONE], the running usage is what there is
+    events = [part for part in body.split(b"\n\n") if part and b'"choices": []' not in part]
+    cut_short = b"".join(part + b"\n\n" for part in events if b"[DONE]" not in part)
+    parser = _parser("vllm")
+    chunks = feed_all(parser, cut_short)
+    assert [chunk["usage"]["total_tokens"] for chunk in chunks if "usage" in chunk] == [12]
+    assert parser.state == "complete"
+
+
+def test_azure_prompt_filter_chunks_without_choices_carry_nothing() -> None:
+    # Azure OpenAI streams a first chunk with empty choices and prompt_filter_results
+    # (https://learn.microsoft.com/azure/ai-foundry/openai/concepts/content-filter, streaming)
+    first = {
+        "id": "",
+        "object": "",
+        "created": 0,
+        "model": "",
+        "choices": [],
+        "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}],
+    }
+    parser = _parser("azure")
+    choices, usage = join(feed_all(parser, sse((None, first)) + OPENAI_TEXT))
+    assert choices[0].content == "Hello! How can I help?" and usage is not None
