@@ -39,6 +39,7 @@ class SseDecoder:
         self._data: list[str] = []
         self._id: str | None = None
         self._data_line = 0
+        self._started = False
         self.line_number = 0  # lines read so far, for error messages
 
     def feed(self, data: bytes) -> list[SseEvent]:
@@ -47,6 +48,9 @@ class SseDecoder:
             text = self._utf8.decode(data)
         except UnicodeDecodeError as exc:
             raise MalformedChunk(f"line {self.line_number + 1}: not UTF-8: {exc.reason}") from exc
+        if not self._started and text:
+            self._started = True
+            text = text.removeprefix("\ufeff")  # the spec drops one byte-order mark at the start
         return self._lines(self._pending + text)
 
     def close(self) -> tuple[list[SseEvent], bool]:

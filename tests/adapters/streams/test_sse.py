@@ -56,3 +56,8 @@ def test_bytes_that_are_not_utf8_name_their_line() -> None:
 def test_an_event_knows_the_line_of_its_data() -> None:
     events, _ = _decode(b"data: a\n\n\n\nevent: x\ndata: b\n\n", 1)
     assert [e.line for e in events] == [1, 6]
+
+
+def test_a_byte_order_mark_at_the_start_is_dropped_even_split() -> None:
+    events, _ = _decode("\ufeffdata: x\n\n".encode(), 1)
+    assert [(e.event, e.data) for e in events] == [("message", "x")]
