@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import anthropic
 import httpx
@@ -22,7 +23,7 @@ from adapters.errors import (
     map_stream_error,
     map_transport_error,
 )
-from adapters.streams import Chunk, StreamParser, get_stream_format
+from adapters.streams import Chunk, StreamParser, assemble, get_stream_format
 from broker.local_stack import LocalStack
 from tests.adapters.emulator.stream_cases import FORMATS, StreamCase, ask
 from tests.adapters.streams.helpers import join
@@ -76,11 +77,12 @@ def _read(
     return chunks, arrivals
 
 
+@pytest.mark.parametrize("tools", [False, True], ids=["text", "tools"])
 @pytest.mark.parametrize("case", FORMATS, ids=lambda case: case.wire_format)
 def test_every_format_streams_the_unstreamed_answer_over_http(
-    base_url: str, emulator: Emulator, case: StreamCase
+    base_url: str, emulator: Emulator, case: StreamCase, tools: bool
 ) -> None:
-    plain_call = case.plain_call(base_url, ask())
+    plain_call = case.plain_call(base_url, ask(tools=tools))
     plain = httpx.request(
         plain_call.method,
         plain_call.url,
@@ -90,11 +92,16 @@ def test_every_format_streams_the_unstreamed_answer_over_http(
     )
     expected = case.parse_plain(base_url, plain.status_code, plain.headers, plain.content)
     parser = get_stream_format(case.wire_format).parser(case.target(base_url))
-    chunks, _ = _read(base_url, case, parser)
-    choices, usage = join(chunks)
-    assert choices[0].content == expected.choices[0].message.content
-    assert len([c for c in chunks if c["choices"] and c["choices"][0]["delta"].get("content")]) > 1
-    assert parser.usage == expected.usage and usage is not None
+    chunks, _ = _read(base_url, case, parser, tools=tools)
+    _, usage = join(chunks)
+    assert len([c for c in chunks if c["choices"] and c["choices"][0]["delta"]]) >= 2
+    answer = assemble(chunks, parser.usage)
+    got, want = answer.choices[0], expected.choices[0]
+    assert (got.message.content, got.finish_reason) == (want.message.content, want.finish_reason)
+    assert [(c.id, json.loads(c.function.arguments)) for c in got.message.tool_calls or ()] == [
+        (c.id, json.loads(c.function.arguments)) for c in want.message.tool_calls or ()
+    ]
+    assert answer.usage == expected.usage and usage is not None
 
 
 def test_the_openai_sdk_reads_the_stream_with_its_usage(base_url: str, emulator: Emulator) -> None:
@@ -135,6 +142,27 @@ def test_the_anthropic_sdk_reads_the_stream_as_its_events(
         message = stream.get_final_message()
     assert kinds[0] == "message_start" and kinds[-1] == "message_stop"
     assert message.stop_reason == "end_turn" and message.usage.output_tokens > 0
+
+
+def test_the_cohere_and_google_sdks_read_their_streams(base_url: str, emulator: Emulator) -> None:
+    import cohere
+    from google import genai
+    from google.genai import types
+
+    question = "What is the capital of France?"
+    co = cohere.ClientV2(api_key="co-key", base_url=f"{base_url}/cohere")
+    messages: Any = [{"role": "user", "content": question}]
+    kinds = [event.type for event in co.chat_stream(model="command-a-03-2025", messages=messages)]
+    assert kinds[0] == "message-start" and kinds[-1] == "message-end"
+    assert kinds.count("content-delta") > 1
+    options = types.HttpOptions(base_url=f"{base_url}/gemini", api_version="v1beta")
+    google = genai.Client(api_key="AIza-test", http_options=options)
+    answers = list(
+        google.models.generate_content_stream(model="gemini-2.5-flash", contents=question)
+    )
+    assert "".join(answer.text or "" for answer in answers).startswith("[gemini/gemini-2.5-flash]")
+    usage = answers[-1].usage_metadata
+    assert usage is not None and usage.total_token_count
 
 
 def test_a_slow_first_token_waits_after_the_headers(base_url: str, emulator: Emulator) -> None:
