@@ -26,7 +26,13 @@ from adapters.emulator.faults import STREAM_KINDS, FaultRule
 from adapters.emulator.openai_wire import not_found_answer
 from adapters.emulator.state import EmulatorState
 from adapters.emulator.stream_render import render_stream
-from adapters.emulator.streaming import StreamAsk, StreamingAnswer, plan_stream, stream_ask
+from adapters.emulator.streaming import (
+    StreamAsk,
+    StreamingAnswer,
+    pace,
+    plan_stream,
+    stream_ask,
+)
 from adapters.emulator.wire import Answer, CallMeta, WireFormat
 
 __all__ = ["JOB_ID_HEADER", "create_app", "emulator_state"]
@@ -151,7 +157,8 @@ def _stream(
     """The success ``answer`` as its format's stream, broken as ``rule`` says."""
     script = render_stream(wire.name, answer.body, include_usage=ask.include_usage)
     state.record_outcome(job_id, "200" if rule is None else rule.kind)
-    return StreamingAnswer(plan_stream(script, rule, state.config.hang_s), answer.headers)
+    plan = plan_stream(script, rule, state.config.hang_s)
+    return StreamingAnswer(pace(plan, state.latency.chunk_interval_s), answer.headers)
 
 
 def _finish(state: EmulatorState, job_id: str | None, answer: Answer) -> Response:

@@ -24,7 +24,15 @@ from starlette.types import Receive, Scope, Send
 from adapters.emulator.faults import FaultRule
 from adapters.emulator.stream_render import StreamScript
 
-__all__ = ["Hold", "StreamAsk", "StreamPlan", "StreamingAnswer", "plan_stream", "stream_ask"]
+__all__ = [
+    "Hold",
+    "StreamAsk",
+    "StreamPlan",
+    "StreamingAnswer",
+    "pace",
+    "plan_stream",
+    "stream_ask",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +92,18 @@ def plan_stream(script: StreamScript, rule: FaultRule | None, default_hang_s: fl
         held = rule.hang_s if rule.hang_s is not None else 0.0
         return StreamPlan((*events, Hold(held)) if held else events)
     raise ValueError(f"kind: {rule.kind!r} is not a stream fault")
+
+
+def pace(plan: StreamPlan, interval_s: float) -> StreamPlan:
+    """``plan`` with a wait of ``interval_s`` between one event and the next."""
+    if interval_s <= 0:
+        return plan
+    steps: list[bytes | Hold] = []
+    for step in plan.steps:
+        if isinstance(step, bytes) and steps and isinstance(steps[-1], bytes):
+            steps.append(Hold(interval_s))
+        steps.append(step)
+    return StreamPlan(tuple(steps), plan.ends)
 
 
 class StreamingAnswer(Response):

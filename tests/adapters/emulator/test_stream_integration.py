@@ -165,6 +165,13 @@ def test_the_cohere_and_google_sdks_read_their_streams(base_url: str, emulator: 
     assert usage is not None and usage.total_token_count
 
 
+def test_a_chunk_interval_paces_the_stream(base_url: str, emulator: Emulator) -> None:
+    emulator.latency(chunk_interval_s=0.05)
+    parser = get_stream_format("openai").parser(OPENAI.target(base_url))
+    _, arrivals = _read(base_url, OPENAI, parser)
+    assert arrivals[-1] - arrivals[0] >= 0.05 * 5  # the reply has more than six events
+
+
 def test_a_slow_first_token_waits_after_the_headers(base_url: str, emulator: Emulator) -> None:
     emulator.faults({"kind": "slow_first_token", "hang_s": 0.8, "model": "gpt-5.4"})
     parser = get_stream_format("openai").parser(OPENAI.target(base_url))

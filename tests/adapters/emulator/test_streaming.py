@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from adapters.emulator.faults import FaultRule
 from adapters.emulator.stream_render import StreamScript, pieces
-from adapters.emulator.streaming import Hold, plan_stream, stream_ask
+from adapters.emulator.streaming import Hold, StreamPlan, pace, plan_stream, stream_ask
 from adapters.streams import assemble, get_stream_format
 from adapters.streams.sse import SseDecoder
 from broker.jobs import Choice
@@ -189,6 +189,14 @@ def test_a_stream_rule_that_cannot_work_is_refused_naming_the_field(
 ) -> None:
     with pytest.raises(ValidationError, match=field):
         FaultRule.model_validate(rule)
+
+
+def test_pacing_waits_between_events_only() -> None:
+    plan = StreamPlan((Hold(2), b"1", b"2", Hold(3), b"3"), ends=False)
+    assert pace(plan, 0.5) == StreamPlan(
+        (Hold(2), b"1", Hold(0.5), b"2", Hold(3), b"3"), ends=False
+    )
+    assert pace(plan, 0) is plan
 
 
 def test_only_a_stream_asks_for_a_stream() -> None:
