@@ -2,7 +2,9 @@
 
 An adapter is pure: it turns a cascade request into an HTTP request description, an HTTP
 response into a chat.completion, and an error response into a ``ProviderError``. It opens no
-connection and imports neither Celery nor Redis; the worker does the I/O.
+connection and imports neither Celery nor Redis; the worker does the I/O. Each adapter's
+streaming counterpart (the streaming request and an incremental parser of its event stream)
+is in ``adapters/streams``.
 """
 
 from __future__ import annotations

@@ -67,6 +67,7 @@ __all__ = [
     "MESSAGE_RULES",
     "STATUS_CLASSES",
     "CohereChatAdapter",
+    "usage_from",
 ]
 
 PROVIDER = "cohere"
@@ -354,3 +355,8 @@ def _usage(raw: Any) -> Usage:
         total_tokens=prompt + completion,
         cached_tokens=count(raw.get("cached_tokens")),
     )
+
+
+def usage_from(raw: Any) -> Usage:
+    """A V2ChatResponse's usage (or a stream's message-end usage) in OpenAI's convention."""
+    return _usage(raw)

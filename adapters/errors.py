@@ -19,7 +19,22 @@ ProviderError                       a provider call failed
 └── InvalidRequest                  no provider would accept it: fail the job now
 
 Adapters classify; the worker acts. ``map_transport_error`` is the one place that turns httpx's
-exceptions into these classes.
+exceptions into these classes, and ``map_stream_error`` the one place for a stream's faults, which
+the stream parsers (``adapters/streams``) raise as their own exceptions:
+
+StreamFault                         a streamed answer went wrong after its 2xx status
+├── StreamErrorEvent                the provider sent an error event mid-stream (Anthropic's
+│                                   ``error``, OpenAI's ``{"error": ...}`` data line): the class
+│                                   the format's own error tables give it (overloaded_error ->
+│                                   Overloaded, retryable; invalid_request_error -> InvalidRequest)
+├── MalformedChunk                  an event that is not what the format promises -> ServerError
+│                                   (retryable: the provider's fault, counted toward the circuit)
+└── StreamCut                       the body ended before the answer was complete (no finish
+                                    reason, no terminal event) -> ProviderConnectionError
+                                    (retryable, as a connection reset is)
+
+A stream whose answer is complete (finish reason and usage seen) but whose terminal event
+(``[DONE]``, ``message_stop``) never came is not a fault: it is finished, with the usage it had.
 """
 
 from __future__ import annotations
@@ -31,6 +46,7 @@ __all__ = [
     "ContentBlocked",
     "ContextTooLong",
     "InvalidRequest",
+    "MalformedChunk",
     "ModelNotFound",
     "Overloaded",
     "ProviderConnectionError",
@@ -39,9 +55,13 @@ __all__ = [
     "QuotaExhausted",
     "RateLimited",
     "ServerError",
+    "StreamCut",
+    "StreamErrorEvent",
+    "StreamFault",
     "TargetError",
     "TransientError",
     "UnsupportedParameter",
+    "map_stream_error",
     "map_transport_error",
 ]
 
@@ -133,3 +153,36 @@ def map_transport_error(exc: httpx.TransportError) -> ProviderError:
     if isinstance(exc, httpx.NetworkError | httpx.ProtocolError | httpx.ProxyError):
         return ProviderConnectionError(f"{type(exc).__name__}: {exc}")
     return ProviderConnectionError(f"{type(exc).__name__}: {exc}")
+
+
+class StreamFault(Exception):
+    """A streamed answer went wrong after its 2xx status; ``map_stream_error`` classifies it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class StreamErrorEvent(StreamFault):
+    """The provider reported an error inside the stream; ``error`` is its classification."""
+
+    def __init__(self, error: ProviderError) -> None:
+        super().__init__(f"error event mid-stream: {error.message}")
+        self.error = error
+
+
+class MalformedChunk(StreamFault):
+    """An event that is not valid JSON, or not the shape its format promises."""
+
+
+class StreamCut(StreamFault):
+    """The body ended before the answer was complete."""
+
+
+def map_stream_error(exc: StreamFault) -> ProviderError:
+    """The cascade error for a stream's fault (see the tree in this module's docstring)."""
+    if isinstance(exc, StreamErrorEvent):
+        return exc.error
+    if isinstance(exc, MalformedChunk):
+        return ServerError(f"malformed stream chunk: {exc.message}")
+    return ProviderConnectionError(f"stream cut: {exc.message}")

@@ -70,6 +70,7 @@ __all__ = [
     "CompatQuirks",
     "OpenAIChatAdapter",
     "tool_calls_from",
+    "usage_from",
 ]
 
 # https://platform.openai.com/docs/api-reference/chat/object (choices[].finish_reason).
@@ -401,3 +402,8 @@ def _error_codes(error: dict[str, Any]) -> list[str]:
         if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
             codes.append(str(value))
     return codes
+
+
+def usage_from(raw: Any, quirks: CompatQuirks = OPENAI_QUIRKS) -> Usage:
+    """An OpenAI usage object (an answer's or a stream's last chunk) as cascade's Usage."""
+    return _usage(raw, quirks)

@@ -20,7 +20,7 @@ from adapters.http_response import header_value
 from adapters.json_values import count, dig
 from broker.jobs import Choice, ResponseMessage, ToolCall, Usage
 
-__all__ = ["FINISH_REASON_TABLE", "parsed_response"]
+__all__ = ["FINISH_REASON_TABLE", "parsed_response", "usage_from"]
 
 # https://docs.claude.com/en/api/messages (stop_reason); values from the SDK's StopReason.
 # pause_turn: Anthropic paused a long server-tool turn and expects the conversation resent
@@ -126,3 +126,8 @@ def _created(headers: Mapping[str, str]) -> int:
         return int(parsedate_to_datetime(raw).timestamp())
     except (TypeError, ValueError, IndexError, OverflowError):
         return 0
+
+
+def usage_from(raw: Any) -> Usage:
+    """A Message's usage (or a stream's merged usage) in OpenAI's convention."""
+    return _usage(raw)

@@ -2,13 +2,15 @@
 
 One call goes: match the path to a wire format, read the body, count the call, check the key,
 validate, pick a fault, wait the latency, answer. Every wait is ``asyncio.sleep``, so one process
-holds hundreds of slow calls at once.
+holds hundreds of slow calls at once. A call that asks for a stream gets its answer as the
+format's event stream (``streaming.py``), broken the way a stream fault rule says.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,8 +22,17 @@ from adapters.emulator.config import EmulatorConfig
 from adapters.emulator.content import Prompt, make_reply
 from adapters.emulator.control import control_routes
 from adapters.emulator.dispatch import DEFAULT_ROUTES, WireRoute, match_route
+from adapters.emulator.faults import STREAM_KINDS, FaultRule
 from adapters.emulator.openai_wire import not_found_answer
 from adapters.emulator.state import EmulatorState
+from adapters.emulator.stream_render import render_stream
+from adapters.emulator.streaming import (
+    StreamAsk,
+    StreamingAnswer,
+    pace,
+    plan_stream,
+    stream_ask,
+)
 from adapters.emulator.wire import Answer, CallMeta, WireFormat
 
 __all__ = ["JOB_ID_HEADER", "create_app", "emulator_state"]
@@ -84,26 +95,38 @@ async def _handle_call(
     if found is None or request.method != "POST":
         state.record_received(provider, None, job_id)
         return _finish(state, job_id, not_found_answer(request.method, request.url.path))
-    wire, path_params = found
-    parsed = wire.read(provider, await request.body(), path_params)
+    route, path_params = found
+    wire = route.wire
+    body = await request.body()
+    parsed = wire.read(provider, body, path_params)
     call_number = state.record_received(provider, parsed.model, job_id)
     rejection = wire.authenticate(request.headers) or parsed.error
     if rejection is not None or parsed.prompt is None:
         return _finish(state, job_id, rejection or not_found_answer("POST", request.url.path))
-    return await _answer(state, wire, parsed.prompt, request, call_number)
+    ask = stream_ask(body, route.stream)
+    return await _answer(state, wire, parsed.prompt, request, _Call(call_number, ask))
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    number: int
+    stream: StreamAsk | None
 
 
 async def _answer(
-    state: EmulatorState, wire: WireFormat, prompt: Prompt, request: Request, call_number: int
+    state: EmulatorState, wire: WireFormat, prompt: Prompt, request: Request, call: _Call
 ) -> Response:
     job_id = request.headers.get(JOB_ID_HEADER) or None
-    rule = state.next_fault(prompt.provider, prompt.model)
-    if rule is None:
+    rule = state.next_fault(prompt.provider, prompt.model, stream=call.stream is not None)
+    if rule is None or rule.kind in STREAM_KINDS:
         latency = state.latency_for(prompt.provider, prompt.model)
         if latency > 0:
             await asyncio.sleep(latency)
-        meta = CallMeta(call_number=call_number, latency_s=latency, created=state.config.created)
-        return _finish(state, job_id, wire.success(prompt, make_reply(prompt), meta))
+        meta = CallMeta(call_number=call.number, latency_s=latency, created=state.config.created)
+        answer = wire.success(prompt, make_reply(prompt), meta)
+        if call.stream is None:
+            return _finish(state, job_id, answer)
+        return _stream(state, job_id, wire, answer, call.stream, rule)
     if rule.kind == "disconnect":
         state.record_outcome(job_id, "disconnect")
         return _DroppedConnection()
@@ -121,6 +144,21 @@ async def _hold(request: Request, seconds: float) -> None:
                 pass
     except TimeoutError:
         pass
+
+
+def _stream(
+    state: EmulatorState,
+    job_id: str | None,
+    wire: WireFormat,
+    answer: Answer,
+    ask: StreamAsk,
+    rule: FaultRule | None,
+) -> Response:
+    """The success ``answer`` as its format's stream, broken as ``rule`` says."""
+    script = render_stream(wire.name, answer.body, include_usage=ask.include_usage)
+    state.record_outcome(job_id, "200" if rule is None else rule.kind)
+    plan = plan_stream(script, rule, state.config.hang_s)
+    return StreamingAnswer(pace(plan, state.latency.chunk_interval_s), answer.headers)
 
 
 def _finish(state: EmulatorState, job_id: str | None, answer: Answer) -> Response:

@@ -33,7 +33,9 @@ __all__ = [
 class LatencySettings(BaseModel):
     """Seconds to wait before a successful answer: the most specific setting wins.
 
-    ``models`` keys are ``"provider/model"``; ``providers`` keys are provider names.
+    ``models`` keys are ``"provider/model"``; ``providers`` keys are provider names. For a
+    streamed answer that wait comes before the headers, and ``chunk_interval_s`` between one
+    event and the next (0: all at once), so a stream takes about ``latency + events * interval``.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -41,6 +43,7 @@ class LatencySettings(BaseModel):
     base: float = Field(default=0.0, ge=0)
     providers: dict[str, float] = Field(default_factory=dict)
     models: dict[str, float] = Field(default_factory=dict)
+    chunk_interval_s: float = Field(default=0.0, ge=0)
 
 
 class EmulatorConfig(BaseModel):

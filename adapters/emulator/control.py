@@ -1,5 +1,9 @@
 """The emulator's control API under ``/_emulator/``: health, call counts, faults, latency, reset.
 
+``POST /_emulator/faults`` takes ``{"rules": [...]}`` (``faults.FaultRule``: error statuses, rate
+limits, hangs, disconnects, and for streamed calls ``slow_first_token``, ``stall``, ``cut``,
+``malformed_chunk``, ``no_terminal``), per provider and model.
+
 ``GET /_emulator/calls?times=1`` adds ``arrivals``: per provider, when its calls arrived (epoch
 seconds, oldest first), so that a test can measure a rate at the provider's side.
 

@@ -3,7 +3,8 @@
 The path matched is what follows the provider segment (``/openai/v1/chat/completions`` ->
 ``/v1/chat/completions``). Named groups of a pattern become path parameters (Azure's deployment
 is the model). A new wire format is one more row, e.g.
-``WireRoute(re.compile(r"/v1/messages$"), AnthropicWire())``.
+``WireRoute(re.compile(r"/v1/messages$"), AnthropicWire())``. A route with ``stream`` set always
+answers as a stream (Gemini's ``:streamGenerateContent``); the others stream when the body asks.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class WireRoute:
 
     pattern: re.Pattern[str]
     wire: WireFormat
+    stream: bool = False
 
 
 DEFAULT_ROUTES: tuple[WireRoute, ...] = (
@@ -44,15 +46,21 @@ DEFAULT_ROUTES: tuple[WireRoute, ...] = (
     WireRoute(re.compile(r"/chat/completions$"), OpenAIWire()),
     # Gemini generateContent: /v1beta/models/{model}:generateContent
     WireRoute(re.compile(r"/v1beta/models/(?P<model>[^/:]+):generateContent$"), GeminiWire()),
+    # Gemini streamGenerateContent (?alt=sse): the same body, the answer as SSE events
+    WireRoute(
+        re.compile(r"/v1beta/models/(?P<model>[^/:]+):streamGenerateContent$"),
+        GeminiWire(),
+        stream=True,
+    ),
     # Cohere Chat v2: /{provider}/v2/chat
     WireRoute(re.compile(r"/v2/chat$"), CohereWire()),
 )
 
 
-def match_route(routes: Sequence[WireRoute], path: str) -> tuple[WireFormat, dict[str, str]] | None:
-    """The wire format for ``path`` and its path parameters, or None when none serves it."""
+def match_route(routes: Sequence[WireRoute], path: str) -> tuple[WireRoute, dict[str, str]] | None:
+    """The route for ``path`` and its path parameters, or None when none serves it."""
     for route in routes:
         found = route.pattern.search(path)
         if found is not None:
-            return route.wire, {k: v for k, v in found.groupdict().items() if v is not None}
+            return route, {k: v for k, v in found.groupdict().items() if v is not None}
     return None

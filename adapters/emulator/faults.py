@@ -6,6 +6,10 @@ Each rule counts the calls it matches separately for every (provider, model): th
 ``selected(k, fraction)``. Selection uses error diffusion: call k fails exactly when
 ``floor(k * fraction)`` grew at k, so any N consecutive calls fail ``N * fraction`` times give or
 take one, the same calls on every run. The first rule (in list order) that fires decides the call.
+
+The stream kinds (``STREAM_KINDS``) break a streamed answer after its 200 and match only
+streamed calls (``stream: true``, Gemini's ``:streamGenerateContent``); a plain call passes
+them by without being counted. See ``FaultRule`` for what each does.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "STREAM_KINDS",
     "FaultKind",
     "FaultRule",
     "FaultRules",
@@ -25,7 +30,21 @@ __all__ = [
     "selected",
 ]
 
-FaultKind = Literal["status", "rate_limit", "timeout", "disconnect"]
+FaultKind = Literal[
+    "status",
+    "rate_limit",
+    "timeout",
+    "disconnect",
+    "slow_first_token",
+    "stall",
+    "cut",
+    "malformed_chunk",
+    "no_terminal",
+]
+
+STREAM_KINDS: frozenset[str] = frozenset(
+    {"slow_first_token", "stall", "cut", "malformed_chunk", "no_terminal"}
+)
 
 # the HTTP status each kind answers with when the rule does not name one
 _DEFAULT_STATUS: dict[str, int] = {
@@ -33,6 +52,7 @@ _DEFAULT_STATUS: dict[str, int] = {
     "rate_limit": 429,
     "timeout": 504,
     "disconnect": 200,
+    **dict.fromkeys(STREAM_KINDS, 200),
 }
 
 
@@ -44,6 +64,16 @@ class FaultRule(BaseModel):
     seconds, default 1; none for ``error_code: insufficient_quota`` unless given);
     ``timeout`` holds the connection ``hang_s`` seconds (default: the emulator's) then answers
     504; ``disconnect`` sends the headers of an answer and closes the connection mid-body.
+
+    Stream kinds (streamed calls only; the answer starts 200 and then breaks):
+    ``slow_first_token`` waits ``hang_s`` (default: the emulator's) before the first event;
+    ``stall`` sends ``after_chunks`` events (default: half of them), holds the connection open
+    ``hang_s`` seconds, then sends the rest; ``cut`` sends ``after_chunks`` events and closes
+    the connection without ending the body; ``malformed_chunk`` sends an event whose data is
+    cut-off JSON after ``after_chunks`` events, then the rest; ``no_terminal`` sends everything
+    but the format's terminal event (``[DONE]``, ``message_stop``, Cohere's ``message-end``,
+    Gemini's last chunk with its finish reason), holds the connection ``hang_s`` seconds
+    (default 0), then ends the body.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -58,6 +88,7 @@ class FaultRule(BaseModel):
     fraction: float = Field(default=1.0, ge=0.0, le=1.0)
     first_n: int | None = Field(default=None, ge=1)
     hang_s: float | None = Field(default=None, ge=0)
+    after_chunks: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
     def _status_fits_kind(self) -> FaultRule:
@@ -65,6 +96,10 @@ class FaultRule(BaseModel):
             raise ValueError("status: a rate_limit rule answers 429; leave status out")
         if self.kind == "disconnect" and self.status is not None:
             raise ValueError("status: a disconnect rule sends no status; leave it out")
+        if self.kind in STREAM_KINDS and self.status is not None:
+            raise ValueError(f"status: a {self.kind} rule streams a 200; leave status out")
+        if self.after_chunks is not None and self.kind not in ("stall", "cut", "malformed_chunk"):
+            raise ValueError("after_chunks: only stall, cut and malformed_chunk rules take it")
         return self
 
     @property
@@ -81,8 +116,11 @@ class FaultRules(BaseModel):
     rules: list[FaultRule] = Field(default_factory=list)
 
 
-def rule_matches(rule: FaultRule, provider: str, model: str) -> bool:
-    """Whether ``rule`` targets this provider and model (``"*"`` matches anything)."""
+def rule_matches(rule: FaultRule, provider: str, model: str, *, stream: bool = False) -> bool:
+    """Whether ``rule`` targets this provider and model (``"*"`` matches anything); a stream
+    kind targets streamed calls only."""
+    if rule.kind in STREAM_KINDS and not stream:
+        return False
     return rule.provider in ("*", provider) and rule.model in ("*", model)
 
 

@@ -67,11 +67,11 @@ class EmulatorState:
         if job_id:
             self.by_job_status.setdefault(job_id, Counter())[outcome] += 1
 
-    def next_fault(self, provider: str, model: str) -> FaultRule | None:
+    def next_fault(self, provider: str, model: str, *, stream: bool = False) -> FaultRule | None:
         """Advance every matching rule's counter for this call and return the rule that fires."""
         numbers: list[int] = []
         for index, rule in enumerate(self.rules):
-            if rule_matches(rule, provider, model):
+            if rule_matches(rule, provider, model, stream=stream):
                 self._rule_calls[(index, provider, model)] += 1
                 numbers.append(self._rule_calls[(index, provider, model)])
             else:

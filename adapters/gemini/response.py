@@ -40,6 +40,7 @@ __all__ = [
     "FINISH_REASON_TABLE",
     "logprobs_from",
     "parsed_response",
+    "tool_call_from_part",
     "usage_from",
 ]
 
@@ -222,3 +223,10 @@ def usage_from(raw: Any) -> Usage:
 
 def _digest(payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def tool_call_from_part(
+    part: Mapping[str, Any], response_id: str, index: int, number: int
+) -> ToolCall:
+    """The ToolCall of a ``functionCall`` part: the same id an unstreamed answer gives it."""
+    return _tool_call(part, response_id, index, number)

@@ -70,7 +70,12 @@ def test_faults_can_be_read_replaced_and_deleted(client: TestClient) -> None:
 def test_latency_update_changes_only_the_parts_it_names(client: TestClient) -> None:
     client.post("/_emulator/latency", json={"base": 0.5, "providers": {"openai": 1.0}})
     after = client.post("/_emulator/latency", json={"base": 0.25}).json()
-    assert after == {"base": 0.25, "providers": {"openai": 1.0}, "models": {}}
+    assert after == {
+        "base": 0.25,
+        "providers": {"openai": 1.0},
+        "models": {},
+        "chunk_interval_s": 0.0,
+    }
     bad = client.post("/_emulator/latency", json={"base": -1})
     assert bad.status_code == 422
     assert bad.json()["error"]["fields"][0]["field"] == "base"
