@@ -268,6 +268,9 @@ class RoutingNeeds(_Strict):
     # Check the answer against response_format's JSON schema; on a mismatch the job is tried
     # again on the next tier of its route (routing/escalation.py).
     validate_json_schema: bool = False
+    # "auto": the job may wait for a provider's batch API (half price) when its deadline or its
+    # batch's completion window leaves the time (routing/offload.py); "never" opts out.
+    offload: Literal["auto", "never"] = "auto"
 
     @model_validator(mode="after")
     def _tier_xor_model(self) -> RoutingNeeds:
