@@ -24,7 +24,7 @@ from adapters.emulator.faults import FaultRules
 from adapters.emulator.state import EmulatorState
 from broker.jobs import format_validation_error
 
-__all__ = ["control_routes"]
+__all__ = ["control_routes", "read_body"]
 
 _Model = TypeVar("_Model", bound=BaseModel)
 _YES = frozenset({"1", "true", "yes"})
@@ -57,7 +57,7 @@ class _Control:
 
     async def faults(self, request: Request) -> Response:
         if request.method == "POST":
-            parsed = await _read(request, FaultRules)
+            parsed = await read_body(request, FaultRules)
             if isinstance(parsed, Response):
                 return parsed
             self.state.set_rules(parsed.rules)
@@ -67,7 +67,7 @@ class _Control:
 
     async def latency(self, request: Request) -> Response:
         if request.method == "POST":
-            parsed = await _read(request, LatencySettings)
+            parsed = await read_body(request, LatencySettings)
             if isinstance(parsed, Response):
                 return parsed
             # only the parts the body names change; the others stay as they were
@@ -87,7 +87,7 @@ def _given(model: BaseModel) -> dict[str, Any]:
     return {name: getattr(model, name) for name in model.model_fields_set}
 
 
-async def _read(request: Request, model: type[_Model]) -> _Model | Response:
+async def read_body(request: Request, model: type[_Model]) -> _Model | Response:
     """The body validated as ``model``, or the 400/422 answer that says what is wrong."""
     try:
         data = json.loads(await request.body())
