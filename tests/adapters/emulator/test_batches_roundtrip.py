@@ -6,14 +6,14 @@ lines an expiring batch leaves unfinished come back as such."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
 from adapters.anthropic import AnthropicMessagesAdapter
 from adapters.base import Adapter, AdapterTarget
-from adapters.batch_api.outcomes import BatchItem
+from adapters.batch_api.outcomes import BatchItem, LineOutcome
 from adapters.errors import ServerError
 from adapters.gemini import GeminiAdapter
 from adapters.openai_chat import OpenAIChatAdapter
@@ -23,7 +23,7 @@ from tests.adapters.batch_flow import KEY, run_anthropic, run_gemini, run_openai
 
 pytestmark = pytest.mark.integration
 
-FLAVOURS = {
+FLAVOURS: dict[str, tuple[Callable[..., list[LineOutcome]], str, str, Adapter]] = {
     "openai": (run_openai, "openai/v1", "gpt-5.4", OpenAIChatAdapter()),
     "anthropic": (run_anthropic, "anthropic", "claude-haiku-4-5", AnthropicMessagesAdapter()),
     "google": (run_gemini, "google", "gemini-2.5-flash", GeminiAdapter()),
