@@ -9,6 +9,7 @@ never later than the provider's own completion window, after which the provider 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ __all__ = [
     "ProviderBatchPlan",
     "decide_offload",
     "group_lines",
+    "parse_window",
 ]
 
 # Bytes a line adds to a batch input besides its own: the newline of a JSONL file, or the comma
@@ -38,6 +40,20 @@ class OffloadDecision:
     offload: bool
     reason: str
     fall_back_at: datetime | None = None
+
+
+_WINDOW = re.compile(r"^([1-9][0-9]*)([smhd])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_window(text: str) -> timedelta:
+    """A completion window as batches give it (``"24h"``; also ``s``, ``m`` and ``d``)."""
+    found = _WINDOW.match(text.strip())
+    if found is None:
+        raise ValueError(
+            f"completion window {text!r} is not a whole number and a unit s, m, h or d (24h)"
+        )
+    return timedelta(seconds=int(found.group(1)) * _UNIT_S[found.group(2)])
 
 
 def _span(delta: timedelta) -> str:
@@ -97,11 +113,12 @@ def decide_offload(
         )
     slack = deadline - now - margin
     if slack < min_wait:
+        left = f"leaves {_span(slack)}" if slack > timedelta(0) else "leaves nothing"
         return OffloadDecision(
             False,
-            f"not offloaded: the deadline is {_span(deadline - now)} away, which leaves "
-            f"{_span(slack)} after the {_span(margin)} margin, under the {_span(min_wait)} "
-            "a provider batch is given",
+            f"not offloaded: the deadline is {_span(deadline - now)} away, which {left} "
+            f"after the {_span(margin)} margin, under the {_span(min_wait)} a provider batch "
+            "is given",
         )
     limits = catalog.provider(target.provider).batch
     assert limits is not None  # _refusal saw to it
@@ -113,7 +130,7 @@ def decide_offload(
     return OffloadDecision(
         True,
         f"offloaded to {target.provider}'s batch API for {target.model}: the deadline is "
-        f"{_span(deadline - now)} away; unanswered by {fall_back_at.isoformat()} it goes "
+        f"{_span(deadline - now)} away; unanswered by {fall_back_at.isoformat(timespec='seconds')} it goes "
         f"synchronous; batch price {batch_price.input:g}/{batch_price.output:g} USD per M "
         f"tokens against {price.input:g}/{price.output:g}",
         fall_back_at,

@@ -9,7 +9,7 @@ import pytest
 
 from broker.jobs import CompletionJob, TargetRef
 from routing.catalog import Catalog
-from routing.offload import BatchLine, decide_offload, group_lines
+from routing.offload import BatchLine, decide_offload, group_lines, parse_window
 from tests.routing.factories import catalog_data
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -186,3 +186,19 @@ def test_grouping_a_line_for_a_provider_without_batch_mode_is_an_error() -> None
     line = BatchLine(job_id="1", provider="beta", model="b1", key="k", size_bytes=1)
     with pytest.raises(ValueError, match="provider 'beta' has no batch mode"):
         group_lines([line], _catalog())
+
+
+def test_a_deadline_inside_the_margin_leaves_nothing() -> None:
+    decision = _decide(_job(deadline=NOW + timedelta(minutes=10)))
+    assert "which leaves nothing after the 30m00s margin" in decision.reason
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("24h", 86400), ("90m", 5400), ("2d", 172800)])
+def test_a_completion_window_reads_as_a_span(text: str, seconds: int) -> None:
+    assert parse_window(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize("text", ["", "24", "0h", "1.5h", "24 hours"])
+def test_a_malformed_completion_window_is_refused_naming_it(text: str) -> None:
+    with pytest.raises(ValueError, match="completion window"):
+        parse_window(text)
