@@ -127,12 +127,12 @@ def decide_offload(
     price = catalog.model(target.model).price
     batch_price = catalog.model(target.model).batch_price
     assert batch_price is not None
+    fall_back = fall_back_at.isoformat(timespec="seconds")
     return OffloadDecision(
         True,
         f"offloaded to {target.provider}'s batch API for {target.model}: the deadline is "
-        f"{_span(deadline - now)} away; unanswered by {fall_back_at.isoformat(timespec='seconds')} it goes "
-        f"synchronous; batch price {batch_price.input:g}/{batch_price.output:g} USD per M "
-        f"tokens against {price.input:g}/{price.output:g}",
+        f"{_span(deadline - now)} away; unanswered by {fall_back} it goes synchronous; batch price "
+        f"{batch_price.input:g}/{batch_price.output:g} USD per M tokens against {price.input:g}/{price.output:g}",
         fall_back_at,
     )
 
