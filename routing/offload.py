@@ -128,11 +128,15 @@ def decide_offload(
     batch_price = catalog.model(target.model).batch_price
     assert batch_price is not None
     fall_back = fall_back_at.isoformat(timespec="seconds")
+    prices = (
+        f"{batch_price.input:g}/{batch_price.output:g} USD per M tokens "
+        f"against {price.input:g}/{price.output:g}"
+    )
     return OffloadDecision(
         True,
         f"offloaded to {target.provider}'s batch API for {target.model}: the deadline is "
-        f"{_span(deadline - now)} away; unanswered by {fall_back} it goes synchronous; batch price "
-        f"{batch_price.input:g}/{batch_price.output:g} USD per M tokens against {price.input:g}/{price.output:g}",
+        f"{_span(deadline - now)} away; unanswered by {fall_back} it goes synchronous; "
+        f"batch price {prices}",
         fall_back_at,
     )
 
