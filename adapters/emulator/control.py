@@ -1,4 +1,6 @@
 """The emulator's control API under ``/_emulator/``: health, call counts, faults, latency, reset.
+(``/_emulator/batches``, how provider batches behave, lives in batches_routes.py; ``reset``
+leaves batches alone: ``DELETE /_emulator/batches`` clears them.)
 
 ``GET /_emulator/calls?times=1`` adds ``arrivals``: per provider, when its calls arrived (epoch
 seconds, oldest first), so that a test can measure a rate at the provider's side.
