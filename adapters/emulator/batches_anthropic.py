@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -21,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from adapters.emulator.anthropic_wire import AnthropicWire, anthropic_error_answer
 from adapters.emulator.batches_engine import BatchBook, EmulatedBatch, LineResult, LineSpec
-from adapters.emulator.wire import Answer
+from adapters.emulator.batches_http import NOT_JSON, json_body, refusal, respond, rfc3339
 
 __all__ = ["AnthropicBatches"]
 
@@ -30,16 +29,10 @@ _WINDOW_S = 24 * 3600
 _PATH = "/v1/messages/batches"
 
 
-def _answer(answer: Answer) -> Response:
-    return JSONResponse(dict(answer.body), status_code=answer.status, headers=dict(answer.headers))
-
 
 def _invalid(message: str) -> Response:
-    return _answer(anthropic_error_answer(400, "invalid_request_error", message))
+    return respond(anthropic_error_answer(400, "invalid_request_error", message))
 
-
-def _rfc3339(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
 class AnthropicBatches:
@@ -50,11 +43,10 @@ class AnthropicBatches:
         self.wire = AnthropicWire()
 
     async def create(self, request: Request) -> Response:
-        if (refused := self.wire.authenticate(request.headers)) is not None:
-            return _answer(refused)
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
+        if (refused := refusal(self.wire, request)) is not None:
+            return refused
+        body = await json_body(request)
+        if body is NOT_JSON:
             return _invalid("The request body is not valid JSON.")
         lines = _lines(body)
         if isinstance(lines, str):
@@ -69,8 +61,8 @@ class AnthropicBatches:
         return JSONResponse(_batch_object(batch, _root(request)))
 
     async def cancel(self, request: Request) -> Response:
-        if (refused := self.wire.authenticate(request.headers)) is not None:
-            return _answer(refused)
+        if (refused := refusal(self.wire, request)) is not None:
+            return refused
         batch = self.book.cancel(request.path_params["batch_id"], request.path_params["provider"])
         if batch is None:
             return _not_found(request.path_params["batch_id"])
@@ -86,15 +78,15 @@ class AnthropicBatches:
         return Response(text, media_type="application/binary")
 
     def _batch(self, request: Request) -> EmulatedBatch | Response:
-        if (refused := self.wire.authenticate(request.headers)) is not None:
-            return _answer(refused)
+        if (refused := refusal(self.wire, request)) is not None:
+            return refused
         batch = self.book.get(request.path_params["batch_id"], request.path_params["provider"])
         return _not_found(request.path_params["batch_id"]) if batch is None else batch
 
 
 def _not_found(batch_id: str) -> Response:
     message = f"No message batch with id {batch_id!r}."
-    return _answer(anthropic_error_answer(404, "not_found_error", message))
+    return respond(anthropic_error_answer(404, "not_found_error", message))
 
 
 def _root(request: Request) -> str:
@@ -138,10 +130,10 @@ def _batch_object(batch: EmulatedBatch, root: str) -> dict[str, Any]:
         "type": "message_batch",
         "processing_status": status,
         "request_counts": counts,
-        "created_at": _rfc3339(batch.created),
-        "expires_at": _rfc3339(batch.created + _WINDOW_S),
-        "ended_at": _rfc3339(batch.ended_at) if batch.ended_at is not None else None,
-        "cancel_initiated_at": _rfc3339(batch.cancel_requested_at)
+        "created_at": rfc3339(batch.created),
+        "expires_at": rfc3339(batch.created + _WINDOW_S),
+        "ended_at": rfc3339(batch.ended_at) if batch.ended_at is not None else None,
+        "cancel_initiated_at": rfc3339(batch.cancel_requested_at)
         if batch.cancel_requested_at is not None else None,
         "archived_at": None,
         "results_url": f"{root}{_PATH}/{batch.id}/results" if batch.ended_at is not None

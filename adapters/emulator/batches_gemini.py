@@ -13,15 +13,14 @@ bodies into its ``BatchJob`` (tests/adapters/emulator checks that).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from adapters.emulator.batches_engine import BatchBook, EmulatedBatch, LineResult, LineSpec
+from adapters.emulator.batches_http import NOT_JSON, json_body, refusal, respond, rfc3339
 from adapters.emulator.gemini_wire import GeminiWire, google_error
-from adapters.emulator.wire import Answer
 
 __all__ = ["GeminiBatches"]
 
@@ -40,12 +39,6 @@ _GRPC_CODES = {
 }
 
 
-def _answer(answer: Answer) -> Response:
-    return JSONResponse(dict(answer.body), status_code=answer.status, headers=dict(answer.headers))
-
-
-def _rfc3339(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
 class GeminiBatches:
@@ -56,31 +49,30 @@ class GeminiBatches:
         self.wire = GeminiWire()
 
     async def create(self, request: Request) -> Response:
-        if (refused := self.wire.authenticate(request.headers)) is not None:
-            return _answer(refused)
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            return _answer(google_error(400, "Invalid JSON payload received."))
+        if (refused := refusal(self.wire, request)) is not None:
+            return refused
+        body = await json_body(request)
+        if body is NOT_JSON:
+            return respond(google_error(400, "Invalid JSON payload received."))
         model = request.path_params["model"]
         lines = _lines(body, model)
         if isinstance(lines, str):
-            return _answer(google_error(400, lines))
+            return respond(google_error(400, lines))
         batch = self.book.create("", request.path_params["provider"], self.wire, lines)
         batch.extra.update(model=model, display_name=body["batch"].get("displayName", ""))
         return JSONResponse(_operation(batch))
 
     async def retrieve(self, request: Request) -> Response:
-        if (refused := self.wire.authenticate(request.headers)) is not None:
-            return _answer(refused)
+        if (refused := refusal(self.wire, request)) is not None:
+            return refused
         batch = self.book.get(request.path_params["batch_id"], request.path_params["provider"])
         if batch is None:
             return _not_found(request.path_params["batch_id"])
         return JSONResponse(_operation(batch))
 
     async def cancel(self, request: Request) -> Response:
-        if (refused := self.wire.authenticate(request.headers)) is not None:
-            return _answer(refused)
+        if (refused := refusal(self.wire, request)) is not None:
+            return refused
         batch = self.book.cancel(request.path_params["batch_id"], request.path_params["provider"])
         if batch is None:
             return _not_found(request.path_params["batch_id"])
@@ -88,7 +80,7 @@ class GeminiBatches:
 
 
 def _not_found(batch_id: str) -> Response:
-    return _answer(google_error(404, f"Batch batches/{batch_id} not found."))
+    return respond(google_error(404, f"Batch batches/{batch_id} not found."))
 
 
 def _lines(body: Any, model: str) -> list[LineSpec] | str:
@@ -124,8 +116,8 @@ def _operation(batch: EmulatedBatch) -> dict[str, Any]:
         "model": f"models/{batch.extra.get('model', '')}",
         "displayName": batch.extra.get("display_name", ""),
         "state": state,
-        "createTime": _rfc3339(batch.created),
-        "updateTime": _rfc3339(batch.ended_at or batch.created),
+        "createTime": rfc3339(batch.created),
+        "updateTime": rfc3339(batch.ended_at or batch.created),
         "batchStats": {
             "requestCount": str(len(batch.lines)),
             "successfulRequestCount": str(ok),
@@ -135,7 +127,7 @@ def _operation(batch: EmulatedBatch) -> dict[str, Any]:
     }
     operation: dict[str, Any] = {"name": name, "metadata": metadata, "done": False}
     if batch.ended_at is not None:
-        metadata["endTime"] = _rfc3339(batch.ended_at)
+        metadata["endTime"] = rfc3339(batch.ended_at)
         output = {"inlinedResponses": {"inlinedResponses": [
             _entry(result) for result in batch.results if result.answer is not None
         ]}}

@@ -19,8 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from adapters.emulator.batches_engine import BatchBook, EmulatedBatch, LineSpec, new_id
+from adapters.emulator.batches_http import NOT_JSON, json_body, refusal, respond
 from adapters.emulator.openai_wire import OpenAIWire, error_answer
-from adapters.emulator.wire import Answer
 
 __all__ = ["OpenAIBatches"]
 
@@ -34,12 +34,9 @@ _NEVER_RUN = {
 }
 
 
-def _answer(answer: Answer) -> Response:
-    return JSONResponse(dict(answer.body), status_code=answer.status, headers=dict(answer.headers))
-
 
 def _not_found(what: str, name: str) -> Response:
-    return _answer(error_answer(404, f"No {what} found with id '{name}'.", code="not_found"))
+    return respond(error_answer(404, f"No {what} found with id '{name}'.", code="not_found"))
 
 
 class OpenAIBatches:
@@ -50,42 +47,41 @@ class OpenAIBatches:
         self.wire = OpenAIWire()
 
     async def upload(self, request: Request) -> Response:
-        if (refused := self.wire.authenticate(request.headers)) is not None:
-            return _answer(refused)
+        if (refused := refusal(self.wire, request)) is not None:
+            return refused
         form = await request.form()
         upload, purpose = form.get("file"), form.get("purpose")
         if purpose != "batch" or upload is None or isinstance(upload, str):
             message = "Send a multipart body with a 'file' and purpose 'batch'."
-            return _answer(error_answer(400, message, param="purpose"))
+            return respond(error_answer(400, message, param="purpose"))
         stored = self.book.add_file(upload.filename or "upload.jsonl", purpose, await upload.read())
         return JSONResponse(self._file_object(stored.id))
 
     async def file(self, request: Request) -> Response:
-        if (refused := self.wire.authenticate(request.headers)) is not None:
-            return _answer(refused)
+        if (refused := refusal(self.wire, request)) is not None:
+            return refused
         file_id = request.path_params["file_id"]
         if file_id not in self.book.files:
             return _not_found("file", file_id)
         return JSONResponse(self._file_object(file_id))
 
     async def content(self, request: Request) -> Response:
-        if (refused := self.wire.authenticate(request.headers)) is not None:
-            return _answer(refused)
+        if (refused := refusal(self.wire, request)) is not None:
+            return refused
         stored = self.book.files.get(request.path_params["file_id"])
         if stored is None:
             return _not_found("file", request.path_params["file_id"])
         return Response(stored.content, media_type="application/octet-stream")
 
     async def create(self, request: Request) -> Response:
-        if (refused := self.wire.authenticate(request.headers)) is not None:
-            return _answer(refused)
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            return _answer(error_answer(400, "We could not parse the JSON body of your request."))
+        if (refused := refusal(self.wire, request)) is not None:
+            return refused
+        body = await json_body(request)
+        if body is NOT_JSON:
+            return respond(error_answer(400, "We could not parse the JSON body of your request."))
         problem = _create_problem(body, self.book)
         if problem is not None:
-            return _answer(error_answer(400, problem[1], param=problem[0]))
+            return respond(error_answer(400, problem[1], param=problem[0]))
         stored = self.book.files[body["input_file_id"]]
         lines, errors = _read_input(stored.content)
         failure = json.dumps(errors) if errors else None
@@ -95,16 +91,16 @@ class OpenAIBatches:
         return JSONResponse(self._batch_object(batch))
 
     async def retrieve(self, request: Request) -> Response:
-        if (refused := self.wire.authenticate(request.headers)) is not None:
-            return _answer(refused)
+        if (refused := refusal(self.wire, request)) is not None:
+            return refused
         batch = self.book.get(request.path_params["batch_id"], request.path_params["provider"])
         if batch is None:
             return _not_found("batch", request.path_params["batch_id"])
         return JSONResponse(self._batch_object(batch))
 
     async def cancel(self, request: Request) -> Response:
-        if (refused := self.wire.authenticate(request.headers)) is not None:
-            return _answer(refused)
+        if (refused := refusal(self.wire, request)) is not None:
+            return refused
         batch = self.book.cancel(request.path_params["batch_id"], request.path_params["provider"])
         if batch is None:
             return _not_found("batch", request.path_params["batch_id"])

@@ -38,10 +38,25 @@ def send(client: Client, call: HttpCall) -> _Response:
     return response
 
 
-def _poll(client: Client, call: HttpCall, parse: Callable[[bytes], BatchStatus],
-          tick: Callable[[], None]) -> tuple[BatchStatus, bytes]:
+Call = Callable[[str, AdapterTarget, str], HttpCall]
+
+
+def _create_and_wait(
+    client: Client,
+    create: HttpCall,
+    calls: tuple[Callable[[bytes], BatchStatus], Call, Call],
+    target: AdapterTarget,
+    tick: Callable[[], None],
+    cancel: Callable[[], None] | None,
+) -> tuple[BatchStatus, bytes]:
+    """Create the batch, cancel it if asked (after ``cancel()``), poll it until it ends."""
+    parse, status_call, cancel_call = calls
+    batch_id = parse(send(client, create).content).batch_id
+    if cancel is not None:
+        cancel()  # e.g. move the clock: the cancel arrives after that
+        send(client, cancel_call(batch_id, target, KEY))
     for _ in range(200):
-        body = send(client, call).content
+        body = send(client, status_call(batch_id, target, KEY)).content
         status = parse(body)
         if status.state == "ended":
             return status, body
@@ -60,13 +75,9 @@ def run_openai(
     uploaded = client.post(upload.url, headers=dict(upload.headers), data=dict(upload.fields),
                            files={"file": (upload.filename, upload.content)})
     assert uploaded.status_code == 200, uploaded.content
-    created = send(client, openai_batch.create_call(uploaded.json()["id"], target, KEY, None))
-    batch_id = openai_batch.parse_status(created.content).batch_id
-    if cancel is not None:
-        cancel()  # e.g. move the clock: the cancel arrives after that
-        send(client, openai_batch.cancel_call(batch_id, target, KEY))
-    status, _ = _poll(client, openai_batch.status_call(batch_id, target, KEY),
-                      openai_batch.parse_status, tick)
+    create = openai_batch.create_call(uploaded.json()["id"], target, KEY, None)
+    calls = (openai_batch.parse_status, openai_batch.status_call, openai_batch.cancel_call)
+    status, _ = _create_and_wait(client, create, calls, target, tick, cancel)
     files = [send(client, openai_batch.file_content_call(file_id, target, KEY)).content
              for file_id in status.results]
     return openai_batch.parse_results([i.custom_id for i in items], status, files, target)
@@ -79,13 +90,10 @@ def run_anthropic(
     tick: Callable[[], None],
     cancel: Callable[[], None] | None = None,
 ) -> list[LineOutcome]:
-    created = send(client, anthropic_batch.create_call(items, target, KEY))
-    batch_id = anthropic_batch.parse_status(created.content).batch_id
-    if cancel is not None:
-        cancel()  # e.g. move the clock: the cancel arrives after that
-        send(client, anthropic_batch.cancel_call(batch_id, target, KEY))
-    status, _ = _poll(client, anthropic_batch.status_call(batch_id, target, KEY),
-                      anthropic_batch.parse_status, tick)
+    create = anthropic_batch.create_call(items, target, KEY)
+    calls = (anthropic_batch.parse_status, anthropic_batch.status_call,
+             anthropic_batch.cancel_call)
+    status, _ = _create_and_wait(client, create, calls, target, tick, cancel)
     content = send(client, anthropic_batch.results_call(status.results[0], KEY)).content
     return anthropic_batch.parse_results([i.custom_id for i in items], status, content, target)
 
@@ -97,11 +105,7 @@ def run_gemini(
     tick: Callable[[], None],
     cancel: Callable[[], None] | None = None,
 ) -> list[LineOutcome]:
-    created = send(client, gemini_batch.create_call(items, target, KEY, "cascade-test"))
-    batch_id = gemini_batch.parse_status(created.content).batch_id
-    if cancel is not None:
-        cancel()  # e.g. move the clock: the cancel arrives after that
-        send(client, gemini_batch.cancel_call(batch_id, target, KEY))
-    _, body = _poll(client, gemini_batch.status_call(batch_id, target, KEY),
-                    gemini_batch.parse_status, tick)
+    create = gemini_batch.create_call(items, target, KEY, "cascade-test")
+    calls = (gemini_batch.parse_status, gemini_batch.status_call, gemini_batch.cancel_call)
+    _, body = _create_and_wait(client, create, calls, target, tick, cancel)
     return gemini_batch.parse_outcomes([i.custom_id for i in items], body, target)

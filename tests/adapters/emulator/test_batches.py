@@ -6,7 +6,7 @@ google-genai ``BatchJob`` as ``batches._BatchJob_from_mldev`` reads it)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +16,6 @@ from starlette.testclient import TestClient
 from adapters.anthropic import AnthropicMessagesAdapter
 from adapters.base import Adapter, AdapterTarget
 from adapters.batch_api.outcomes import BatchItem, LineOutcome
-from adapters.emulator import EmulatorConfig, create_app
-from adapters.emulator.app import emulator_state
 from adapters.errors import RateLimited
 from adapters.gemini import GeminiAdapter
 from adapters.openai_chat import OpenAIChatAdapter
@@ -49,18 +47,6 @@ FLAVOURS = [
 ]
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(1_800_000_000.0)
-
-
-@pytest.fixture
-def client(clock: Clock) -> Iterator[TestClient]:
-    app = create_app(EmulatorConfig())
-    emulator_state(app).clock = clock
-    with TestClient(app) as test_client:
-        yield test_client
-
 
 def _items(count: int) -> list[BatchItem]:
     return [
@@ -75,37 +61,37 @@ def _states(outcomes: Sequence[LineOutcome]) -> list[str]:
     return [outcome.state for outcome in outcomes]
 
 
-def _sync_answer(client: TestClient, flavour: Flavour, item: BatchItem) -> Any:
+def _sync_answer(clocked: TestClient, flavour: Flavour, item: BatchItem) -> Any:
     call = flavour.adapter.build_request(item.request, flavour.target, KEY)
-    response = send(client, call)
+    response = send(clocked, call)
     return flavour.adapter.parse_response(200, {}, response.content, flavour.target)
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS, ids=lambda f: f.name)
 def test_a_completed_batch_answers_each_line_as_the_synchronous_call_does(
-    client: TestClient, clock: Clock, flavour: Flavour
+    clocked: TestClient, clock: Clock, flavour: Flavour
 ) -> None:
-    client.post("/_emulator/batches", json={"completion_delay_s": 30})
+    clocked.post("/_emulator/batches", json={"completion_delay_s": 30})
     items = _items(4)
-    outcomes = flavour.run(client, items, flavour.target, lambda: clock.advance(10))
+    outcomes = flavour.run(clocked, items, flavour.target, lambda: clock.advance(10))
     assert _states(outcomes) == ["succeeded"] * 4
     for item, outcome in zip(items, outcomes, strict=True):
-        assert outcome.answer == _sync_answer(client, flavour, item)
+        assert outcome.answer == _sync_answer(clocked, flavour, item)
     # each line is counted at the emulator once, under its custom_id as the job id (the
     # synchronous calls above carry no job id header)
-    calls = client.get("/_emulator/calls").json()
+    calls = clocked.get("/_emulator/calls").json()
     assert calls["by_job"] == {item.custom_id: 1 for item in items}
     assert calls["total"] == 8
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS, ids=lambda f: f.name)
 def test_lines_picked_by_the_fault_rules_fail_with_the_synchronous_error_class(
-    client: TestClient, clock: Clock, flavour: Flavour
+    clocked: TestClient, clock: Clock, flavour: Flavour
 ) -> None:
-    client.post("/_emulator/faults", json={"rules": [
+    clocked.post("/_emulator/faults", json={"rules": [
         {"provider": flavour.target.provider, "kind": "rate_limit", "fraction": 0.5},
     ]})
-    outcomes = flavour.run(client, _items(4), flavour.target, lambda: clock.advance(1))
+    outcomes = flavour.run(clocked, _items(4), flavour.target, lambda: clock.advance(1))
     assert _states(outcomes) == ["errored", "succeeded"] * 2 or _states(outcomes) == [
         "succeeded", "errored"] * 2
     assert all(isinstance(o.error, RateLimited) for o in outcomes if o.state == "errored")
@@ -113,22 +99,22 @@ def test_lines_picked_by_the_fault_rules_fail_with_the_synchronous_error_class(
 
 @pytest.mark.parametrize("flavour", FLAVOURS, ids=lambda f: f.name)
 def test_an_expired_batch_keeps_its_answers_and_reports_the_unfinished_lines_expired(
-    client: TestClient, clock: Clock, flavour: Flavour
+    clocked: TestClient, clock: Clock, flavour: Flavour
 ) -> None:
-    client.post("/_emulator/batches",
+    clocked.post("/_emulator/batches",
                 json={"completion_delay_s": 5, "expire": True, "unfinished_fraction": 0.3})
-    outcomes = flavour.run(client, _items(10), flavour.target, lambda: clock.advance(5))
+    outcomes = flavour.run(clocked, _items(10), flavour.target, lambda: clock.advance(5))
     assert _states(outcomes) == ["succeeded"] * 7 + ["expired"] * 3
-    assert client.get("/_emulator/calls").json()["total"] == 7
+    assert clocked.get("/_emulator/calls").json()["total"] == 7
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS, ids=lambda f: f.name)
 def test_a_cancelled_batch_keeps_what_ran_and_reports_the_rest_cancelled(
-    client: TestClient, clock: Clock, flavour: Flavour
+    clocked: TestClient, clock: Clock, flavour: Flavour
 ) -> None:
-    client.post("/_emulator/batches", json={"completion_delay_s": 100})
+    clocked.post("/_emulator/batches", json={"completion_delay_s": 100})
     # the cancel arrives half-way: two of the four lines have run by then
-    outcomes = flavour.run(client, _items(4), flavour.target, lambda: clock.advance(1),
+    outcomes = flavour.run(clocked, _items(4), flavour.target, lambda: clock.advance(1),
                            cancel=lambda: clock.advance(50))
     assert _states(outcomes) == ["succeeded", "succeeded", "cancelled", "cancelled"]
-    assert client.get("/_emulator/calls").json()["total"] == 2
+    assert clocked.get("/_emulator/calls").json()["total"] == 2

@@ -6,10 +6,8 @@ line's body), anthropic ``MessageBatch``/``MessageBatchIndividualResponse``, and
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
 from google.genai import batches as genai_batches
 from google.genai import types as genai_types
@@ -18,8 +16,6 @@ from openai.types.chat import ChatCompletion
 from pydantic import BaseModel
 from starlette.testclient import TestClient
 
-from adapters.emulator import EmulatorConfig, create_app
-from adapters.emulator.app import emulator_state
 from tests.routing.factories import Clock
 
 OPENAI = {"Authorization": "Bearer sk-test"}
@@ -33,18 +29,6 @@ def _chat_line(custom_id: str, model: str = "gpt-5.4") -> str:
                        "body": body})
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(1_800_000_000.0)
-
-
-@pytest.fixture
-def client(clock: Clock) -> Iterator[TestClient]:
-    app = create_app(EmulatorConfig())
-    emulator_state(app).clock = clock
-    with TestClient(app) as test_client:
-        yield test_client
-
 
 def _strict(model: type[BaseModel], body: dict[str, Any]) -> None:
     """Validates, and names no field the type lacks (the SDKs' models allow extras)."""
@@ -52,12 +36,12 @@ def _strict(model: type[BaseModel], body: dict[str, Any]) -> None:
     assert set(body) <= set(model.model_fields), set(body) - set(model.model_fields)
 
 
-def _openai_batch(client: TestClient, lines: list[str]) -> str:
+def _openai_batch(clocked: TestClient, lines: list[str]) -> str:
     content = "".join(line + "\n" for line in lines).encode()
-    uploaded = client.post("/openai/v1/files", headers=OPENAI, data={"purpose": "batch"},
+    uploaded = clocked.post("/openai/v1/files", headers=OPENAI, data={"purpose": "batch"},
                            files={"file": ("in.jsonl", content)})
     _strict(FileObject, uploaded.json())
-    created = client.post("/openai/v1/batches", headers=OPENAI, json={
+    created = clocked.post("/openai/v1/batches", headers=OPENAI, json={
         "input_file_id": uploaded.json()["id"], "endpoint": "/v1/chat/completions",
         "completion_window": "24h"})
     _strict(Batch, created.json())
@@ -65,51 +49,51 @@ def _openai_batch(client: TestClient, lines: list[str]) -> str:
 
 
 def test_openai_batch_bodies_are_sdk_batches_from_start_to_end(
-    client: TestClient, clock: Clock
+    clocked: TestClient, clock: Clock
 ) -> None:
-    client.post("/_emulator/batches", json={"completion_delay_s": 10, "expire": True,
+    clocked.post("/_emulator/batches", json={"completion_delay_s": 10, "expire": True,
                                             "unfinished_fraction": 0.5})
-    client.post("/_emulator/faults", json={"rules": [{"provider": "openai", "first_n": 1}]})
-    batch_id = _openai_batch(client, [_chat_line(f"r{n}") for n in range(4)])
-    assert client.get(f"/openai/v1/batches/{batch_id}", headers=OPENAI).json()["status"] == (
+    clocked.post("/_emulator/faults", json={"rules": [{"provider": "openai", "first_n": 1}]})
+    batch_id = _openai_batch(clocked, [_chat_line(f"r{n}") for n in range(4)])
+    assert clocked.get(f"/openai/v1/batches/{batch_id}", headers=OPENAI).json()["status"] == (
         "in_progress")
     clock.advance(10)
-    ended = client.get(f"/openai/v1/batches/{batch_id}", headers=OPENAI).json()
+    ended = clocked.get(f"/openai/v1/batches/{batch_id}", headers=OPENAI).json()
     _strict(Batch, ended)
     assert ended["status"] == "expired"
     assert ended["request_counts"] == {"total": 4, "completed": 1, "failed": 3}
-    output = client.get(f"/openai/v1/files/{ended['output_file_id']}/content", headers=OPENAI)
-    errors = client.get(f"/openai/v1/files/{ended['error_file_id']}/content", headers=OPENAI)
+    output = clocked.get(f"/openai/v1/files/{ended['output_file_id']}/content", headers=OPENAI)
+    errors = clocked.get(f"/openai/v1/files/{ended['error_file_id']}/content", headers=OPENAI)
     (answered,) = [json.loads(line) for line in output.text.splitlines()]
     ChatCompletion.model_validate(answered["response"]["body"])
     failed = [json.loads(line) for line in errors.text.splitlines()]
     assert [line["response"]["status_code"] if line["response"] else line["error"]["code"]
             for line in failed] == [503, "batch_expired", "batch_expired"]
-    _strict(FileObject, client.get(f"/openai/v1/files/{ended['error_file_id']}",
+    _strict(FileObject, clocked.get(f"/openai/v1/files/{ended['error_file_id']}",
                                    headers=OPENAI).json())
 
 
-def test_openai_cancel_answers_cancelling_then_cancelled(client: TestClient) -> None:
-    client.post("/_emulator/batches", json={"completion_delay_s": 60})
-    batch_id = _openai_batch(client, [_chat_line("a")])
-    cancelling = client.post(f"/openai/v1/batches/{batch_id}/cancel", headers=OPENAI).json()
+def test_openai_cancel_answers_cancelling_then_cancelled(clocked: TestClient) -> None:
+    clocked.post("/_emulator/batches", json={"completion_delay_s": 60})
+    batch_id = _openai_batch(clocked, [_chat_line("a")])
+    cancelling = clocked.post(f"/openai/v1/batches/{batch_id}/cancel", headers=OPENAI).json()
     _strict(Batch, cancelling)
     assert cancelling["status"] == "cancelling"
-    cancelled = client.get(f"/openai/v1/batches/{batch_id}", headers=OPENAI).json()
+    cancelled = clocked.get(f"/openai/v1/batches/{batch_id}", headers=OPENAI).json()
     _strict(Batch, cancelled)
     assert cancelled["status"] == "cancelled" and cancelled["cancelled_at"] is not None
 
 
 def test_openai_input_with_a_bad_line_fails_the_batch_naming_the_line(
-    client: TestClient,
+    clocked: TestClient,
 ) -> None:
-    batch_id = _openai_batch(client, [_chat_line("a"), "not json", _chat_line("a")])
-    failed = client.get(f"/openai/v1/batches/{batch_id}", headers=OPENAI).json()
+    batch_id = _openai_batch(clocked, [_chat_line("a"), "not json", _chat_line("a")])
+    failed = clocked.get(f"/openai/v1/batches/{batch_id}", headers=OPENAI).json()
     _strict(Batch, failed)
     assert failed["status"] == "failed"
     assert [(e["code"], e["line"]) for e in failed["errors"]["data"]] == [
         ("invalid_json", 2), ("duplicate_custom_id", 3)]
-    assert client.get("/_emulator/calls").json()["total"] == 0
+    assert clocked.get("/_emulator/calls").json()["total"] == 0
 
 
 def _anthropic_params(text: str) -> dict[str, Any]:
@@ -118,25 +102,25 @@ def _anthropic_params(text: str) -> dict[str, Any]:
 
 
 def test_anthropic_batch_bodies_are_sdk_message_batches_and_results(
-    client: TestClient, clock: Clock
+    clocked: TestClient, clock: Clock
 ) -> None:
-    client.post("/_emulator/batches", json={"completion_delay_s": 9, "expire": True,
+    clocked.post("/_emulator/batches", json={"completion_delay_s": 9, "expire": True,
                                             "unfinished_fraction": 0.3})
-    client.post("/_emulator/faults", json={"rules": [
+    clocked.post("/_emulator/faults", json={"rules": [
         {"provider": "anthropic", "status": 529, "first_n": 1}]})
     requests = [{"custom_id": f"r{n}", "params": _anthropic_params(f"hi {n}")} for n in range(3)]
-    created = client.post("/anthropic/v1/messages/batches", headers=ANTHROPIC,
+    created = clocked.post("/anthropic/v1/messages/batches", headers=ANTHROPIC,
                           json={"requests": requests}).json()
     _strict(MessageBatch, created)
     assert created["processing_status"] == "in_progress" and created["results_url"] is None
     clock.advance(9)
-    ended = client.get(f"/anthropic/v1/messages/batches/{created['id']}",
+    ended = clocked.get(f"/anthropic/v1/messages/batches/{created['id']}",
                        headers=ANTHROPIC).json()
     _strict(MessageBatch, ended)
     assert ended["processing_status"] == "ended"
     assert ended["request_counts"] == {"processing": 0, "succeeded": 1, "errored": 1,
                                        "canceled": 0, "expired": 1}
-    results = client.get(ended["results_url"], headers=ANTHROPIC)
+    results = clocked.get(ended["results_url"], headers=ANTHROPIC)
     lines = [json.loads(line) for line in results.text.splitlines()]
     for line in lines:
         _strict(MessageBatchIndividualResponse, line)
@@ -144,24 +128,24 @@ def test_anthropic_batch_bodies_are_sdk_message_batches_and_results(
     assert lines[0]["result"]["error"]["error"]["type"] == "overloaded_error"
 
 
-def test_anthropic_refuses_a_repeated_custom_id_whole(client: TestClient) -> None:
+def test_anthropic_refuses_a_repeated_custom_id_whole(clocked: TestClient) -> None:
     requests = [{"custom_id": "same", "params": _anthropic_params("x")}] * 2
-    refused = client.post("/anthropic/v1/messages/batches", headers=ANTHROPIC,
+    refused = clocked.post("/anthropic/v1/messages/batches", headers=ANTHROPIC,
                           json={"requests": requests})
     assert refused.status_code == 400
     assert "requests.1.custom_id" in refused.json()["error"]["message"]
 
 
-def test_anthropic_cancel_answers_canceling_then_ended(client: TestClient) -> None:
-    client.post("/_emulator/batches", json={"completion_delay_s": 60})
-    created = client.post("/anthropic/v1/messages/batches", headers=ANTHROPIC,
+def test_anthropic_cancel_answers_canceling_then_ended(clocked: TestClient) -> None:
+    clocked.post("/_emulator/batches", json={"completion_delay_s": 60})
+    created = clocked.post("/anthropic/v1/messages/batches", headers=ANTHROPIC,
                           json={"requests": [{"custom_id": "a",
                                               "params": _anthropic_params("x")}]}).json()
     path = f"/anthropic/v1/messages/batches/{created['id']}"
-    canceling = client.post(f"{path}/cancel", headers=ANTHROPIC).json()
+    canceling = clocked.post(f"{path}/cancel", headers=ANTHROPIC).json()
     _strict(MessageBatch, canceling)
     assert canceling["processing_status"] == "canceling"
-    ended = client.get(path, headers=ANTHROPIC).json()
+    ended = clocked.get(path, headers=ANTHROPIC).json()
     assert ended["processing_status"] == "ended" and ended["request_counts"]["canceled"] == 1
 
 
@@ -169,19 +153,19 @@ def _gemini_job(body: dict[str, Any]) -> genai_types.BatchJob:
     return genai_types.BatchJob.model_validate(genai_batches._BatchJob_from_mldev(body))
 
 
-def test_gemini_batch_bodies_read_as_genai_batch_jobs(client: TestClient, clock: Clock) -> None:
-    client.post("/_emulator/batches", json={"completion_delay_s": 4})
-    client.post("/_emulator/faults", json={"rules": [
+def test_gemini_batch_bodies_read_as_genai_batch_jobs(clocked: TestClient, clock: Clock) -> None:
+    clocked.post("/_emulator/batches", json={"completion_delay_s": 4})
+    clocked.post("/_emulator/faults", json={"rules": [
         {"provider": "google", "kind": "rate_limit", "first_n": 1}]})
     requests = [{"request": {"contents": [{"role": "user", "parts": [{"text": f"hi {n}"}]}]},
                  "metadata": {"key": f"r{n}"}} for n in range(2)]
-    created = client.post("/google/v1beta/models/gemini-2.5-flash:batchGenerateContent",
+    created = clocked.post("/google/v1beta/models/gemini-2.5-flash:batchGenerateContent",
                           headers=GOOGLE, json={"batch": {"displayName": "t", "inputConfig": {
                               "requests": {"requests": requests}}}}).json()
     job = _gemini_job(created)
     assert job.state == genai_types.JobState.JOB_STATE_RUNNING
     clock.advance(4)
-    ended = client.get(f"/google/v1beta/{created['name']}", headers=GOOGLE).json()
+    ended = clocked.get(f"/google/v1beta/{created['name']}", headers=GOOGLE).json()
     job = _gemini_job(ended)
     assert job.state == genai_types.JobState.JOB_STATE_SUCCEEDED
     assert job.model == "models/gemini-2.5-flash"
@@ -192,28 +176,28 @@ def test_gemini_batch_bodies_read_as_genai_batch_jobs(client: TestClient, clock:
     assert second.metadata == {"key": "r1"}
 
 
-def test_gemini_cancel_ends_the_batch_cancelled(client: TestClient) -> None:
-    client.post("/_emulator/batches", json={"completion_delay_s": 60})
+def test_gemini_cancel_ends_the_batch_cancelled(clocked: TestClient) -> None:
+    clocked.post("/_emulator/batches", json={"completion_delay_s": 60})
     requests = [{"request": {"contents": [{"parts": [{"text": "hi"}]}]}}]
-    created = client.post("/google/v1beta/models/gemini-2.5-flash:batchGenerateContent",
+    created = clocked.post("/google/v1beta/models/gemini-2.5-flash:batchGenerateContent",
                           headers=GOOGLE, json={"batch": {"inputConfig": {
                               "requests": {"requests": requests}}}}).json()
-    assert client.post(f"/google/v1beta/{created['name']}:cancel", headers=GOOGLE).json() == {}
-    ended = client.get(f"/google/v1beta/{created['name']}", headers=GOOGLE).json()
+    assert clocked.post(f"/google/v1beta/{created['name']}:cancel", headers=GOOGLE).json() == {}
+    ended = clocked.get(f"/google/v1beta/{created['name']}", headers=GOOGLE).json()
     assert _gemini_job(ended).state == genai_types.JobState.JOB_STATE_CANCELLED
 
 
-def test_batch_endpoints_refuse_a_call_without_a_key(client: TestClient) -> None:
-    assert client.post("/openai/v1/batches", json={}).status_code == 401
-    assert client.post("/anthropic/v1/messages/batches", json={}).status_code == 401
-    assert client.get("/google/v1beta/batches/x").status_code in (400, 401, 403)
+def test_batch_endpoints_refuse_a_call_without_a_key(clocked: TestClient) -> None:
+    assert clocked.post("/openai/v1/batches", json={}).status_code == 401
+    assert clocked.post("/anthropic/v1/messages/batches", json={}).status_code == 401
+    assert clocked.get("/google/v1beta/batches/x").status_code in (400, 401, 403)
 
 
-def test_the_batch_control_validates_its_settings_and_lists_batches(client: TestClient) -> None:
-    refused = client.post("/_emulator/batches", json={"unfinished_fraction": 2})
+def test_the_batch_control_validates_its_settings_and_lists_batches(clocked: TestClient) -> None:
+    refused = clocked.post("/_emulator/batches", json={"unfinished_fraction": 2})
     assert refused.status_code == 422
     assert refused.json()["error"]["fields"][0]["field"] == "unfinished_fraction"
-    _openai_batch(client, [_chat_line("a")])
-    listed = client.get("/_emulator/batches").json()
+    _openai_batch(clocked, [_chat_line("a")])
+    listed = clocked.get("/_emulator/batches").json()
     assert [(b["provider"], b["lines"]) for b in listed["batches"]] == [("openai", 1)]
-    assert client.delete("/_emulator/batches").json()["batches"] == []
+    assert clocked.delete("/_emulator/batches").json()["batches"] == []
