@@ -57,6 +57,12 @@ def _items(count: int) -> list[BatchItem]:
     ]
 
 
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "The weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}},
+                   "required": ["city"]}}}
+
+
 def _states(outcomes: Sequence[LineOutcome]) -> list[str]:
     return [outcome.state for outcome in outcomes]
 
@@ -72,9 +78,14 @@ def test_a_completed_batch_answers_each_line_as_the_synchronous_call_does(
     clocked: TestClient, clock: Clock, flavour: Flavour
 ) -> None:
     clocked.post("/_emulator/batches", json={"completion_delay_s": 30})
-    items = _items(4)
+    tool_use = BatchItem("line-3", CompletionRequest.model_validate({
+        "messages": [{"role": "user", "content": "Weather in Paris?"}],
+        "tools": [WEATHER], "tool_choice": "required", "max_tokens": 50}))
+    items = [*_items(3), tool_use]
     outcomes = flavour.run(clocked, items, flavour.target, lambda: clock.advance(10))
     assert _states(outcomes) == ["succeeded"] * 4
+    tool_answer = outcomes[3].answer
+    assert tool_answer is not None and tool_answer.choices[0].message.tool_calls
     for item, outcome in zip(items, outcomes, strict=True):
         assert outcome.answer == _sync_answer(clocked, flavour, item)
     # each line is counted at the emulator once, under its custom_id as the job id (the

@@ -128,6 +128,21 @@ def test_anthropic_batch_bodies_are_sdk_message_batches_and_results(
     assert lines[0]["result"]["error"]["error"]["type"] == "overloaded_error"
 
 
+def test_anthropic_line_with_invalid_params_is_errored_as_the_messages_api_would(
+    clocked: TestClient,
+) -> None:
+    params = {"model": "claude-haiku-4-5", "messages": [{"role": "user", "content": "x"}]}
+    created = clocked.post("/anthropic/v1/messages/batches", headers=ANTHROPIC, json={
+        "requests": [{"custom_id": "a", "params": params}]}).json()
+    ended = clocked.get(f"/anthropic/v1/messages/batches/{created['id']}",
+                        headers=ANTHROPIC).json()
+    (line,) = clocked.get(ended["results_url"], headers=ANTHROPIC).text.splitlines()
+    result = MessageBatchIndividualResponse.model_validate_json(line).result
+    assert result.type == "errored"
+    assert result.error.error.type == "invalid_request_error"
+    assert "max_tokens" in result.error.error.message
+
+
 def test_anthropic_refuses_a_repeated_custom_id_whole(clocked: TestClient) -> None:
     requests = [{"custom_id": "same", "params": _anthropic_params("x")}] * 2
     refused = clocked.post("/anthropic/v1/messages/batches", headers=ANTHROPIC,
