@@ -27,6 +27,7 @@ from adapters.batch_api.outcomes import (
     LineOutcome,
     check_custom_ids,
     complete_outcomes,
+    json_size,
 )
 from adapters.errors import ProviderError, ServerError
 from adapters.http_response import read_json_object
@@ -34,6 +35,7 @@ from adapters.http_response import read_json_object
 __all__ = [
     "cancel_call",
     "create_call",
+    "line_sizes",
     "parse_results",
     "parse_status",
     "results_call",
@@ -74,14 +76,24 @@ def _batches(target: AdapterTarget) -> str:
     return f"{target.base_url.rstrip('/')}/v1/messages/batches"
 
 
-def create_call(items: Sequence[BatchItem], target: AdapterTarget, api_key: str) -> HttpCall:
-    """The create call; InvalidRequest for a line the synchronous adapter refuses."""
+def _requests(items: Sequence[BatchItem], target: AdapterTarget) -> list[dict[str, Any]]:
     check_custom_ids(items)
-    requests = [
+    return [
         {"custom_id": item.custom_id, "params": request_body(item.request, target)}
         for item in items
     ]
-    return HttpCall("POST", _batches(target), _headers(api_key), {"requests": requests})
+
+
+def create_call(items: Sequence[BatchItem], target: AdapterTarget, api_key: str) -> HttpCall:
+    """The create call; InvalidRequest for a line the synchronous adapter refuses."""
+    body = {"requests": _requests(items, target)}
+    return HttpCall("POST", _batches(target), _headers(api_key), body)
+
+
+def line_sizes(items: Sequence[BatchItem], target: AdapterTarget) -> list[int]:
+    """Each request's bytes in the create body as JSON is sent (for
+    routing.offload.group_lines, against the provider's byte limit)."""
+    return [json_size(entry) for entry in _requests(items, target)]
 
 
 def status_call(batch_id: str, target: AdapterTarget, api_key: str) -> HttpCall:

@@ -29,13 +29,21 @@ from adapters.batch_api.outcomes import (
     LineOutcome,
     check_custom_ids,
     complete_outcomes,
+    json_size,
 )
 from adapters.errors import ProviderError, ServerError
 from adapters.gemini import GeminiAdapter
 from adapters.gemini.request import API_VERSION, request_body
 from adapters.http_response import read_json_object
 
-__all__ = ["cancel_call", "create_call", "parse_outcomes", "parse_status", "status_call"]
+__all__ = [
+    "cancel_call",
+    "create_call",
+    "line_sizes",
+    "parse_outcomes",
+    "parse_status",
+    "status_call",
+]
 
 _ADAPTER = GeminiAdapter()
 _STATES: Mapping[str, BatchState] = {
@@ -56,19 +64,28 @@ def _root(target: AdapterTarget) -> str:
     return f"{target.base_url.rstrip('/')}/{API_VERSION}"
 
 
+def _requests(items: Sequence[BatchItem]) -> list[dict[str, Any]]:
+    check_custom_ids(items)
+    return [
+        {"request": request_body(item.request), "metadata": {"key": item.custom_id}}
+        for item in items
+    ]
+
+
+def line_sizes(items: Sequence[BatchItem]) -> list[int]:
+    """Each inline request's bytes in the create body as JSON is sent (for
+    routing.offload.group_lines, against the provider's byte limit)."""
+    return [json_size(entry) for entry in _requests(items)]
+
+
 def create_call(
     items: Sequence[BatchItem], target: AdapterTarget, api_key: str, display_name: str
 ) -> HttpCall:
     """The create call; InvalidRequest for a line the synchronous adapter refuses."""
-    check_custom_ids(items)
-    requests = [
-        {"request": request_body(item.request), "metadata": {"key": item.custom_id}}
-        for item in items
-    ]
     body = {
         "batch": {
             "displayName": display_name,
-            "inputConfig": {"requests": {"requests": requests}},
+            "inputConfig": {"requests": {"requests": _requests(items)}},
         }
     }
     model = target.model_id.removeprefix("models/")

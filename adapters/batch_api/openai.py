@@ -40,6 +40,7 @@ __all__ = [
     "create_call",
     "file_content_call",
     "input_lines",
+    "line_sizes",
     "parse_results",
     "parse_status",
     "status_call",
@@ -81,6 +82,12 @@ def input_lines(items: Sequence[BatchItem], target: AdapterTarget) -> list[str]:
         line = {"custom_id": item.custom_id, "method": "POST", "url": ENDPOINT, "body": body}
         lines.append(json.dumps(line, separators=(",", ":"), ensure_ascii=False))
     return lines
+
+
+def line_sizes(lines: Sequence[str]) -> list[int]:
+    """Each input line's bytes in the uploaded file, its newline included (for
+    routing.offload.group_lines, against the provider's byte limit)."""
+    return [len(line.encode()) + 1 for line in lines]
 
 
 def upload_call(lines: Sequence[str], target: AdapterTarget, api_key: str) -> FileUpload:

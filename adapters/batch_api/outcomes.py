@@ -9,6 +9,7 @@ the synchronous adapter's error table, or a state that says the provider never r
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ __all__ = [
     "LineState",
     "check_custom_ids",
     "complete_outcomes",
+    "json_size",
 ]
 
 LineState = Literal["succeeded", "errored", "expired", "cancelled", "unfinished"]
@@ -126,3 +128,9 @@ def _unreported(custom_id: str, status: BatchStatus) -> LineOutcome:
         return LineOutcome(custom_id, "cancelled")
     # ended without a word about the line: the provider ran out of its window
     return LineOutcome(custom_id, "expired")
+
+
+def json_size(value: object) -> int:
+    """Bytes of ``value`` as JSON with the default separators and ASCII escapes: never fewer
+    than an HTTP client sends (httpx writes compact JSON), so a batch sized by it fits."""
+    return len(json.dumps(value).encode())

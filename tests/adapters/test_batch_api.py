@@ -269,3 +269,18 @@ def test_gemini_states_and_a_cancelled_or_running_batch() -> None:
     assert [o.state for o in cancelled] == ["cancelled"]
     assert gemini_batch.status_call("batches/b1", GEMINI, "k").url.endswith("/v1beta/batches/b1")
     assert gemini_batch.cancel_call("b1", GEMINI, "k").url.endswith("/batches/b1:cancel")
+
+
+def test_line_sizes_measure_what_each_provider_batch_carries() -> None:
+    items = _items("a", "b")
+    lines = openai_batch.input_lines(items, OPENAI)
+    sizes = openai_batch.line_sizes(lines)
+    assert sum(sizes) == len(openai_batch.upload_call(lines, OPENAI, "k").content)
+    anthropic_sizes = anthropic_batch.line_sizes(items, ANTHROPIC)
+    body = anthropic_batch.create_call(items, ANTHROPIC, "k").json
+    assert anthropic_sizes == [len(json.dumps(r).encode()) for r in body["requests"]]
+    gemini_sizes = gemini_batch.line_sizes(items)
+    assert len(gemini_sizes) == 2 and all(size > 0 for size in gemini_sizes)
+    # the sizes never undercount the body a client sends in compact JSON
+    compact = json.dumps(dict(body), separators=(",", ":")).encode()
+    assert sum(anthropic_sizes) >= len(compact) - len('{"requests":[]}')
