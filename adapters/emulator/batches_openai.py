@@ -84,10 +84,10 @@ class OpenAIBatches:
             return respond(error_answer(400, problem[1], param=problem[0]))
         stored = self.book.files[body["input_file_id"]]
         lines, errors = _read_input(stored.content)
-        failure = json.dumps(errors) if errors else None
+        failure = f"{len(errors)} input line(s) refused" if errors else None
         batch = self.book.create("batch_", request.path_params["provider"], self.wire, lines,
                                  failure)
-        batch.extra.update(input_file_id=stored.id, metadata=body.get("metadata"))
+        batch.extra.update(input_file_id=stored.id, metadata=body.get("metadata"), errors=errors)
         return JSONResponse(self._batch_object(batch))
 
     async def retrieve(self, request: Request) -> Response:
@@ -137,9 +137,8 @@ class OpenAIBatches:
             "error_file_id": None,
         }
         if batch.failure is not None:
-            errors = json.loads(batch.failure)
             body.update(status="failed", failed_at=created,
-                        errors={"object": "list", "data": errors},
+                        errors={"object": "list", "data": meta["errors"]},
                         request_counts={"total": 0, "completed": 0, "failed": 0})
             return body
         body.update(_progress(batch), in_progress_at=created)
@@ -151,7 +150,7 @@ class OpenAIBatches:
 
     def _write_results(self, batch: EmulatedBatch, body: dict[str, Any]) -> None:
         ended = int(batch.ended_at or batch.created)
-        status = "completed" if batch.ending == "completed" else str(batch.ending)
+        status = str(batch.ending)
         body["status"] = status
         body[{"completed": "completed_at", "expired": "expired_at",
               "cancelled": "cancelled_at"}[status]] = ended
@@ -164,7 +163,6 @@ class OpenAIBatches:
                 stored = self.book.add_file(f"{batch.id}_{name}.jsonl", "batch_output", content)
                 batch.extra[name] = stored.id
             body[name] = batch.extra[name]
-
 
 
 def _create_problem(body: Any, book: BatchBook) -> tuple[str, str] | None:
