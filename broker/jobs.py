@@ -134,6 +134,9 @@ class RoutingNeeds(_Strict):
     # Providers whose targets go first, in this order; the others follow as planned.
     provider_order: tuple[str, ...] = ()
     max_price: MaxPrice | None = None
+    # "auto": the job may wait for a provider's batch API (half price) when its deadline or its
+    # batch's completion window leaves the time (routing/offload.py); "never" opts out.
+    offload: Literal["auto", "never"] = "auto"
 
     @model_validator(mode="after")
     def _tier_xor_model(self) -> RoutingNeeds:

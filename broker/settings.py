@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     # plans a job. Workers check circuits and caps again before every call, so stale state
     # costs a skipped hop at most; 0 reads Redis for every submit.
     live_state_max_age_s: float = Field(default=1.0, ge=0)
+    # Offload to a provider's batch API (routing/offload.py): the time kept before a job's
+    # deadline for its synchronous route, and the least a provider batch is given before it.
+    # Most provider batches end within the hour (Anthropic's and Gemini's batch pages).
+    offload_margin_s: float = Field(default=1800.0, ge=0)
+    offload_min_wait_s: float = Field(default=3600.0, ge=0)
 
     @model_validator(mode="after")
     def _waits_below_visibility_timeout(self) -> Settings:

@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from broker.jobs import Capability
+from routing.batch_facts import BatchLimits, batch_problems
 from routing.circuit import CircuitPolicy
 from routing.rate_limit import RateLimitConfig
 
@@ -136,6 +137,8 @@ class ProviderConfig(_Frozen):
     # Shared by every worker through Redis (routing/rate_limit.py, routing/circuit_store.py).
     rate_limit: RateLimitConfig | None = None
     circuit: CircuitPolicy = CircuitPolicy()
+    # The provider's own batch API and its documented limits; None: no offload to it.
+    batch: BatchLimits | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -195,6 +198,8 @@ class ModelConfig(_Frozen):
     max_output_tokens: int | None = Field(default=None, gt=0)
     price: Price
     quality: float | None = Field(default=None, ge=0, le=1)
+    # Set: the model may go through its provider's batch API, billed at this price.
+    batch_price: Price | None = None
 
     @model_validator(mode="after")
     def _output_fits_window(self) -> ModelConfig:
@@ -242,6 +247,8 @@ class Catalog(_Frozen):
     profiles: dict[str, Profile] = Field(default_factory=dict)
     # tenant name -> caps; "*" applies to every tenant not named
     tenant_caps: dict[str, SpendCaps] = Field(default_factory=dict)
+    # Tenants whose jobs never go to a provider's batch API (routing/offload.py).
+    offload_opt_out_tenants: frozenset[str] = frozenset()
 
     @model_validator(mode="after")
     def _consistent(self) -> Catalog:
@@ -251,6 +258,7 @@ class Catalog(_Frozen):
             *self._cycle_problems(),
             *self._escalation_problems(),
             *self._untiered_problems(),
+            *batch_problems(self.models, self.providers),
         ]
         if problems:
             # One custom error with every problem, each led by its path, so a caller fixes all

@@ -18,6 +18,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.types import Receive, Scope, Send
 
+from adapters.emulator.batches_engine import BatchBook
+from adapters.emulator.batches_routes import batch_control_routes, batch_routes
 from adapters.emulator.config import EmulatorConfig
 from adapters.emulator.content import Prompt, make_reply
 from adapters.emulator.control import control_routes
@@ -65,13 +67,15 @@ def create_app(
 ) -> Starlette:
     """A fresh emulator app with its own state, started from ``config``."""
     state = EmulatorState(config or EmulatorConfig())
+    batches = BatchBook(state)
 
     async def provider_call(request: Request) -> Response:
         return await _handle_call(state, routes, request)
 
     app = Starlette(
         routes=[
-            Mount("/_emulator", routes=control_routes(state)),
+            Mount("/_emulator", routes=[*control_routes(state), *batch_control_routes(batches)]),
+            *batch_routes(batches),
             Route("/{provider}/{rest:path}", provider_call, methods=_ALL_METHODS),
         ]
     )

@@ -1,4 +1,6 @@
 """The emulator's control API under ``/_emulator/``: health, call counts, faults, latency, reset.
+(``/_emulator/batches``, how provider batches behave, lives in batches_routes.py; ``reset``
+leaves batches alone: ``DELETE /_emulator/batches`` clears them.)
 
 ``POST /_emulator/faults`` takes ``{"rules": [...]}`` (``faults.FaultRule``: error statuses, rate
 limits, hangs, disconnects, and for streamed calls ``slow_first_token``, ``stall``, ``cut``,
@@ -28,7 +30,7 @@ from adapters.emulator.faults import FaultRules
 from adapters.emulator.state import EmulatorState
 from broker.jobs import format_validation_error
 
-__all__ = ["control_routes"]
+__all__ = ["control_routes", "read_body"]
 
 _Model = TypeVar("_Model", bound=BaseModel)
 _YES = frozenset({"1", "true", "yes"})
@@ -106,3 +108,8 @@ async def _read(request: Request, model: type[_Model]) -> _Model | Response:
             for field, _, message in (line.partition(": ") for line in text.splitlines())
         ]
         return JSONResponse({"error": {"message": text, "fields": fields}}, 422)
+
+
+async def read_body(request: Request, model: type[_Model]) -> _Model | Response:
+    """``_read`` for the control endpoints other modules add (batches_routes.py)."""
+    return await _read(request, model)

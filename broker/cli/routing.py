@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -93,7 +94,13 @@ def _route_job(options: dict[str, Any], prompt: str) -> Any:
     if options["max_tokens"] is not None:
         request["max_tokens"] = options["max_tokens"]
     request.update(_parameters(options["params"]))
-    data = {"needs": needs, "request": request, "envelope": {"tenant": options["tenant"]}}
+    if options["no_offload"]:
+        needs["offload"] = "never"
+    envelope: dict[str, Any] = {"tenant": options["tenant"]}
+    if options["deadline_in"] is not None:
+        deadline = datetime.now(UTC) + timedelta(seconds=options["deadline_in"])
+        envelope["deadline"] = deadline.isoformat()
+    data = {"needs": needs, "request": request, "envelope": envelope}
     try:
         return CompletionJob.model_validate(data)
     except ValidationError as exc:
@@ -132,6 +139,9 @@ def _parameters(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--non-critical", is_flag=True, help="the job may be moved off near-cap providers")
 @click.option("--live/--no-live", default=True, show_default=True,
               help="read spend caps and latencies from Redis")
+@click.option("--deadline-in", type=float, help="the job's deadline, seconds from now")
+@click.option("--window", help="a batch's completion window, e.g. 24h")
+@click.option("--no-offload", is_flag=True, help="the job opts out of provider batch APIs")
 @click.pass_context
 def route_command(ctx: click.Context, /, prompt: str, live: bool, **options: Any) -> None:
     """Explain the plan for PROMPT: each candidate, its estimate, why it was kept or dropped."""
@@ -140,6 +150,7 @@ def route_command(ctx: click.Context, /, prompt: str, live: bool, **options: Any
 
     catalog = catalog_or_exit(ctx)
     job = _route_job(options, prompt)
+    window = _window(options["window"])
     state, source = (
         _live_state(ctx.obj.settings(), catalog, job.envelope.tenant)
         if live
@@ -162,6 +173,37 @@ def route_command(ctx: click.Context, /, prompt: str, live: bool, **options: Any
             f"for {row.prompt_tokens:,} prompt [{prompt_token_method(catalog.model(row.model))}]"
             f" + {row.output_tokens:,} output tokens{latency} -> {verdict}"
         )
+    if planned.targets:
+        click.echo(_offload_line(ctx, job, planned.targets[0], catalog, window))
+
+
+def _window(text: str | None) -> timedelta | None:
+    from routing.offload import parse_window
+
+    try:
+        return parse_window(text) if text is not None else None
+    except ValueError as exc:
+        errors.print(f"refused: --window: {exc}", markup=False, highlight=False)
+        sys.exit(EXIT_REFUSED)
+
+
+def _offload_line(
+    ctx: click.Context, job: Any, target: Any, catalog: Any, completion_window: timedelta | None
+) -> str:
+    """Whether the first target's batch API would take the job, and why."""
+    from routing.offload import decide_offload
+
+    settings = ctx.obj.settings()
+    decision = decide_offload(
+        job,
+        target,
+        catalog,
+        now=datetime.now(UTC),
+        margin=timedelta(seconds=settings.offload_margin_s),
+        min_wait=timedelta(seconds=settings.offload_min_wait_s),
+        completion_window=completion_window,
+    )
+    return f"offload: {decision.reason}"
 
 
 def _plan_order(row: Any) -> tuple[int, int]:

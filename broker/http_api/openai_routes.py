@@ -23,9 +23,9 @@ from starlette.routing import Route
 from broker.batches import BatchIncomplete, BatchInputError, UnknownBatch
 from broker.client import SubmitError
 from broker.http_api.errors import ApiError, not_found
-from broker.http_api.openai_compat import CompatError, job_inputs, result_headers
 from broker.http_api.file_index import FileIndex
 from broker.http_api.file_purposes import batch_input_problem, upload_purpose
+from broker.http_api.openai_compat import CompatError, job_inputs, result_headers
 from broker.http_api.state import ApiState, state_of, tenant_of
 from broker.http_api.streams import batch_events, wait_result
 from broker.jobs import FailedResult
