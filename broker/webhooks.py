@@ -136,9 +136,14 @@ class WebhookRegistry:
         self.keys = keys
         self.ttl_s = ttl_s
 
-    def watch(self, subject: str, url: str, tenant: str) -> None:
+    def check_url(self, url: str) -> None:
+        """Raise ValueError naming the reason unless ``url`` may receive webhooks. Callers
+        check before they write anything, so that a refused URL leaves nothing behind."""
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"webhook URL must be http(s): {url!r}")
+
+    def watch(self, subject: str, url: str, tenant: str) -> None:
+        self.check_url(url)
         pipe = self.redis.pipeline(transaction=True)
         pipe.hset(self.keys.webhook(subject), mapping={"url": url, "tenant": tenant})
         pipe.expire(self.keys.webhook(subject), self.ttl_s)

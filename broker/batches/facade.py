@@ -65,6 +65,8 @@ class Batches:
 
         Raises BatchInputError (nothing enqueued) naming the bad lines.
         """
+        if webhook_url:
+            self.webhooks.check_url(webhook_url)
         batch_id = batch_id or new_batch_id()
         parsed = parse_batch_lines(
             lines,
