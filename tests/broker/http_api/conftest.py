@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import redis
+from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from broker.catalog_file import load_catalog
@@ -37,25 +38,33 @@ def api_redis(redis_url: str) -> Iterator[redis.Redis]:
     connection.close()
 
 
+@contextmanager
+def api_app(redis_url: str, **overrides: Any) -> Iterator[Starlette]:
+    """The API application on the session's Redis (database 11), no webhook dispatcher."""
+    settings = Settings(
+        redis_url=f"{redis_url.rsplit('/', 1)[0]}/{_DB}",
+        config=CATALOG,
+        profile="emulated",
+        emulator_url="http://127.0.0.1:9",
+        **overrides,
+    )
+    catalog = load_catalog(CATALOG, "emulated", emulator_url=settings.emulator_url)
+    tenants = TenantDirectory.from_keys({"acme": [KEY_A], "globex": [KEY_B]})
+    with closing(CascadeClient(settings, catalog)) as client:
+        yield create_app(client, tenants, webhooks=False)
+
+
 @pytest.fixture
 def make_api(api_redis: redis.Redis, redis_url: str) -> ApiFactory:
     """``with make_api(**settings) as http:`` an API whose settings are ``settings``."""
 
     @contextmanager
     def started(**overrides: Any) -> Iterator[TestClient]:
-        settings = Settings(
-            redis_url=f"{redis_url.rsplit('/', 1)[0]}/{_DB}",
-            config=CATALOG,
-            profile="emulated",
-            emulator_url="http://127.0.0.1:9",
-            **overrides,
-        )
-        catalog = load_catalog(CATALOG, "emulated", emulator_url=settings.emulator_url)
-        tenants = TenantDirectory.from_keys({"acme": [KEY_A], "globex": [KEY_B]})
-        with closing(CascadeClient(settings, catalog)) as client:
-            app = create_app(client, tenants, webhooks=False)
-            with TestClient(app, raise_server_exceptions=False) as http:
-                yield http
+        with (
+            api_app(redis_url, **overrides) as app,
+            TestClient(app, raise_server_exceptions=False) as http,
+        ):
+            yield http
 
     return started
 
