@@ -3,6 +3,8 @@ bound and its setting, and nothing written."""
 
 from __future__ import annotations
 
+from typing import cast
+
 import redis
 
 from tests.broker.http_api.conftest import AUTH_A, ApiFactory, batch_line, job_body
@@ -60,6 +62,11 @@ def test_a_json_body_over_the_cap_is_a_413_and_nothing_is_enqueued(
     assert api_redis.dbsize() == 0
 
 
+def _not_files(client: redis.Redis) -> list[bytes]:
+    keys = cast(list[bytes], client.keys())
+    return [key for key in keys if not key.startswith(b"cascade:file:")]
+
+
 def _create_batch(make_api: ApiFactory, content: bytes, **settings: int) -> tuple[int, str]:
     with make_api(**settings) as api:
         upload = api.post(
@@ -89,7 +96,7 @@ def test_a_batch_of_more_lines_than_allowed_is_refused_and_nothing_is_enqueued(
 
     assert status == 400
     assert "CASCADE_BATCH_MAX_LINES" in message
-    assert [key for key in api_redis.keys() if not key.startswith(b"cascade:file:")] == []
+    assert _not_files(api_redis) == []
 
 
 def test_a_batch_line_that_is_not_utf8_is_refused_naming_its_line(
@@ -102,4 +109,4 @@ def test_a_batch_line_that_is_not_utf8_is_refused_naming_its_line(
 
     assert status == 400
     assert message.startswith("line 2: not valid UTF-8")
-    assert [key for key in api_redis.keys() if not key.startswith(b"cascade:file:")] == []
+    assert _not_files(api_redis) == []
