@@ -131,9 +131,7 @@ def seconds(value: Any, name: str, *, maximum: float) -> float:
     """A number of seconds given in JSON: finite, not negative; above ``maximum`` it is cut
     to ``maximum`` (the longest any wait lasts)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ApiError(
-            400, f"{name} must be a number of seconds, not {_kind(value)}", param=name
-        )
+        raise ApiError(400, f"{name} must be a number of seconds, not {_kind(value)}", param=name)
     return _bounded(float(value), name, maximum)
 
 

@@ -103,6 +103,4 @@ async def chat_completions(request: Request) -> Response:
     return JSONResponse(result.model_dump(mode="json"), headers=headers)
 
 
-
-
 ROUTES = [Route("/v1/chat/completions", chat_completions, methods=["POST"])]
