@@ -3,6 +3,10 @@ resetting the providers' shared health, and waiting for a condition."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -13,7 +17,7 @@ import redis
 
 from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
-from broker.local_stack import LocalStack
+from broker.local_stack import LocalStack, free_port
 from broker.settings import Settings
 
 __all__ = [
@@ -22,6 +26,7 @@ __all__ = [
     "client_for",
     "forget_provider_health",
     "fresh_emulator",
+    "serve_api",
     "wait_for",
 ]
 
@@ -104,3 +109,32 @@ def fresh_emulator(stack: LocalStack) -> Iterator[Emulator]:
     forget_provider_health(stack.redis_url or "")
     yield control
     control.reset()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def serve_api(stack: LocalStack, *options: str) -> Iterator[str]:
+    """``cascade api`` as a real uvicorn process on the stack, until the block ends; its URL."""
+    port = free_port()
+    log = stack.log_path("api").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "broker", "api", "--port", str(port), *options],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=stack.env(),
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(f"{base}/openapi.json"), 20, "the API answers")
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+        log.close()

@@ -5,10 +5,6 @@ real Redis; no worker runs, so every job stays queued and every wait lasts its w
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +13,8 @@ import httpx
 import pytest
 import redis
 
-from broker.local_stack import LocalStack, free_port
-from tests.integration.support import wait_for
+from broker.local_stack import LocalStack
+from tests.integration.support import serve_api
 
 pytestmark = pytest.mark.integration
 
@@ -42,31 +38,11 @@ def api(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         "CASCADE_EMULATOR_URL": "http://127.0.0.1:9",
     }
     logs = tmp_path_factory.mktemp("api-waits-logs")
-    with LocalStack(config=CATALOG, redis_url=url, log_dir=logs, extra_env=env) as stack:
-        port = free_port()
-        log = stack.log_path("api").open("ab")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "broker", "api", "--port", str(port), "--no-webhooks"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=stack.env(),
-            start_new_session=True,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            wait_for(lambda: _answers(f"{base}/openapi.json"), 20, "the API answers")
-            yield base
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=20)
-            log.close()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
+    with (
+        LocalStack(config=CATALOG, redis_url=url, log_dir=logs, extra_env=env) as stack,
+        serve_api(stack, "--no-webhooks") as base,
+    ):
+        yield base
 
 
 async def _tenant_b_submits_while_a_waits(api: str) -> tuple[float, list[int], int, int]:

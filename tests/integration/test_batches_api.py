@@ -5,8 +5,6 @@ SDK, an SSE reader and a webhook receiver."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -21,9 +19,9 @@ import openai
 import pytest
 import redis
 
-from broker.local_stack import LocalStack, free_port
+from broker.local_stack import LocalStack
 from broker.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, verify_signature
-from tests.integration.support import wait_for
+from tests.integration.support import serve_api, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -61,23 +59,8 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 @pytest.fixture(scope="module")
 def api(stack: LocalStack) -> Iterator[str]:
-    port = free_port()
-    log = stack.log_path("api").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "broker", "api", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=stack.env(),
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _answers(f"{base}/openapi.json"), 20)
+    with serve_api(stack) as base:
         yield base
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-        log.close()
 
 
 @pytest.fixture()
@@ -119,13 +102,6 @@ def receiver() -> Iterator[Receiver]:
     found = Receiver()
     yield found
     found.server.shutdown()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _upload(sdk: openai.OpenAI, lines: list[str]) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import redis
+from httpx2 import Response
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
@@ -88,3 +89,19 @@ def batch_line(custom_id: str) -> str:
     return json.dumps(
         {"custom_id": custom_id, "method": "POST", "url": "/v1/chat/completions", "body": body}
     )
+
+
+def upload(api: TestClient, content: bytes) -> Response:
+    """``POST /v1/files`` of ``content`` as tenant A's batch input."""
+    return api.post(
+        "/v1/files",
+        headers=AUTH_A,
+        files={"file": ("in.jsonl", content)},
+        data={"purpose": "batch"},
+    )
+
+
+def create_batch(api: TestClient, file_id: str, **fields: Any) -> Response:
+    """``POST /v1/batches`` of an uploaded file as tenant A, with ``fields`` besides."""
+    body = {"input_file_id": file_id, "endpoint": "/v1/chat/completions", **fields}
+    return api.post("/v1/batches", headers=AUTH_A, json=body)

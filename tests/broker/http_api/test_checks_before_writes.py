@@ -5,17 +5,11 @@ from __future__ import annotations
 import redis
 from starlette.testclient import TestClient
 
-from tests.broker.http_api.conftest import AUTH_A, batch_line, job_body
+from tests.broker.http_api.conftest import AUTH_A, batch_line, create_batch, job_body, upload
 
 
 def _upload(api: TestClient, lines: list[str]) -> str:
-    content = ("\n".join(lines) + "\n").encode()
-    response = api.post(
-        "/v1/files",
-        headers=AUTH_A,
-        files={"file": ("in.jsonl", content)},
-        data={"purpose": "batch"},
-    )
+    response = upload(api, ("\n".join(lines) + "\n").encode())
     assert response.status_code == 200, response.text
     file_id: str = response.json()["id"]
     return file_id
@@ -57,16 +51,7 @@ def test_a_batch_with_a_file_webhook_is_refused_and_none_of_its_jobs_is_enqueued
     file_id = _upload(api, [batch_line(f"r{i}") for i in range(20)])
     before = set(api_redis.keys())
 
-    response = api.post(
-        "/v1/batches",
-        headers=AUTH_A,
-        json={
-            "input_file_id": file_id,
-            "endpoint": "/v1/chat/completions",
-            "completion_window": "24h",
-            "metadata": {"webhook_url": "file:///etc/passwd"},
-        },
-    )
+    response = create_batch(api, file_id, metadata={"webhook_url": "file:///etc/passwd"})
 
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "metadata.webhook_url"
@@ -79,16 +64,7 @@ def test_a_batch_whose_metadata_is_not_strings_is_refused_and_nothing_is_enqueue
     file_id = _upload(api, [batch_line("r1")])
     before = set(api_redis.keys())
 
-    response = api.post(
-        "/v1/batches",
-        headers=AUTH_A,
-        json={
-            "input_file_id": file_id,
-            "endpoint": "/v1/chat/completions",
-            "completion_window": "24h",
-            "metadata": {"webhook_url": 7},
-        },
-    )
+    response = create_batch(api, file_id, metadata={"webhook_url": 7})
 
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "metadata.webhook_url"

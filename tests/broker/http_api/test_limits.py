@@ -7,19 +7,21 @@ from typing import cast
 
 import redis
 
-from tests.broker.http_api.conftest import AUTH_A, ApiFactory, batch_line, job_body
+from tests.broker.http_api.conftest import (
+    AUTH_A,
+    ApiFactory,
+    batch_line,
+    create_batch,
+    job_body,
+    upload,
+)
 
 
 def test_an_upload_over_the_cap_is_a_413_naming_the_setting_and_nothing_is_stored(
     make_api: ApiFactory, api_redis: redis.Redis
 ) -> None:
     with make_api(api_max_upload_bytes=1000) as api:
-        response = api.post(
-            "/v1/files",
-            headers=AUTH_A,
-            files={"file": ("in.jsonl", b"x" * 200_000)},
-            data={"purpose": "batch"},
-        )
+        response = upload(api, b"x" * 200_000)
 
     assert response.status_code == 413
     assert "CASCADE_API_MAX_UPLOAD_BYTES" in response.json()["error"]["message"]
@@ -30,18 +32,7 @@ def test_an_upload_just_over_the_cap_is_refused_and_one_at_the_cap_is_stored(
     make_api: ApiFactory, api_redis: redis.Redis
 ) -> None:
     with make_api(api_max_upload_bytes=1000) as api:
-        over = api.post(
-            "/v1/files",
-            headers=AUTH_A,
-            files={"file": ("in.jsonl", b"x" * 1001)},
-            data={"purpose": "batch"},
-        )
-        at = api.post(
-            "/v1/files",
-            headers=AUTH_A,
-            files={"file": ("in.jsonl", b"x" * 1000)},
-            data={"purpose": "batch"},
-        )
+        over, at = upload(api, b"x" * 1001), upload(api, b"x" * 1000)
 
     assert (over.status_code, at.status_code) == (413, 200)
     assert at.json()["bytes"] == 1000
@@ -69,21 +60,7 @@ def _not_files(client: redis.Redis) -> list[bytes]:
 
 def _create_batch(make_api: ApiFactory, content: bytes, **settings: int) -> tuple[int, str]:
     with make_api(**settings) as api:
-        upload = api.post(
-            "/v1/files",
-            headers=AUTH_A,
-            files={"file": ("in.jsonl", content)},
-            data={"purpose": "batch"},
-        )
-        response = api.post(
-            "/v1/batches",
-            headers=AUTH_A,
-            json={
-                "input_file_id": upload.json()["id"],
-                "endpoint": "/v1/chat/completions",
-                "completion_window": "24h",
-            },
-        )
+        response = create_batch(api, upload(api, content).json()["id"])
     return response.status_code, response.json()["error"]["message"]
 
 

@@ -13,7 +13,14 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
-from tests.broker.http_api.conftest import AUTH_A, ApiFactory, batch_line, job_body
+from tests.broker.http_api.conftest import (
+    AUTH_A,
+    ApiFactory,
+    batch_line,
+    create_batch,
+    job_body,
+    upload,
+)
 
 BODY_ROUTES = ["/v1/jobs", "/v1/jobs/wait", "/v1/chat/completions", "/v1/batches"]
 
@@ -199,19 +206,10 @@ def test_a_batch_line_nested_1000_deep_is_a_400_naming_its_line(
     api: TestClient, api_redis: redis.Redis
 ) -> None:
     content = ("\n".join([batch_line("r1"), "[" * 1000 + "]" * 1000]) + "\n").encode()
-    upload = api.post(
-        "/v1/files",
-        headers=AUTH_A,
-        files={"file": ("in.jsonl", content)},
-        data={"purpose": "batch"},
-    )
+    file_id = upload(api, content).json()["id"]
     before = set(api_redis.keys())
 
-    response = api.post(
-        "/v1/batches",
-        headers=AUTH_A,
-        json={"input_file_id": upload.json()["id"], "endpoint": "/v1/chat/completions"},
-    )
+    response = create_batch(api, file_id)
 
     error = _refused(response, "nested too deep")
     assert error["message"].startswith("line 2:")
