@@ -7,7 +7,7 @@ loop's thread with no ``await`` between the check and the count, so no lock is n
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 from broker.http_api.errors import ApiError
 
@@ -65,7 +65,7 @@ class WaitSlots:
             self._held.pop(tenant, None)
 
 
-async def released_after(events: AsyncIterator[str], slot: WaitSlot) -> AsyncIterator[str]:
+async def released_after(events: AsyncIterator[str], slot: WaitSlot) -> AsyncGenerator[str, None]:
     """``events``, giving ``slot`` back when the stream ends, fails or is dropped."""
     try:
         async for event in events:
