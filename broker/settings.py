@@ -103,3 +103,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return tuple(item for item in value.replace(" ", ",").split(",") if item)
         return value
+
+    # --- what one HTTP API request may carry (docs/operations.md, "Limits") ---------------
+    # OpenAI's Batch API takes an input file of up to 50,000 requests and 200 MB
+    # (platform.openai.com/docs/api-reference/batch/create, "input_file_id"); cascade's files
+    # exist only to feed batches, so an upload is held to the same size.
+    api_max_upload_bytes: int = Field(default=200 * 1024 * 1024, ge=1)
+    batch_max_lines: int = Field(default=50_000, ge=1)
+    # A JSON body (a job, a chat completion, a wait): inline images make them large, but
+    # nothing legitimate comes near this.
+    api_max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
+    api_max_json_depth: int = Field(default=64, ge=2)
+    # Waits (jobs/wait, ?wait=, chat completions, event streams) hold no thread, but each holds
+    # a Redis subscription: one tenant may hold this many at once in one API process.
+    api_max_waits_per_tenant: int = Field(default=100, ge=1)
+    api_max_wait_s: float = Field(default=600.0, gt=0)

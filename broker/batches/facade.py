@@ -91,6 +91,8 @@ class Batches:
             raise ValueError(f"tenant: {problem}")
         if batch_id is not None and (problem := id_problem(batch_id, BATCH_ID_MAX)) is not None:
             raise ValueError(f"batch_id: {problem}")
+        if webhook_url:
+            self.webhooks.check_url(webhook_url)
         batch_id = batch_id or new_batch_id()
         parsed = parse_batch_lines(
             lines,

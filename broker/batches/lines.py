@@ -113,6 +113,8 @@ def _line_object(text: str) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _Refused("(line)", f"not valid JSON: {exc.msg} at column {exc.colno}") from exc
+    except RecursionError as exc:
+        raise _Refused("(line)", "JSON nested too deep") from exc
     if not isinstance(data, dict):
         raise _Refused("(line)", "must be a JSON object")
     for key in data:

@@ -7,6 +7,7 @@ process unless ``webhooks=False`` (then run ``cascade webhooks`` somewhere).
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,14 +21,24 @@ from starlette.schemas import SchemaGenerator
 
 from broker.batches import Batches
 from broker.client import CascadeClient
-from broker.http_api import files_list_routes, jobs_routes, models_routes, openai_routes
-from broker.http_api.errors import ApiError, api_error_response
+from broker.http_api import (
+    batch_routes,
+    files_list_routes,
+    files_routes,
+    jobs_routes,
+    models_routes,
+    openai_routes,
+)
+from broker.http_api.errors import ApiError, api_error_response, unexpected_error_response
 from broker.http_api.route_errors import http_error_response
 from broker.http_api.state import ApiState
 from broker.http_api.tenants import TenantDirectory
+from broker.http_api.wait_slots import WaitSlots
 from broker.webhooks import WebhookDispatcher
 
-__all__ = ["OPENAPI_INFO", "create_app", "webhook_dispatcher"]
+__all__ = ["OPENAPI_INFO", "create_app", "openapi_document", "webhook_dispatcher"]
+
+_PATH_PARAMETER = re.compile(r"{(\w+)}")
 
 OPENAPI_INFO: dict[str, Any] = {
     "openapi": "3.0.3",
@@ -76,6 +87,23 @@ def webhook_dispatcher(batches: Batches, tenants: TenantDirectory) -> WebhookDis
     )
 
 
+def openapi_document(schemas: SchemaGenerator, routes: list[Any]) -> dict[str, Any]:
+    """The OpenAPI document, every operation declaring the parameters of its path (Starlette
+    leaves them out, and a fuzzer cannot call an operation whose path it cannot fill in)."""
+    document = schemas.get_schema(routes=routes)
+    for path, operations in document.get("paths", {}).items():
+        names = _PATH_PARAMETER.findall(path)
+        for operation in operations.values():
+            declared = operation.setdefault("parameters", [])
+            known = {(p.get("name"), p.get("in")) for p in declared}
+            declared[:0] = [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                for name in names
+                if (name, "path") not in known
+            ]
+    return document
+
+
 def create_app(
     client: CascadeClient,
     tenants: TenantDirectory,
@@ -87,7 +115,7 @@ def create_app(
 
     async def openapi(request: Request) -> Response:
         # Starlette's OpenAPIResponse renders YAML; /openapi.json is JSON.
-        return JSONResponse(schemas.get_schema(routes=request.app.routes))
+        return JSONResponse(openapi_document(schemas, request.app.routes))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -100,6 +128,8 @@ def create_app(
             webhooks=batches.webhooks,
             aredis=aredis,
             default_timeout_s=default_timeout_s,
+            max_timeout_s=client.settings.api_max_wait_s,
+            waits=WaitSlots(client.settings.api_max_waits_per_tenant),
         )
         dispatcher = webhook_dispatcher(batches, tenants) if webhooks else None
         running = dispatcher.start_thread() if dispatcher else None
@@ -113,13 +143,19 @@ def create_app(
 
     routes = [
         *openai_routes.ROUTES,
+        *files_routes.ROUTES,
         *files_list_routes.ROUTES,
+        *batch_routes.ROUTES,
         *models_routes.ROUTES,
         *jobs_routes.ROUTES,
         Route("/openapi.json", openapi, include_in_schema=False),
     ]
     return Starlette(
         routes=routes,
-        exception_handlers={ApiError: api_error_response, HTTPException: http_error_response},
+        exception_handlers={
+            ApiError: api_error_response,
+            HTTPException: http_error_response,
+            Exception: unexpected_error_response,
+        },
         lifespan=lifespan,
     )

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-__all__ = ["ApiError", "api_error_response", "not_found"]
+__all__ = [
+    "ApiError",
+    "api_error_response",
+    "not_found",
+    "unexpected_error_response",
+]
+
+log = structlog.get_logger("cascade.http_api")
 
 
 class ApiError(Exception):
@@ -46,3 +54,22 @@ async def api_error_response(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     error = {"message": exc.message, "type": exc.type, "param": exc.param, "code": exc.code}
     return JSONResponse({"error": error, **exc.extra}, status_code=exc.status, headers=exc.headers)
+
+
+async def unexpected_error_response(request: Request, exc: Exception) -> Response:
+    """A bug, answered in the same shape as every other error (an SDK raises its usual
+    InternalServerError) and logged with its traceback; the message gives nothing away."""
+    log.error(
+        "api.unexpected_error",
+        method=request.method,
+        path=request.url.path,
+        error_class=type(exc).__name__,
+        exc_info=exc,
+    )
+    error = {
+        "message": "internal error: the request failed unexpectedly; it has been logged",
+        "type": "server_error",
+        "param": None,
+        "code": "internal_error",
+    }
+    return JSONResponse({"error": error}, status_code=500)

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from broker.http_api.errors import ApiError
 from broker.http_api.file_index import FileIndex
 from broker.http_api.file_purposes import UPLOAD_PURPOSES
-from broker.http_api.openai_routes import _file_object
+from broker.http_api.files_routes import _file_object
 from broker.http_api.state import ApiState, state_of, tenant_of
 
 __all__ = ["ROUTES", "file_index"]

@@ -1,9 +1,12 @@
 """cascade's native job routes: submit one job, read it (optionally waiting), wait for many,
-and subscribe to one over Server-Sent Events. A job of another tenant is a 404."""
+and subscribe to one over Server-Sent Events. A job of another tenant is a 404.
+
+Waits run on the event loop (redis.asyncio pub/sub), never in a thread, and each tenant holds
+at most ``CASCADE_API_MAX_WAITS_PER_TENANT`` of them at once.
+"""
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -13,9 +16,10 @@ from starlette.routing import Route
 
 from broker.client import IdConflict, SubmitError
 from broker.http_api.errors import ApiError, not_found
-from broker.http_api.openai_routes import json_body, timeout_of
+from broker.http_api.inputs import json_body, request_timeout, seconds
 from broker.http_api.state import ApiState, state_of, tenant_of
-from broker.http_api.streams import job_events, wait_result
+from broker.http_api.streams import job_events, wait_many, wait_result
+from broker.http_api.wait_slots import released_after
 from broker.ids import is_valid_id
 
 __all__ = ["ROUTES"]
@@ -23,28 +27,45 @@ __all__ = ["ROUTES"]
 _MAX_WAIT_IDS = 10_000
 
 
-def _owned(state: ApiState, job_ids: list[str], tenant: str) -> list[str]:
+async def _foreign(state: ApiState, job_ids: list[str], tenant: str) -> list[str]:
     """The ids among ``job_ids`` that are not this tenant's jobs (unknown ones included)."""
     # A string that is no job id names no job: it is never read, as it may spell another key.
-    valid = [job_id for job_id in job_ids if is_valid_id(job_id)]
-    pipe = state.client.redis.pipeline(transaction=False)
-    for job_id in valid:
+    candidates = [job_id for job_id in job_ids if is_valid_id(job_id)]
+    pipe = state.aredis.pipeline(transaction=False)
+    for job_id in candidates:
         pipe.hget(state.keys.job(job_id), "tenant")
-    owners = dict(zip(valid, pipe.execute(), strict=True))
-    return [
-        job_id
-        for job_id in job_ids
-        if (owner := owners.get(job_id)) is None or owner.decode() != tenant
-    ]
+    owners = dict(zip(candidates, await pipe.execute(), strict=True))
+    return [job_id for job_id in job_ids if owners.get(job_id) != tenant.encode()]
 
 
 async def _check_owner(request: Request) -> tuple[ApiState, str]:
     tenant = tenant_of(request)
     state = state_of(request)
     job_id = request.path_params["job_id"]
-    if await run_in_threadpool(_owned, state, [job_id], tenant):
+    if await _foreign(state, [job_id], tenant):
         raise not_found("job", job_id)
     return state, job_id
+
+
+def _envelope(body: dict[str, Any], tenant: str) -> dict[str, Any]:
+    envelope = body.get("envelope")
+    if envelope is None:
+        envelope = {}
+    if not isinstance(envelope, dict):
+        raise ApiError(400, "envelope: must be a JSON object", param="envelope")
+    if envelope.get("tenant", tenant) != tenant:
+        raise ApiError(
+            400,
+            "envelope.tenant: must be the API key's tenant or left out",
+            param="envelope.tenant",
+        )
+    if envelope.get("batch_id") is not None:
+        raise ApiError(
+            400,
+            "envelope.batch_id: set by cascade's batch code only; use /v1/batches",
+            param="envelope.batch_id",
+        )
+    return {**envelope, "tenant": tenant}
 
 
 async def submit_job(request: Request) -> Response:
@@ -65,20 +86,15 @@ async def submit_job(request: Request) -> Response:
     state = state_of(request)
     body = await json_body(request)
     webhook_url = body.pop("webhook_url", None)
-    envelope = dict(body.get("envelope") or {})
-    if envelope.get("tenant", tenant) != tenant:
-        raise ApiError(
-            400,
-            "envelope.tenant: must be the API key's tenant or left out",
-            param="envelope.tenant",
-        )
-    if envelope.get("batch_id") is not None:
-        raise ApiError(
-            400,
-            "envelope.batch_id: set by cascade's batch code only; use /v1/batches",
-            param="envelope.batch_id",
-        )
-    body["envelope"] = {**envelope, "tenant": tenant}
+    if webhook_url is not None:
+        # Checked before the submit: a refused URL must not leave a job running.
+        try:
+            if not isinstance(webhook_url, str):
+                raise ValueError("webhook_url: must be a string")
+            state.webhooks.check_url(webhook_url)
+        except ValueError as exc:
+            raise ApiError(400, str(exc), param="webhook_url") from exc
+    body["envelope"] = _envelope(body, tenant)
     try:
         job = state.client.parse_job(body)
         job_id = await run_in_threadpool(state.client.submit, job)
@@ -87,10 +103,7 @@ async def submit_job(request: Request) -> Response:
     except SubmitError as exc:
         raise ApiError(400, str(exc)) from exc
     if webhook_url is not None:
-        try:
-            state.webhooks.watch(f"job:{job_id}", str(webhook_url), tenant)
-        except ValueError as exc:
-            raise ApiError(400, str(exc), param="webhook_url") from exc
+        await run_in_threadpool(state.webhooks.watch, f"job:{job_id}", webhook_url, tenant)
     return JSONResponse(
         {"id": job_id, "object": "cascade.job", "status": "queued"}, status_code=202
     )
@@ -114,8 +127,12 @@ async def get_job(request: Request) -> Response:
     responses: {200: {description: '{id, status, result}'}, 404: {description: no such job}}
     """
     state, job_id = await _check_owner(request)
-    wait = timeout_of(request, state, "wait") if "wait" in request.query_params else 0.0
-    result = await wait_result(state, job_id, wait)
+    wait = request_timeout(request, state, "wait") if "wait" in request.query_params else 0.0
+    if wait > 0:
+        with state.waits.take(tenant_of(request)):
+            result = await wait_result(state, job_id, wait)
+    else:
+        result = await wait_result(state, job_id, 0.0)
     status = (
         result.status.value
         if result
@@ -147,10 +164,11 @@ async def wait_jobs(request: Request) -> Response:
         raise ApiError(400, "ids must be a non-empty list of job ids", param="ids")
     if len(ids) > _MAX_WAIT_IDS:
         raise ApiError(400, f"at most {_MAX_WAIT_IDS} ids per call", param="ids")
-    if foreign := await run_in_threadpool(_owned, state, ids, tenant):
+    timeout = seconds(body.get("timeout", 0), "timeout", maximum=state.max_timeout_s)
+    if foreign := await _foreign(state, ids, tenant):
         raise not_found("job", foreign[0])
-    timeout = max(0.0, min(float(body.get("timeout", 0)), state.max_timeout_s))
-    done = await run_in_threadpool(functools.partial(state.client.wait_many, ids, timeout))
+    with state.waits.take(tenant):
+        done = await wait_many(state, ids, timeout)
     data = [_job_view(job_id, result.status.value, result) for job_id, result in done.items()]
     return JSONResponse(
         {
@@ -170,9 +188,12 @@ async def job_stream(request: Request) -> Response:
     responses: {200: {description: 'events: status, then result (or timeout)'}}
     """
     state, job_id = await _check_owner(request)
-    events = job_events(state, job_id, timeout_of(request, state))
+    timeout = request_timeout(request, state)
+    slot = state.waits.take(tenant_of(request))
     return StreamingResponse(
-        events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        released_after(job_events(state, job_id, timeout), slot),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache"},
     )
 
 

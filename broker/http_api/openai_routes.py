@@ -1,4 +1,6 @@
-"""OpenAI-compatible routes: chat completions (enqueue and wait), Files and Batches.
+"""OpenAI-compatible chat completions: enqueue the job, then wait for it without a thread.
+
+Files and Batches are in ``files_routes`` and ``batch_routes``.
 
 ``model`` names a cascade tier, a catalog model or provider/model; an unknown one is a 404
 ``model_not_found``, as OpenAI answers for a model it lacks. ``extra_body`` routing (cascade's
@@ -8,29 +10,20 @@
 
 from __future__ import annotations
 
-import functools
-import json
-import time
-import uuid
-from typing import Any, cast
-
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from broker.batches import BatchIncomplete, BatchInputError, UnknownBatch
 from broker.client import SubmitError
-from broker.http_api.errors import ApiError, not_found
-from broker.http_api.file_index import FileIndex
-from broker.http_api.file_purposes import batch_input_problem, upload_purpose
+from broker.http_api.errors import ApiError
+from broker.http_api.inputs import json_body, request_timeout
 from broker.http_api.openai_compat import CompatError, job_inputs, result_headers
-from broker.http_api.state import ApiState, state_of, tenant_of
-from broker.http_api.streams import batch_events, wait_result
+from broker.http_api.state import state_of, tenant_of
+from broker.http_api.streams import wait_result
 from broker.jobs import FailedResult
 
-__all__ = ["ROUTES", "failed_status", "json_body", "timeout_of"]
+__all__ = ["ROUTES", "failed_status"]
 
 # The HTTP status a failed job is answered with, by its error class; anything else is 502.
 _FAILED_STATUS = {
@@ -39,30 +32,10 @@ _FAILED_STATUS = {
     "Cancelled": 409,
     "DeadlineExceeded": 504,
 }
-_OUTPUT_SUFFIXES = {"-output": False, "-errors": True}
 
 
 def failed_status(result: FailedResult) -> int:
     return _FAILED_STATUS.get(result.error_class, 502)
-
-
-async def json_body(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, f"the body is not valid JSON: {exc.msg}") from exc
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be a JSON object")
-    return body
-
-
-def timeout_of(request: Request, state: ApiState, name: str = "timeout") -> float:
-    raw = request.query_params.get(name) or request.headers.get("x-cascade-timeout")
-    try:
-        value = float(raw) if raw else state.default_timeout_s
-    except ValueError as exc:
-        raise ApiError(400, f"{name} must be a number of seconds", param=name) from exc
-    return max(0.0, min(value, state.max_timeout_s))
 
 
 # --- chat completions -------------------------------------------------------------------
@@ -89,6 +62,7 @@ async def chat_completions(request: Request) -> Response:
     tenant = tenant_of(request)
     state = state_of(request)
     body = await json_body(request)
+    timeout = request_timeout(request, state)
     if body.get("stream"):
         raise ApiError(
             400,
@@ -100,12 +74,13 @@ async def chat_completions(request: Request) -> Response:
         fields, needs = job_inputs(body, state.client.catalog)
     except CompatError as exc:
         raise ApiError(exc.status, exc.message, param=exc.param, code=exc.code) from exc
-    try:
-        job = state.client.build_job(fields, needs=needs, tenant=tenant)
-        job_id = await run_in_threadpool(state.client.submit, job)
-    except SubmitError as exc:
-        raise ApiError(400, str(exc)) from exc
-    result = await wait_result(state, job_id, timeout_of(request, state))
+    with state.waits.take(tenant):
+        try:
+            job = state.client.build_job(fields, needs=needs, tenant=tenant)
+            job_id = await run_in_threadpool(state.client.submit, job)
+        except SubmitError as exc:
+            raise ApiError(400, str(exc)) from exc
+        result = await wait_result(state, job_id, timeout)
     headers = {"x-cascade-job-id": job_id} if result is None else result_headers(result)
     if result is None:
         raise ApiError(
@@ -128,330 +103,4 @@ async def chat_completions(request: Request) -> Response:
     return JSONResponse(result.model_dump(mode="json"), headers=headers)
 
 
-# --- files ------------------------------------------------------------------------------
-
-
-def _file_object(file_id: str, fields: dict[str, str]) -> dict[str, Any]:
-    return {
-        "id": file_id,
-        "object": "file",
-        "bytes": int(fields["bytes"]),
-        "created_at": int(fields["created_at"]),
-        "filename": fields["filename"],
-        "purpose": fields["purpose"],
-        "status": "processed",
-        "expires_at": None,
-        "status_details": None,
-    }
-
-
-_FILE_FIELDS = ("tenant", "filename", "purpose", "bytes", "created_at")
-
-
-def _stored_file(
-    state: ApiState, file_id: str, tenant: str, *, content: bool = False
-) -> dict[str, str]:
-    names = [*_FILE_FIELDS, "content"] if content else list(_FILE_FIELDS)
-    raw = cast(list[bytes | None], state.client.redis.hmget(state.keys.file(file_id), names))
-    fields = {
-        name: value.decode(errors="replace")
-        for name, value in zip(names, raw, strict=True)
-        if value is not None
-    }
-    if fields.get("tenant") != tenant:
-        raise not_found("file", file_id)
-    return fields
-
-
-def _batch_output(state: ApiState, file_id: str, tenant: str) -> tuple[str, str] | None:
-    """(file name, content) when ``file_id`` names a batch's output or errors file."""
-    for suffix, errors in _OUTPUT_SUFFIXES.items():
-        if file_id.startswith("batch_") and file_id.endswith(suffix):
-            batch_id = file_id.removesuffix(suffix)
-            try:
-                state.batches.get(batch_id, tenant=tenant, exact=False)
-            except UnknownBatch as exc:
-                raise not_found("file", file_id) from exc
-            return f"{file_id}.jsonl", state.batches.output_jsonl(batch_id, errors=errors)
-    return None
-
-
-async def create_file(request: Request) -> Response:
-    """Upload a file (multipart: `file`, `purpose`).
-    ---
-    summary: Upload a file, e.g. a batch input in JSONL
-    requestBody:
-      content:
-        multipart/form-data:
-          schema:
-            type: object
-            required: [file, purpose]
-            properties: {file: {type: string, format: binary}, purpose: {type: string}}
-    responses:
-      200: {description: the file object}
-    """
-    tenant = tenant_of(request)
-    state = state_of(request)
-    async with request.form(max_part_size=64 * 1024 * 1024) as form:
-        upload, purpose = form.get("file"), form.get("purpose")
-        if not isinstance(upload, UploadFile):
-            raise ApiError(400, "a 'file' part is required", param="file")
-        try:
-            purpose = upload_purpose(purpose)
-        except ValueError as exc:
-            raise ApiError(400, str(exc), param="purpose") from exc
-        content = await upload.read()
-        filename = upload.filename or "upload.jsonl"
-    file_id = f"file-{uuid.uuid4().hex}"
-    fields = {
-        "tenant": tenant,
-        "filename": filename,
-        "purpose": purpose,
-        "bytes": str(len(content)),
-        "created_at": str(int(time.time())),
-    }
-
-    def store() -> None:
-        pipe = state.client.redis.pipeline(transaction=True)
-        pipe.hset(state.keys.file(file_id), mapping={**fields, "content": content})  # type: ignore[dict-item]
-        pipe.expire(state.keys.file(file_id), state.client.settings.result_ttl_s)
-        FileIndex(state.client.redis, state.keys, state.client.settings.result_ttl_s).add(
-            pipe, tenant, file_id, time.time()
-        )
-        pipe.execute()
-
-    await run_in_threadpool(store)
-    return JSONResponse(_file_object(file_id, fields))
-
-
-async def retrieve_file(request: Request) -> Response:
-    """A file's metadata.
-    ---
-    summary: Retrieve a file
-    responses: {200: {description: the file object}, 404: {description: no such file}}
-    """
-    tenant = tenant_of(request)
-    state = state_of(request)
-    file_id = request.path_params["file_id"]
-    output = await run_in_threadpool(_batch_output, state, file_id, tenant)
-    if output is not None:
-        name, text = output
-        return JSONResponse(
-            _file_object(
-                file_id,
-                {
-                    "bytes": str(len(text.encode())),
-                    "created_at": str(int(time.time())),
-                    "filename": name,
-                    "purpose": "batch_output",
-                },
-            )
-        )
-    fields = await run_in_threadpool(_stored_file, state, file_id, tenant)
-    return JSONResponse(_file_object(file_id, fields))
-
-
-async def file_content(request: Request) -> Response:
-    """A file's content; a batch's output and errors files are built from its results.
-    ---
-    summary: Retrieve file content
-    responses: {200: {description: the content}, 404: {description: no such file}}
-    """
-    tenant = tenant_of(request)
-    state = state_of(request)
-    file_id = request.path_params["file_id"]
-    output = await run_in_threadpool(_batch_output, state, file_id, tenant)
-    if output is not None:
-        return Response(output[1], media_type="application/jsonl")
-    fields = await run_in_threadpool(
-        functools.partial(_stored_file, state, file_id, tenant, content=True)
-    )
-    return Response(fields["content"], media_type="application/octet-stream")
-
-
-async def delete_file(request: Request) -> Response:
-    """Delete an uploaded file.
-    ---
-    summary: Delete a file
-    responses: {200: {description: deleted}, 404: {description: no such file}}
-    """
-    tenant = tenant_of(request)
-    state = state_of(request)
-    file_id = request.path_params["file_id"]
-    await run_in_threadpool(_stored_file, state, file_id, tenant)
-    await run_in_threadpool(state.client.redis.delete, state.keys.file(file_id))
-    await run_in_threadpool(FileIndex(state.client.redis, state.keys, 0).remove, tenant, file_id)
-    return JSONResponse({"id": file_id, "object": "file", "deleted": True})
-
-
-# --- batches ----------------------------------------------------------------------------
-
-
-def _refused(exc: BatchInputError) -> ApiError:
-    first = exc.errors[0]
-    data = [
-        {"code": e.code, "line": e.line, "message": e.message, "param": e.param} for e in exc.errors
-    ]
-    return ApiError(
-        400,
-        str(exc),
-        code="invalid_batch_input",
-        param=first.param,
-        extra={"errors": {"object": "list", "data": data}},
-    )
-
-
-async def create_batch(request: Request) -> Response:
-    """Create a batch from an uploaded JSONL file; every line is checked first.
-    ---
-    summary: Create a batch (OpenAI Batch API)
-    description: >
-      Every line is validated and planned before anything is enqueued; a bad line refuses the
-      whole file with 400, naming its line number and field. `metadata.webhook_url` registers
-      a signed webhook for the batch's end.
-    requestBody:
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [input_file_id, endpoint, completion_window]
-            properties:
-              input_file_id: {type: string}
-              endpoint: {type: string, enum: [/v1/chat/completions]}
-              completion_window: {type: string}
-              metadata: {type: object, additionalProperties: {type: string}}
-    responses:
-      200: {description: the batch object}
-      400: {description: a line was refused; errors.data names each line and field}
-      503: {description: 'Redis failed part-way; the batch (batch_id) was cancelled'}
-    """
-    tenant = tenant_of(request)
-    state = state_of(request)
-    body = await json_body(request)
-    file_id = body.get("input_file_id")
-    if not isinstance(file_id, str):
-        raise ApiError(400, "input_file_id is required", param="input_file_id")
-    fields = await run_in_threadpool(
-        functools.partial(_stored_file, state, file_id, tenant, content=True)
-    )
-    if (problem := batch_input_problem(file_id, fields.get("purpose"))) is not None:
-        raise ApiError(400, problem, param="input_file_id")
-    metadata = body.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise ApiError(400, "metadata must be an object of strings", param="metadata")
-    submit = functools.partial(
-        state.batches.submit_lines,
-        fields["content"].splitlines(),
-        tenant=tenant,
-        endpoint=str(body.get("endpoint", "")),
-        completion_window=str(body.get("completion_window", "24h")),
-        metadata={str(k): str(v) for k, v in metadata.items()},
-        input_file_id=file_id,
-        webhook_url=metadata.get("webhook_url"),
-        cancel_if_incomplete=True,
-    )
-    try:
-        record = await run_in_threadpool(submit)
-    except BatchInputError as exc:
-        raise _refused(exc) from exc
-    except BatchIncomplete as exc:
-        extra = {"batch_id": exc.batch_id}
-        code = "batch_incomplete"
-        raise ApiError(503, str(exc), type="server_error", code=code, extra=extra) from exc
-    except ValueError as exc:
-        raise ApiError(400, str(exc)) from exc
-    return JSONResponse(record.to_openai())
-
-
-async def _batch_for(request: Request, action: str = "get") -> dict[str, Any]:
-    tenant = tenant_of(request)
-    state = state_of(request)
-    batch_id = request.path_params["batch_id"]
-    method = state.batches.cancel if action == "cancel" else state.batches.get
-    try:
-        record = await run_in_threadpool(method, batch_id, tenant=tenant)
-    except UnknownBatch as exc:
-        raise not_found("batch", batch_id) from exc
-    return record.to_openai()
-
-
-async def retrieve_batch(request: Request) -> Response:
-    """A batch with its counts and status.
-    ---
-    summary: Retrieve a batch
-    responses: {200: {description: the batch object}, 404: {description: no such batch}}
-    """
-    return JSONResponse(await _batch_for(request))
-
-
-async def cancel_batch(request: Request) -> Response:
-    """Cancel a batch: every job not yet ended ends as cancelled.
-    ---
-    summary: Cancel a batch
-    responses: {200: {description: the batch object}, 404: {description: no such batch}}
-    """
-    return JSONResponse(await _batch_for(request, "cancel"))
-
-
-async def list_batches(request: Request) -> Response:
-    """The tenant's batches, newest first.
-    ---
-    summary: List batches
-    parameters:
-      - {name: after, in: query, required: false, schema: {type: string}}
-      - {name: limit, in: query, required: false, schema: {type: integer}}
-    responses: {200: {description: a list of batch objects}}
-    """
-    tenant = tenant_of(request)
-    state = state_of(request)
-    try:
-        limit = max(1, min(int(request.query_params.get("limit", "20")), 100))
-    except ValueError as exc:
-        raise ApiError(400, "limit must be an integer", param="limit") from exc
-    after = request.query_params.get("after")
-    records, more = await run_in_threadpool(
-        functools.partial(state.batches.list_batches, tenant, after=after, limit=limit)
-    )
-    data = [record.to_openai() for record in records]
-    return JSONResponse(
-        {
-            "object": "list",
-            "data": data,
-            "has_more": more,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-        }
-    )
-
-
-async def batch_stream(request: Request) -> Response:
-    """Server-Sent Events: each job of the batch as it ends, then the batch.
-    ---
-    summary: Subscribe to a batch (text/event-stream)
-    description: events `job` ({job_id, status}) for each job, already ended ones first, then
-      one `batch` event with the batch object.
-    parameters:
-      - {name: timeout, in: query, required: false, schema: {type: number}}
-    responses: {200: {description: an event stream}, 404: {description: no such batch}}
-    """
-    await _batch_for(request)
-    state = state_of(request)
-    timeout = timeout_of(request, state)
-    events = batch_events(state, request.path_params["batch_id"], timeout)
-    return StreamingResponse(
-        events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-    )
-
-
-ROUTES = [
-    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-    Route("/v1/files", create_file, methods=["POST"]),
-    Route("/v1/files/{file_id}", retrieve_file, methods=["GET"]),
-    Route("/v1/files/{file_id}", delete_file, methods=["DELETE"]),
-    Route("/v1/files/{file_id}/content", file_content, methods=["GET"]),
-    Route("/v1/batches", create_batch, methods=["POST"]),
-    Route("/v1/batches", list_batches, methods=["GET"]),
-    Route("/v1/batches/{batch_id}", retrieve_batch, methods=["GET"]),
-    Route("/v1/batches/{batch_id}/cancel", cancel_batch, methods=["POST"]),
-    Route("/v1/batches/{batch_id}/events", batch_stream, methods=["GET"]),
-]
+ROUTES = [Route("/v1/chat/completions", chat_completions, methods=["POST"])]

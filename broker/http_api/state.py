@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from pydantic import TypeAdapter
@@ -12,6 +12,7 @@ from broker.batches import Batches
 from broker.client import CascadeClient
 from broker.http_api.errors import ApiError
 from broker.http_api.tenants import TenantDirectory
+from broker.http_api.wait_slots import WaitSlots
 from broker.jobs import CompletionResult, FailedResult, JobResult
 from broker.keys import Keys
 from broker.webhooks import WebhookRegistry
@@ -30,6 +31,7 @@ class ApiState:
     aredis: aioredis.Redis
     default_timeout_s: float = 60.0
     max_timeout_s: float = 600.0
+    waits: WaitSlots = field(default_factory=lambda: WaitSlots(100))
 
     @property
     def keys(self) -> Keys:

@@ -14,11 +14,14 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from broker.http_api.state import RESULT, ApiState
-from broker.jobs import CompletionResult, FailedResult
+from broker.jobs import CompletionResult, FailedResult, JobStatus
 
-__all__ = ["batch_events", "job_events", "sse", "wait_result"]
+__all__ = ["batch_events", "job_events", "sse", "wait_many", "wait_result"]
 
 _KEEPALIVE_S = 15.0
+# How often a wait for many jobs re-reads them all, in case an event was lost.
+_SWEEP_S = 1.0
+_ENDED = frozenset({JobStatus.SUCCEEDED.value, JobStatus.FAILED.value})
 
 
 def sse(event: str, data: Any) -> str:
@@ -42,6 +45,58 @@ async def wait_result(
             if left <= 0:
                 return None
             await pubsub.get_message(ignore_subscribe_messages=True, timeout=min(left, 1.0))
+    finally:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+async def _results(
+    state: ApiState, job_ids: list[str]
+) -> dict[str, CompletionResult | FailedResult]:
+    if not job_ids:
+        return {}
+    raw = await state.aredis.mget([state.keys.result(job_id) for job_id in job_ids])
+    return {
+        job_id: RESULT.validate_json(item)
+        for job_id, item in zip(job_ids, raw, strict=True)
+        if item is not None
+    }
+
+
+def _ended_job(message: dict[str, Any] | None) -> str | None:
+    if message is None:
+        return None
+    event = json.loads(message["data"])
+    return str(event["job_id"]) if event.get("status") in _ENDED else None
+
+
+async def wait_many(
+    state: ApiState, job_ids: list[str], timeout: float
+) -> dict[str, CompletionResult | FailedResult]:
+    """The results of the jobs among ``job_ids`` that end within ``timeout`` seconds.
+
+    Subscribes to every job's events, then reads what already ended, then reads only the jobs
+    the events name, with a sweep each second for an event lost with a connection.
+    """
+    pending = set(job_ids)
+    pubsub = state.aredis.pubsub()
+    await pubsub.subscribe(state.keys.events_channel())
+    deadline = time.monotonic() + timeout
+    try:
+        done = await _results(state, job_ids)
+        pending.difference_update(done)
+        next_sweep = time.monotonic() + _SWEEP_S
+        while pending and (left := deadline - time.monotonic()) > 0:
+            message = await pubsub.get_message(
+                ignore_subscribe_messages=True, timeout=min(left, _SWEEP_S)
+            )
+            ended = _ended_job(message)
+            if ended is not None and ended in pending:
+                done.update(await _results(state, [ended]))
+            if time.monotonic() >= next_sweep:
+                done.update(await _results(state, sorted(pending)))
+                next_sweep = time.monotonic() + _SWEEP_S
+            pending.difference_update(done)
+        return done
     finally:
         await pubsub.aclose()  # type: ignore[no-untyped-call]
 

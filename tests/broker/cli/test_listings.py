@@ -13,6 +13,7 @@ import redis
 from broker.jobs import Attempt, AttemptOutcome, FailedResult, TargetRef
 from broker.keys import Keys
 from broker.store import JobStore
+from routing.usage import index_period
 from tests.broker.test_cli import cascade
 
 pytestmark = pytest.mark.integration
@@ -60,7 +61,10 @@ def test_usage_prints_each_batch_id_whole_on_its_row(redis_url: str) -> None:
         "scope": "batch", "name": batch_id, "period": "all", "cost_nanos": 1_234_567,
         "prompt_tokens": 1200, "completion_tokens": 300, "total_tokens": 1500, "jobs": 3,
     })
-    client.sadd(keys.usage_index(), keys.usage("batch", batch_id, "all"))
+    client.sadd(
+        keys.usage_index(index_period("all", datetime.now(UTC))),
+        keys.usage("batch", batch_id, "all"),
+    )
 
     shown = cascade("usage", redis_url=redis_url, columns=80)
 

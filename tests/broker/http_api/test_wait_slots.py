@@ -1,0 +1,69 @@
+"""Each tenant holds at most its bound of waits; past it a 429, refused before any write."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import redis
+
+from broker.http_api.errors import ApiError
+from broker.http_api.state import ApiState
+from broker.http_api.wait_slots import WaitSlots, released_after
+from tests.broker.http_api.conftest import AUTH_A, AUTH_B, ApiFactory, job_body
+
+
+def test_a_tenant_at_its_bound_is_refused_with_429_and_others_are_not() -> None:
+    slots = WaitSlots(2)
+    held = [slots.take("acme"), slots.take("acme")]
+
+    with pytest.raises(ApiError) as refused:
+        slots.take("acme")
+    other = slots.take("globex")
+
+    assert refused.value.status == 429
+    assert "CASCADE_API_MAX_WAITS_PER_TENANT" in refused.value.message
+    held[0].release()
+    held[0].release()
+    assert slots.held("acme") == 1
+    other.release()
+    assert slots.held("globex") == 0
+
+
+def test_a_stream_gives_its_slot_back_when_it_ends_and_when_it_is_dropped() -> None:
+    slots = WaitSlots(5)
+
+    async def events() -> AsyncIterator[str]:
+        yield "a"
+        yield "b"
+
+    async def run() -> None:
+        ended = released_after(events(), slots.take("acme"))
+        assert [event async for event in ended] == ["a", "b"]
+        dropped = released_after(events(), slots.take("acme"))
+        assert await anext(dropped) == "a"
+        await dropped.aclose()
+
+    asyncio.run(run())
+
+    assert slots.held("acme") == 0
+
+
+def test_over_the_bound_a_chat_completion_is_refused_before_it_is_submitted(
+    make_api: ApiFactory, api_redis: redis.Redis
+) -> None:
+    chat = {"model": "fast", "messages": [{"role": "user", "content": "Hi"}]}
+    with make_api(api_max_waits_per_tenant=1) as api:
+        job_id = api.post("/v1/jobs", headers=AUTH_B, json=job_body()).json()["id"]
+        before = set(api_redis.keys())
+        state: ApiState = api.app.state.cascade  # type: ignore[attr-defined]
+        state.waits.take("acme")
+
+        refused = api.post("/v1/chat/completions", headers=AUTH_A, json=chat)
+        waited = api.post("/v1/jobs/wait", headers=AUTH_B, json={"ids": [job_id]})
+
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "too_many_waits"
+    assert set(api_redis.keys()) == before
+    assert waited.status_code == 200
