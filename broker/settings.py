@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # plans a job. Workers check circuits and caps again before every call, so stale state
     # costs a skipped hop at most; 0 reads Redis for every submit.
     live_state_max_age_s: float = Field(default=1.0, ge=0)
+    # A streamed job's Redis stream keeps at most about this many entries (XADD MAXLEN ~):
+    # an answer of more chunks keeps its stored result whole, only its replay is cut short.
+    stream_maxlen: int = Field(default=10_000, ge=100)
 
     @model_validator(mode="after")
     def _waits_below_visibility_timeout(self) -> Settings:

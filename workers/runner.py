@@ -51,6 +51,7 @@ from workers.delivery import (
     skip_decision,
 )
 from workers.lost_calls import record_lost_call
+from workers.stream_calls import stream_target
 from workers.telemetry import Telemetry
 
 __all__ = ["JobRunner", "NextMessage", "Publish", "RunOutcome"]
@@ -214,6 +215,16 @@ class JobRunner:
 
     def _call(self, now: Delivery, api_key: str) -> CallOutcome:
         target = now.target
+        if now.stored.job.envelope.stream:
+            return stream_target(
+                self.context.http(target.provider),
+                self.context.catalog.provider(target.provider),
+                now.stored.job.request,
+                target,
+                api_key,
+                job_id=now.job_id,
+                writer=self.context.stream_writer(now.job_id),
+            )
         return call_target(
             self.context.http(target.provider),
             self.context.catalog.provider(target.provider),

@@ -3,7 +3,7 @@
 ``model`` names a cascade tier, a catalog model or provider/model; an unknown one is a 404
 ``model_not_found``, as OpenAI answers for a model it lacks. ``extra_body`` routing (cascade's
 ``needs``, OpenRouter's ``models`` and ``provider``) is read by ``openai_compat``.
-``stream: true`` is refused with 400: cascade answers once the job has ended.
+``stream: true`` submits a streamed job and answers its chunks (``job_stream_routes``).
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ from starlette.routing import Route
 
 from broker.batches import BatchIncomplete, BatchInputError, UnknownBatch
 from broker.client import SubmitError
+from broker.http_api.chat_stream import stream_chat_completion
 from broker.http_api.errors import ApiError, not_found
-from broker.http_api.openai_compat import CompatError, job_inputs, result_headers
 from broker.http_api.file_index import FileIndex
 from broker.http_api.file_purposes import batch_input_problem, upload_purpose
+from broker.http_api.openai_compat import CompatError, job_inputs, result_headers
 from broker.http_api.state import ApiState, state_of, tenant_of
 from broker.http_api.streams import batch_events, wait_result
 from broker.jobs import FailedResult
@@ -75,7 +76,8 @@ async def chat_completions(request: Request) -> Response:
     description: >
       OpenAI's chat-completions body; `model` names a cascade tier or catalog model. Waits up
       to `timeout` seconds (query or `X-Cascade-Timeout`, default 60); past it, 504 with the
-      job id to poll at /v1/jobs/{id}. `stream` is not supported.
+      job id to poll at /v1/jobs/{id}. With `stream: true`, an event stream of
+      chat.completion.chunk lines, then `data: [DONE]`.
     parameters:
       - {name: timeout, in: query, required: false, schema: {type: number}}
     requestBody:
@@ -90,12 +92,7 @@ async def chat_completions(request: Request) -> Response:
     state = state_of(request)
     body = await json_body(request)
     if body.get("stream"):
-        raise ApiError(
-            400,
-            "stream is not supported: cascade answers once the job has ended",
-            param="stream",
-            code="unsupported_parameter",
-        )
+        return await stream_chat_completion(request, body, timeout_of(request, state))
     try:
         fields, needs = job_inputs(body, state.client.catalog)
     except CompatError as exc:
