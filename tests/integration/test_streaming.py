@@ -18,6 +18,7 @@ import httpx
 import openai
 import pytest
 import yaml
+from openai.types.chat import ChatCompletionMessageParam
 
 from broker.local_stack import LocalStack
 from tests.integration.support import (
@@ -32,7 +33,8 @@ from tests.integration.support import (
 pytestmark = pytest.mark.integration
 
 KEY = "sk-test-streams"
-HELLO = [{"role": "user", "content": "Tell me a story about streams."}]
+PROMPT = "Tell me a story about streams."
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": PROMPT}]
 ALPHA = {"provider": "alpha", "model": "alpha-small-1"}
 
 
@@ -307,7 +309,7 @@ def test_cascade_client_stream_and_cli_submit_stream_give_the_text_as_it_comes(
             "--tier",
             "fast",
             "--stream",
-            HELLO[0]["content"],
+            PROMPT,
         ],
         env={**stack.env(), "CASCADE_CONFIG": config},
         capture_output=True,
