@@ -17,7 +17,7 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import redis
 
@@ -29,6 +29,7 @@ __all__ = [
     "StreamFailed",
     "client_chunks",
     "JobStreamWriter",
+    "ReadPace",
     "StreamEntry",
     "StreamEnd",
     "decode_entries",
@@ -41,6 +42,14 @@ EntryKind = Literal["chunk", "reset"]
 _BLOCK_MS = 1000
 # After the usage chunk (the last of an answer) the result is a round trip away: look sooner.
 _SOON_MS = 50
+# Written before an attempt's first chunk when the stream's last entry is a chunk: an earlier
+# attempt appended an answer that did not become the result and could not say so itself (its
+# worker was lost mid-stream, or its whole answer failed the caller's JSON schema).
+_SUPERSEDED = {
+    "error_class": "AttemptSuperseded",
+    "message": "an earlier attempt's answer is not the job's result (its worker was lost, or"
+    " the answer failed the job's JSON schema); the next answer follows whole",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,17 +94,43 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+class ReadPace:
+    """When a reader looks at the job's result, and how long its next XREAD blocks: after a
+    read that ended on the usage chunk, and after a read that found nothing."""
+
+    def __init__(self) -> None:
+        self.block_ms = _BLOCK_MS
+
+    def look_now(self, entries: Sequence[StreamEntry]) -> bool:
+        if entries and not is_usage_chunk(entries[-1]):
+            self.block_ms = _BLOCK_MS
+            return False
+        self.block_ms = _SOON_MS if entries else _BLOCK_MS
+        return True
+
+
 class JobStreamWriter:
-    """Appends to one job's stream; each append is one round trip, capped and given the TTL."""
+    """Appends to one job's stream; each append is one round trip, capped and given the TTL.
+    One writer serves one attempt (the job's claim keeps attempts from overlapping)."""
 
     def __init__(self, client: redis.Redis, keys: Keys, job_id: str, ttl_s: int, maxlen: int):
         self._client = client
         self._key = keys.job_stream(job_id)
         self._ttl_s = ttl_s
         self._maxlen = maxlen
+        self._first = True
 
     def append(self, chunks: Sequence[dict[str, Any]]) -> None:
-        self._add([("chunk", chunk) for chunk in chunks])
+        entries: list[tuple[EntryKind, dict[str, Any]]] = [("chunk", chunk) for chunk in chunks]
+        if self._first and entries:
+            self._first = False
+            if self._ends_on_a_chunk():
+                entries.insert(0, ("reset", _SUPERSEDED))
+        self._add(entries)
+
+    def _ends_on_a_chunk(self) -> bool:
+        last = cast(list[Any], self._client.xrevrange(self._key, count=1))
+        return bool(last) and decode_entries([(self._key, last)])[0].kind == "chunk"
 
     def reset(self, error_class: str, message: str) -> None:
         self._add([("reset", {"error_class": error_class, "message": message})])
@@ -120,21 +155,19 @@ def read_job_stream(
     """The job's entries after ``after`` as they come, then its end (blocking reads: this is
     the Python client's reader; the HTTP API has its own on redis.asyncio)."""
     key = store.keys.job_stream(job_id)
-    deadline, block_ms = time.monotonic() + timeout, _BLOCK_MS
+    deadline, pace = time.monotonic() + timeout, ReadPace()
     while True:
         left = deadline - time.monotonic()
         if left <= 0:
             yield StreamEnd(None)
             return
-        block = max(1, min(int(left * 1000), block_ms))
+        block = max(1, min(int(left * 1000), pace.block_ms))
         entries = decode_entries(client.xread({key: after}, count=200, block=block))
         for entry in entries:
             after = entry.id
             yield entry
-        if entries:
-            block_ms = _SOON_MS if is_usage_chunk(entries[-1]) else _BLOCK_MS
-            if block_ms == _BLOCK_MS:
-                continue
+        if not pace.look_now(entries):
+            continue
         result = store.result(job_id)
         if result is not None:
             yield from decode_entries(client.xread({key: after}, count=10_000))

@@ -26,7 +26,13 @@ from broker.client import SubmitError
 from broker.http_api.errors import ApiError
 from broker.http_api.openai_compat import CompatError, job_inputs
 from broker.http_api.state import RESULT, ApiState, state_of, tenant_of
-from broker.job_streams import StreamEnd, StreamEntry, decode_entries, is_usage_chunk
+from broker.job_streams import (
+    ReadPace,
+    StreamEnd,
+    StreamEntry,
+    decode_entries,
+    is_usage_chunk,
+)
 from broker.jobs import FailedResult
 
 __all__ = [
@@ -40,9 +46,8 @@ __all__ = [
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
-_BLOCK_MS = 1000
-_SOON_MS = 50
 _KEEPALIVE = ": keep-alive\n\n"
+_KEEPALIVE_S = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,17 +102,15 @@ async def read_stream_async(
     """The job's entries after ``after``, then its end; None while nothing came for a second
     (for a keep-alive)."""
     redis, key = state.aredis, state.keys.job_stream(job_id)
-    deadline, block_ms = time.monotonic() + timeout, _BLOCK_MS
+    deadline, pace = time.monotonic() + timeout, ReadPace()
     while (left := deadline - time.monotonic()) > 0:
-        block = max(1, min(int(left * 1000), block_ms))
+        block = max(1, min(int(left * 1000), pace.block_ms))
         entries = decode_entries(await redis.xread({key: after}, count=200, block=block))
         for entry in entries:
             after = entry.id
             yield entry
-        if entries:
-            block_ms = _SOON_MS if is_usage_chunk(entries[-1]) else _BLOCK_MS
-            if block_ms == _BLOCK_MS:
-                continue
+        if not pace.look_now(entries):
+            continue
         raw = await redis.get(state.keys.result(job_id))
         if raw is not None:
             for entry in decode_entries(await redis.xread({key: after}, count=10_000)):
@@ -122,13 +125,18 @@ async def read_stream_async(
 async def job_sse(
     state: ApiState, style: SseStyle, after: str, timeout: float
 ) -> AsyncIterator[str]:
-    """The job's stream as SSE text, ending with [DONE] or an error object."""
+    """The job's stream as SSE text, ending with [DONE] or an error object; a comment line
+    after a quiet while keeps proxies from closing it."""
+    sent = time.monotonic()
     async for item in read_stream_async(state, style.job_id, after, timeout):
         if item is None:
-            yield _KEEPALIVE
+            if time.monotonic() - sent >= _KEEPALIVE_S:
+                sent = time.monotonic()
+                yield _KEEPALIVE
             continue
         text, stop = render(item, style)
         if text:
+            sent = time.monotonic()
             yield text
         if stop:
             return

@@ -11,6 +11,7 @@ import redis
 
 from broker.job_streams import (
     JobStreamWriter,
+    ReadPace,
     StreamEnd,
     StreamEntry,
     StreamFailed,
@@ -101,3 +102,41 @@ def test_the_clients_chunks_raise_stream_failed_naming_the_jobs_error(client: re
     assert next(chunks)["choices"][0]["delta"]["content"] == "a"
     with pytest.raises(StreamFailed, match="InvalidRequest: bad"):
         next(chunks)
+
+
+def test_an_attempt_after_one_that_left_chunks_without_a_reset_writes_a_reset_first(
+    client: redis.Redis,
+) -> None:
+    # A worker lost mid-stream (or a whole answer failing the job's JSON schema) leaves chunks
+    # that no reset follows; the next attempt's answer must not be read as their continuation.
+    job_id = uuid.uuid4().hex
+    JobStreamWriter(client, KEYS, job_id, ttl_s=60, maxlen=1000).append([_chunk("lost")])
+    again = JobStreamWriter(client, KEYS, job_id, ttl_s=60, maxlen=1000)
+    again.append([_chunk("a")])
+    again.append([_chunk("b")])
+
+    entries = decode_entries(client.xread({KEYS.job_stream(job_id): "0-0"}))
+    assert [entry.kind for entry in entries] == ["chunk", "reset", "chunk", "chunk"]
+    assert entries[1].data["error_class"] == "AttemptSuperseded"
+
+
+def test_an_attempt_after_a_reset_or_on_an_empty_stream_writes_no_reset(
+    client: redis.Redis,
+) -> None:
+    job_id = uuid.uuid4().hex
+    first = JobStreamWriter(client, KEYS, job_id, ttl_s=60, maxlen=1000)
+    first.append([_chunk("a")])
+    first.reset("ServerError", "cut")
+    JobStreamWriter(client, KEYS, job_id, ttl_s=60, maxlen=1000).append([_chunk("b")])
+
+    entries = decode_entries(client.xread({KEYS.job_stream(job_id): "0-0"}))
+    assert [entry.kind for entry in entries] == ["chunk", "reset", "chunk"]
+
+
+def test_a_reader_looks_at_the_result_after_the_usage_chunk_or_a_quiet_read() -> None:
+    pace = ReadPace()
+    usage = StreamEntry("2-0", "chunk", {"choices": [], "usage": {}})
+
+    assert not pace.look_now([StreamEntry("1-0", "chunk", _chunk("a"))])
+    assert pace.look_now([usage]) and pace.block_ms == 50
+    assert pace.look_now([]) and pace.block_ms == 1000
