@@ -254,7 +254,10 @@ def test_a_fault_after_some_text_ends_the_sdk_stream_with_an_error_and_resets_na
     assert f"/v1/jobs/{job_id}" in caught.value.message
     job = _job(api, job_id)
     assert job["status"] == "succeeded"
-    assert [a["error_class"] for a in job["result"]["attempts"]] == [error_class, None]
+    failed, answered = job["result"]["attempts"]
+    assert (failed["error_class"], answered["error_class"]) == (error_class, None)
+    # a stall is given up at the idle limit (1 s), not after the provider's 5 s: the slot is free
+    assert failed["duration_s"] < 3
     events = _events(api, job_id)
     reset = next(i for i, e in enumerate(events) if e.get("event") == "cascade.reset")
     assert json.loads(events[reset]["data"])["error_class"] == error_class
