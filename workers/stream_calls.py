@@ -20,16 +20,13 @@ they got, and the next attempt's answer follows whole.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 
 import httpx
-import structlog
 
 from adapters.base import AdapterTarget, ParsedResponse
 from adapters.errors import (
     ProviderError,
     ProviderTimeout,
-    ServerError,
     StreamFault,
     map_stream_error,
     map_transport_error,
@@ -39,11 +36,10 @@ from adapters.streams import Chunk, StreamParser, assemble, get_stream_format
 from broker.job_streams import JobStreamWriter
 from broker.jobs import CompletionRequest, TargetRef
 from routing.catalog import ProviderConfig
+from workers.calls import timed_call
 from workers.delivery import CallOutcome
 
 __all__ = ["ChunkRelay", "stream_target"]
-
-log = structlog.get_logger("cascade.worker")
 
 
 class ChunkRelay:
@@ -93,23 +89,14 @@ def stream_target(
     job_id: str,
     writer: JobStreamWriter,
 ) -> CallOutcome:
-    """Stream a route target's answer once: its assembled answer or its error, timed. Never
-    raises for the call's sake (an unexpected exception is a ServerError), as ``call_target``."""
+    """Stream a route target's answer once: its assembled answer or its error, timed, as
+    ``call_target``; a failed attempt that appended text leaves a reset for its readers."""
     where = AdapterTarget(target.provider, provider.base_url, target.model_id, provider.options)
-    started_at, start = datetime.now(UTC), time.perf_counter()
     relay = ChunkRelay(writer)
-    response: ParsedResponse | None = None
-    error: ProviderError | None = None
-    try:
-        response = _stream(client, provider, request, where, api_key, job_id, relay)
-    except ProviderError as exc:
-        error = exc
-    except Exception as exc:
-        log.exception("unexpected error in a streamed provider call")
-        error = ServerError(f"cascade internal error: {type(exc).__name__}: {exc}")
-    if error is not None:
-        relay.abandon(error)
-    return CallOutcome(response, error, started_at, time.perf_counter() - start)
+    outcome = timed_call(lambda: _stream(client, provider, request, where, api_key, job_id, relay))
+    if outcome.error is not None:
+        relay.abandon(outcome.error)
+    return outcome
 
 
 def _stream(

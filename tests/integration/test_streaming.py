@@ -21,6 +21,7 @@ import yaml
 from openai.types.chat import ChatCompletionMessageParam
 
 from broker.local_stack import LocalStack
+from tests.adapters.emulator.helpers import WEATHER_TOOL
 from tests.integration.support import (
     FIXTURE_CATALOG,
     Emulator,
@@ -153,18 +154,7 @@ def test_sdk_stream_without_include_usage_sends_no_usage_chunk(sdk: openai.OpenA
 
 
 def test_sdk_stream_gives_tool_call_deltas_in_openai_shape(sdk: openai.OpenAI) -> None:
-    tool = {
-        "type": "function",
-        "function": {
-            "name": "get_weather",
-            "parameters": {
-                "type": "object",
-                "properties": {"city": {"type": "string"}},
-                "required": ["city"],
-            },
-        },
-    }
-    _, chunks = _stream(sdk, tools=[tool], tool_choice="required")
+    _, chunks = _stream(sdk, tools=[WEATHER_TOOL], tool_choice="required")
 
     calls = [call for c in chunks if c.choices for call in c.choices[0].delta.tool_calls or ()]
     assert calls[0].id and calls[0].type == "function"
