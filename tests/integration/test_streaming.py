@@ -311,3 +311,10 @@ def test_cascade_client_stream_and_cli_submit_stream_give_the_text_as_it_comes(
     )
     assert printed.returncode == 0, printed.stderr
     assert printed.stdout.strip() == text.strip()
+
+
+def test_a_streamed_request_with_an_unknown_model_is_refused_before_any_stream(
+    sdk: openai.OpenAI,
+) -> None:
+    with pytest.raises(openai.NotFoundError, match="unknown model 'gpt-4o'"):
+        sdk.chat.completions.create(model="gpt-4o", messages=HELLO, stream=True)
