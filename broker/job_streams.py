@@ -40,8 +40,9 @@ __all__ = [
 EntryKind = Literal["chunk", "reset"]
 # What a reader waits in one XREAD BLOCK before it looks at the job's result again.
 _BLOCK_MS = 1000
-# After the usage chunk (the last of an answer) the result is a round trip away: look sooner.
-_SOON_MS = 50
+# After the usage chunk (the last of an answer) the result is a round trip away: look again
+# after this, then after twice as long each time, up to _BLOCK_MS.
+_SOON_MS = 10
 # Written before an attempt's first chunk when the stream's last entry is a chunk: an earlier
 # attempt appended an answer that did not become the result and could not say so itself (its
 # worker was lost mid-stream, or its whole answer failed the caller's JSON schema).
@@ -95,8 +96,9 @@ def _text(value: Any) -> str:
 
 
 class ReadPace:
-    """When a reader looks at the job's result, and how long its next XREAD blocks: after a
-    read that ended on the usage chunk, and after a read that found nothing."""
+    """When a reader looks at the job's result, and how long its next XREAD blocks: it looks
+    after a read that ended on the usage chunk, and after each read that found nothing, at
+    first soon (the result follows the usage chunk by a round trip or two), then less often."""
 
     def __init__(self) -> None:
         self.block_ms = _BLOCK_MS
@@ -105,7 +107,7 @@ class ReadPace:
         if entries and not is_usage_chunk(entries[-1]):
             self.block_ms = _BLOCK_MS
             return False
-        self.block_ms = _SOON_MS if entries else _BLOCK_MS
+        self.block_ms = _SOON_MS if entries else min(self.block_ms * 2, _BLOCK_MS)
         return True
 
 

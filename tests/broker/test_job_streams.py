@@ -133,10 +133,12 @@ def test_an_attempt_after_a_reset_or_on_an_empty_stream_writes_no_reset(
     assert [entry.kind for entry in entries] == ["chunk", "reset", "chunk"]
 
 
-def test_a_reader_looks_at_the_result_after_the_usage_chunk_or_a_quiet_read() -> None:
+def test_a_reader_looks_at_the_result_soon_after_the_usage_chunk_then_less_often() -> None:
     pace = ReadPace()
     usage = StreamEntry("2-0", "chunk", {"choices": [], "usage": {}})
 
     assert not pace.look_now([StreamEntry("1-0", "chunk", _chunk("a"))])
-    assert pace.look_now([usage]) and pace.block_ms == 50
-    assert pace.look_now([]) and pace.block_ms == 1000
+    assert pace.block_ms == 1000
+    assert pace.look_now([usage]) and pace.block_ms == 10
+    waits = [pace.block_ms for _ in range(8) if pace.look_now([])]
+    assert waits == [20, 40, 80, 160, 320, 640, 1000, 1000]
