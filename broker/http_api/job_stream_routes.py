@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from starlette.requests import Request
@@ -20,15 +21,31 @@ __all__ = ["ROUTES"]
 _ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
 
-async def _owned_job(request: Request) -> tuple[ApiState, str]:
-    """The state and the job id of the path, when the job is the caller's; 404 otherwise."""
+def _text(value: bytes | str) -> str:
+    return value if isinstance(value, str) else value.decode()
+
+
+async def _streamed_job(request: Request) -> tuple[ApiState, str]:
+    """The state and the job id of the path, when the job is the caller's (404 otherwise) and
+    was submitted to stream (409 otherwise: it has no stream to read)."""
     tenant, state = tenant_of(request), state_of(request)
     job_id = request.path_params["job_id"]
-    owner = (
-        await state.aredis.hget(state.keys.job(job_id), "tenant") if is_valid_id(job_id) else None
+    found = (
+        await state.aredis.hmget(state.keys.job(job_id), ["tenant", "job"])
+        if is_valid_id(job_id)
+        else [None, None]
     )
-    if owner is None or (owner.decode() if isinstance(owner, bytes) else owner) != tenant:
+    owner, job = found
+    if owner is None or job is None or _text(owner) != tenant:
         raise not_found("job", job_id)
+    if not json.loads(job).get("envelope", {}).get("stream"):
+        raise ApiError(
+            409,
+            f"job {job_id} was not submitted to stream (envelope.stream is false): read its"
+            f" result at /v1/jobs/{job_id}",
+            param="envelope.stream",
+            code="not_streamed",
+        )
     return state, job_id
 
 
@@ -49,8 +66,9 @@ async def job_chunks(request: Request) -> Response:
       200: {description: an event stream}
       400: {description: a Last-Event-ID that is no stream entry id}
       404: {description: no such job}
+      409: {description: the job was not submitted to stream}
     """
-    state, job_id = await _owned_job(request)
+    state, job_id = await _streamed_job(request)
     after = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
     if after and not _ENTRY_ID.match(after):
         raise ApiError(

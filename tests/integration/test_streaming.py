@@ -192,6 +192,19 @@ def test_job_stream_refuses_a_last_event_id_that_is_no_entry_id(
     assert "Last-Event-ID" in response.json()["error"]["message"]
 
 
+def test_job_stream_of_a_job_not_submitted_to_stream_is_a_409_naming_envelope_stream(
+    stack: LocalStack, config: str, api: str
+) -> None:
+    with client_for(stack, config) as client:
+        job_id = client.submit({"messages": HELLO}, tier="fast", tenant="acme")
+    response = httpx.get(
+        f"{api}/v1/jobs/{job_id}/stream", headers={"Authorization": f"Bearer {KEY}"}
+    )
+
+    assert response.status_code == 409
+    assert "envelope.stream" in response.json()["error"]["message"]
+
+
 def test_slow_first_token_fails_over_to_the_next_target_within_the_limit(
     sdk: openai.OpenAI, api: str, emulator: Emulator
 ) -> None:
