@@ -9,8 +9,8 @@ A parameter is one of three kinds (the full list of OpenAI's, and each one's kin
   (``routing/planner.py``), so the job is answered by a model that can.
 - **hint**: it says how to serve the call (``service_tier``, ``prompt_cache_key``, ...). Sent
   where the format has it, left out elsewhere; never a reason to drop a target.
-- **unsent**: accepted and never sent (``stream_options`` without streaming, ``store: false``,
-  ``modalities: ["text"]``, ``metadata``).
+- **unsent**: accepted and never sent (``stream_options``: each stream format asks for the
+  usage itself, ``store: false``, ``modalities: ["text"]``, ``metadata``).
 
 Parameters cascade refuses outright (``audio``, ``functions``, ``function_call``, ``store: true``)
 are refused by the request model itself, ``broker/chat_request.py``, naming the reason.
@@ -48,7 +48,7 @@ PARAMETER_KINDS: Mapping[str, ParameterKind] = MappingProxyType(
     {
         "messages": "core",
         "model": "core",  # a tier or a catalog model: the route, not a parameter
-        "stream": "refused",  # by the HTTP API: cascade answers once the job has ended
+        "stream": "core",  # a streamed job (envelope.stream): the worker streams the answer
         "tools": "core",  # capabilities, routed by the catalog (Capability.TOOLS)
         "tool_choice": "core",
         "response_format": "core",  # capabilities json_object / json_schema

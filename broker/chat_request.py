@@ -231,7 +231,8 @@ class CompletionRequest(_Strict):
     prompt_cache_retention: Literal["in_memory", "24h"] | None = None
     prompt_cache_options: dict[str, Any] | None = None
     safety_identifier: str | None = None
-    # Meaningful only with stream, which the HTTP API refuses: accepted, never sent.
+    # Read by the HTTP API for a streamed answer (include_usage); never sent as given: each
+    # stream format asks its provider for the usage itself.
     stream_options: StreamOptions | None = None
     store: bool | None = None
     # Documented by OpenAI, refused by cascade with the reason (see _REFUSED).

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from broker.catalog_file import load_catalog
 from broker.celery_app import create_celery
+from broker.job_streams import client_chunks
 from broker.job_writes import ForeignBatch, IdTaken, JobWriter, NewJob
 from broker.jobs import (
     CompletionJob,
@@ -333,6 +334,15 @@ class CascadeClient:
         if job_id not in found:
             raise JobTimeout(f"job {job_id} did not finish within {timeout:g}s")
         return found[job_id]
+
+    def stream(
+        self, job_id: str, *, after: str = "0-0", timeout: float = 600.0
+    ) -> Iterator[dict[str, Any]]:
+        """A streamed job's chat.completion.chunk dicts as they come (``broker/job_streams.py``:
+        ``cascade.reset`` markers, resuming ``after`` an entry id); raises StreamFailed."""
+        if self.store.status(job_id) is None:
+            raise UnknownJob(job_id)
+        return client_chunks(self.redis, self.store, job_id, after=after, timeout=timeout)
 
     def wait_many(
         self, job_ids: Sequence[str], timeout: float

@@ -162,6 +162,9 @@ class JobEnvelope(_Strict):
     # Set by cascade's batch code; a submit refuses one that names no batch of the job's tenant.
     batch_id: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    # The worker streams the answer from the provider into the job's Redis stream as it comes
+    # (broker/job_streams.py); the result is stored as for any other job.
+    stream: bool = False
 
     @field_validator("id", "tenant")
     @classmethod

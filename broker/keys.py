@@ -39,6 +39,12 @@ class Keys:
         delivery, it means the worker was lost mid-call."""
         return f"{self.prefix}:job:{job_id}:call"
 
+    def job_stream(self, job_id: str) -> str:
+        """Stream with the result's TTL, capped at ``CASCADE_STREAM_MAXLEN`` entries: a streamed
+        job's ``chat.completion.chunk``s as the worker reads them, and a ``reset`` entry where
+        a failed attempt's partial answer is to be discarded (broker/job_streams.py)."""
+        return f"{self.prefix}:job:{job_id}:stream"
+
     def done_channel(self, job_id: str) -> str:
         """Pub/sub channel: the job's final status, published once when it ends."""
         return f"{self.prefix}:done:{job_id}"

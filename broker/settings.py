@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # Most provider batches end within the hour (Anthropic's and Gemini's batch pages).
     offload_margin_s: float = Field(default=1800.0, ge=0)
     offload_min_wait_s: float = Field(default=3600.0, ge=0)
+    # A streamed job's Redis stream keeps at most about this many entries (XADD MAXLEN ~):
+    # an answer of more chunks keeps its stored result whole, only its replay is cut short.
+    stream_maxlen: int = Field(default=10_000, ge=100)
 
     @model_validator(mode="after")
     def _waits_below_visibility_timeout(self) -> Settings:

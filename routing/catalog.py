@@ -94,6 +94,12 @@ class Timeouts(_Frozen):
     write: float = Field(default=10, gt=0)
     pool: float = Field(default=10, gt=0)
     total: float = Field(default=120, gt=0)
+    # Streamed calls only: the longest wait for the first token (from the request, headers and
+    # role chunk included), and the longest silence between two reads once it came. A stream
+    # reads with the smaller of the two as httpx's read timeout, so either fails the call over
+    # promptly and frees the worker's slot (workers/stream_calls.py).
+    first_token: float = Field(default=30, gt=0)
+    stream_idle: float = Field(default=30, gt=0)
 
 
 class SpendCaps(_Frozen):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
@@ -15,7 +16,7 @@ from broker.jobs import CompletionRequest, TargetRef
 from routing.catalog import ProviderConfig
 from workers.delivery import CallOutcome
 
-__all__ = ["call_provider", "call_target"]
+__all__ = ["call_provider", "call_target", "timed_call"]
 
 log = structlog.get_logger("cascade.worker")
 
@@ -29,15 +30,10 @@ def call_target(
     *,
     job_id: str,
 ) -> CallOutcome:
-    """Call a route target once: its answer or its error, timed. Never raises for the call's
-    sake: an unexpected exception (a bug) is a ServerError, so that it costs a retry or a
-    reroute, never the job itself."""
+    """Call a route target once: its answer or its error, timed (``timed_call``)."""
     where = AdapterTarget(target.provider, provider.base_url, target.model_id, provider.options)
-    started_at, start = datetime.now(UTC), time.perf_counter()
-    response: ParsedResponse | None = None
-    error: ProviderError | None = None
-    try:
-        response = call_provider(
+    return timed_call(
+        lambda: call_provider(
             client,
             get_adapter(provider.wire_format),
             request,
@@ -46,6 +42,18 @@ def call_target(
             job_id=job_id,
             total_timeout_s=provider.timeouts.total,
         )
+    )
+
+
+def timed_call(call: Callable[[], ParsedResponse]) -> CallOutcome:
+    """``call``'s answer or its error, timed. Never raises for the call's sake: an unexpected
+    exception (a bug) is a ServerError, so that it costs a retry or a reroute, never the job
+    itself."""
+    started_at, start = datetime.now(UTC), time.perf_counter()
+    response: ParsedResponse | None = None
+    error: ProviderError | None = None
+    try:
+        response = call()
     except ProviderError as exc:
         error = exc
     except Exception as exc:

@@ -15,6 +15,7 @@ import httpx
 import redis
 
 from broker.catalog_file import load_catalog
+from broker.job_streams import JobStreamWriter
 from broker.keys import Keys
 from broker.settings import Settings
 from broker.store import JobStore
@@ -56,6 +57,17 @@ class WorkerContext:
             Gatekeeper(client, keys, catalog),
             SpendLedger(client, keys, catalog),
             LatencyBook(client, keys),
+        )
+
+    def stream_writer(self, job_id: str) -> JobStreamWriter:
+        """The writer of a streamed job's Redis stream, with the result's TTL."""
+        settings = self.settings
+        return JobStreamWriter(
+            self.store.client,
+            self.store.keys,
+            job_id,
+            settings.result_ttl_s,
+            settings.stream_maxlen,
         )
 
     def http(self, provider: str) -> httpx.Client:

@@ -51,6 +51,7 @@ from workers.delivery import (
     skip_decision,
 )
 from workers.lost_calls import record_lost_call
+from workers.stream_calls import stream_target
 from workers.telemetry import Telemetry
 
 __all__ = ["JobRunner", "NextMessage", "Publish", "RunOutcome"]
@@ -213,15 +214,15 @@ class JobRunner:
         return Skip("RateLimited", f"{gate.reason} ({gate.seconds:.1f}s) for the job to wait")
 
     def _call(self, now: Delivery, api_key: str) -> CallOutcome:
-        target = now.target
-        return call_target(
-            self.context.http(target.provider),
-            self.context.catalog.provider(target.provider),
-            now.stored.job.request,
-            target,
-            api_key,
-            job_id=now.job_id,
-        )
+        target, job = now.target, now.stored.job
+        client = self.context.http(target.provider)
+        provider = self.context.catalog.provider(target.provider)
+        if job.envelope.stream:
+            writer = self.context.stream_writer(now.job_id)
+            return stream_target(
+                client, provider, job.request, target, api_key, job_id=job.id, writer=writer
+            )
+        return call_target(client, provider, job.request, target, api_key, job_id=job.id)
 
     # --- after the call ------------------------------------------------------------------
 

@@ -53,11 +53,13 @@ class _Seen:
 
 
 def _drive(
-    client: CascadeClient, work: Workload, count: int, ramp_s: float
+    client: CascadeClient, work: Workload, count: int, ramp_s: float, stream: bool = False
 ) -> tuple[_Seen, float]:
-    """Submit ``count`` jobs keeping ``concurrency`` in flight once the ramp has opened every
-    slot; what was seen of them, and the wall time of the whole run."""
-    job = {"needs": {"tier": TIER}, "request": work.request()}
+    """Submit ``count`` jobs (streamed jobs with ``stream``) keeping ``concurrency`` in flight
+    once the ramp has opened every slot; what was seen of them, and the wall time of the run."""
+    job: dict[str, Any] = {"needs": {"tier": TIER}, "request": work.request()}
+    if stream:
+        job["envelope"] = {"stream": True}
     pubsub = client.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
     pubsub.subscribe(client.keys.events_channel())
     seen = _Seen()
@@ -118,15 +120,21 @@ def _results(client: CascadeClient, ids: list[str]) -> list[CompletionResult | F
 
 
 def run_cascade(
-    client: CascadeClient, work: Workload, pids: Mapping[str, int], *, warmup: int = 0
+    client: CascadeClient,
+    work: Workload,
+    pids: Mapping[str, int],
+    *,
+    warmup: int = 0,
+    stream: bool = False,
 ) -> LegResult:
-    """``pids``: the stack's processes whose CPU counts toward cascade (worker, redis)."""
+    """``pids``: the stack's processes whose CPU counts toward cascade (worker, redis);
+    ``stream``: every job a streamed job (the ``cascade-stream`` leg)."""
     if warmup:
-        _drive(client, work, warmup, ramp_s=0.0)
+        _drive(client, work, warmup, ramp_s=0.0, stream=stream)
     commands_before = client.redis.info("commandstats")
     load_before, cpu_before = load_1m(), self_cpu_seconds()
     others_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    seen, wall = _drive(client, work, work.jobs, work.ramp_s)
+    seen, wall = _drive(client, work, work.jobs, work.ramp_s, stream)
     submitted = seen.submitted
     ids = list(submitted)
     cpu = {"producer": round(self_cpu_seconds() - cpu_before, 4)}
@@ -138,7 +146,7 @@ def run_cascade(
     end_to_end = [item.finished_at.timestamp() - submitted[item.job_id] for item in done]
     calls = [sum(attempt.duration_s for attempt in item.attempts) for item in done]
     return LegResult(
-        name="cascade",
+        name="cascade-stream" if stream else "cascade",
         jobs=work.jobs,
         ok=len(done),
         wall_s=round(wall, 4),

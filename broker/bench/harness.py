@@ -101,6 +101,9 @@ def _legs(
         "direct": lambda: run_direct(url, work, warmup=config.warmup),
         "litellm": lambda: run_litellm(url, work, warmup=config.warmup),
         "cascade": lambda: run_cascade(client, work, pids, warmup=config.warmup),
+        "cascade-stream": lambda: run_cascade(
+            client, work, pids, warmup=config.warmup, stream=True
+        ),
     }
 
 

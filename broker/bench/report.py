@@ -112,7 +112,7 @@ def render_text(report: dict[str, Any]) -> str:
         f"{config['jobs']} jobs, {config['concurrency']} in flight opened over "
         f"{config['ramp_s']} s, emulator latency {config['latency_s']} s, {config['repeat']} "
         f"repeat(s), {report['machine']['cpus']} CPUs, Redis {report['machine']['redis_version']}",
-        f"{'leg':<9}{'jobs/s':>10}{'ovh p50':>10}{'p95':>9}{'p99':>9}{'cpu/job':>10}"
+        f"{'leg':<15}{'jobs/s':>10}{'ovh p50':>10}{'p95':>9}{'p99':>9}{'cpu/job':>10}"
         "   load (before/after, each repeat)",
     ]
     for leg, row in report["median"].items():
@@ -120,7 +120,7 @@ def render_text(report: dict[str, Any]) -> str:
             f"{run[leg]['load_avg'][0]}/{run[leg]['load_avg'][1]}" for run in report["runs"]
         )
         lines.append(
-            f"{leg:<9}{row['throughput_per_s'] or 0:>10.1f}{row['overhead_p50_ms'] or 0:>9.1f}m"
+            f"{leg:<15}{row['throughput_per_s'] or 0:>10.1f}{row['overhead_p50_ms'] or 0:>9.1f}m"
             f"{row['overhead_p95_ms'] or 0:>8.1f}m{row['overhead_p99_ms'] or 0:>8.1f}m"
             f"{(row['cpu_s_per_job'] or 0) * 1000:>8.2f}ms   {loads}"
         )

@@ -35,7 +35,22 @@ def main(
 
 
 for _command in (
-    submit, result, dead, health, routes, worker, emulator, demo, metrics, flower, ping,
-    batch, api, webhooks, route_command, usage, bench,
+    submit,
+    result,
+    dead,
+    health,
+    routes,
+    worker,
+    emulator,
+    demo,
+    metrics,
+    flower,
+    ping,
+    batch,
+    api,
+    webhooks,
+    route_command,
+    usage,
+    bench,
 ):
     main.add_command(_command)

@@ -15,18 +15,43 @@ __all__ = ["bench"]
 @click.command()
 @click.option("--jobs", type=int, default=2000, show_default=True, help="jobs per leg")
 @click.option("--concurrency", type=int, default=256, show_default=True, help="in flight")
-@click.option("--latency", "latency_s", type=float, default=1.0, show_default=True,
-              help="seconds the emulator takes per answer")
-@click.option("--ramp", "ramp_s", type=click.FloatRange(min=0), show_default="the latency",
-              help="seconds over which each leg opens its slots (0: all at once)")
+@click.option(
+    "--latency",
+    "latency_s",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="seconds the emulator takes per answer",
+)
+@click.option(
+    "--ramp",
+    "ramp_s",
+    type=click.FloatRange(min=0),
+    show_default="the latency",
+    help="seconds over which each leg opens its slots (0: all at once)",
+)
 @click.option("--repeat", type=int, default=1, show_default=True, help="runs of every leg")
 @click.option("--warmup", type=int, default=64, show_default=True, help="calls before each leg")
-@click.option("--workers", "worker_processes", type=int, default=lambda: os.cpu_count() or 1,
-              show_default="one per CPU", help="cascade worker processes")
-@click.option("--worker-concurrency", type=int,
-              help="threads per worker (default: the in-flight count, as in production)")
-@click.option("--enqueue-jobs", type=int, default=100_000, show_default=True,
-              help="jobs of the enqueue-only batch (0: skip it)")
+@click.option(
+    "--workers",
+    "worker_processes",
+    type=int,
+    default=lambda: os.cpu_count() or 1,
+    show_default="one per CPU",
+    help="cascade worker processes",
+)
+@click.option(
+    "--worker-concurrency",
+    type=int,
+    help="threads per worker (default: the in-flight count, as in production)",
+)
+@click.option(
+    "--enqueue-jobs",
+    type=int,
+    default=100_000,
+    show_default=True,
+    help="jobs of the enqueue-only batch (0: skip it)",
+)
 @click.option("--legs", default="direct,litellm,cascade", show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="write the report")
 def bench(json_path: str | None, legs: str, **options: Any) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from broker.cli.common import EXIT_REFUSED, EXIT_TIMEOUT, EXIT_UNKNOWN, errors, job_client
+from broker.cli.job_stream import print_stream
 
 __all__ = ["result", "submit"]
 
@@ -29,6 +30,7 @@ __all__ = ["result", "submit"]
 @click.option("--max-tokens", type=int, help="output token limit")
 @click.option("--tenant", help="tenant the job belongs to")
 @click.option("--wait", is_flag=True, help="wait for the result and print it")
+@click.option("--stream", is_flag=True, help="stream the answer, printing text as it arrives")
 @click.option("--timeout", type=float, default=120.0, show_default=True)
 @click.pass_context
 def submit(
@@ -42,6 +44,7 @@ def submit(
     max_tokens: int | None,
     tenant: str | None,
     wait: bool,
+    stream: bool,
     timeout: float,
 ) -> None:
     """Submit one job: a PROMPT with --tier/--model, or a job file. Prints the job id."""
@@ -61,10 +64,16 @@ def submit(
             if max_tokens is not None:
                 request["max_tokens"] = max_tokens
             job = client.build_job(request, tier=tier, model=model, needs=needs, tenant=tenant)
+        if stream:
+            job = job.model_copy(
+                update={"envelope": job.envelope.model_copy(update={"stream": True})}
+            )
         job_id = client.submit(job)
     except (SubmitError, json.JSONDecodeError) as exc:
         errors.print(f"refused, nothing was enqueued:\n{exc}", markup=False, highlight=False)
         sys.exit(EXIT_REFUSED)
+    if stream:
+        sys.exit(print_stream(client, job_id, timeout))
     if not wait:
         click.echo(job_id)
         return

@@ -36,7 +36,10 @@ def health(ctx: click.Context) -> None:
         for kind, name, status in circuits:
             out = found.taken_out.get(name) if kind == "key" else None
             table.add_row(
-                found.provider, f"{kind} {name}", status.state.value, str(status.calls),
+                found.provider,
+                f"{kind} {name}",
+                status.state.value,
+                str(status.calls),
                 f"{status.error_rate:.0%}",
                 "" if status.latency_s is None else f"{status.latency_s * 1000:.0f} ms",
                 f"taken out: {out.reason}" if out else "",

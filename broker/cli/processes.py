@@ -13,8 +13,13 @@ __all__ = ["demo", "emulator", "worker"]
 
 
 @click.command()
-@click.option("--provider", "providers", required=True, multiple=True,
-              help="a catalog provider whose queues to consume (repeat for several)")
+@click.option(
+    "--provider",
+    "providers",
+    required=True,
+    multiple=True,
+    help="a catalog provider whose queues to consume (repeat for several)",
+)
 @click.option("--concurrency", type=int, help="calls in flight (default: the providers' settings)")
 @click.option("--loglevel", default="INFO", show_default=True)
 @click.pass_context

@@ -133,8 +133,13 @@ def _parameters(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--policy", type=click.Choice(["ordered", "cheapest", "fastest"]))
 @click.option("--min-quality", type=float, help="lowest catalog quality score, 0..1")
 @click.option("--hint", type=click.Choice(["simple", "complex"]), help="complexity hint")
-@click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="a request parameter (VALUE as JSON), e.g. seed=7 or n=2; repeatable")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="a request parameter (VALUE as JSON), e.g. seed=7 or n=2; repeatable",
+)
 @click.option("--tenant", default="default", show_default=True)
 @click.option("--non-critical", is_flag=True, help="the job may be moved off near-cap providers")
 @click.option("--live/--no-live", default=True, show_default=True,
@@ -230,22 +235,35 @@ def usage(
     settings = ctx.obj.settings()
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
     try:
-        rows = read_usage(
-            client, Keys(settings.key_prefix), scope=scope, name=name, period=period
-        )
+        rows = read_usage(client, Keys(settings.key_prefix), scope=scope, name=name, period=period)
     finally:
         client.close()
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(row) for row in rows], indent=2))
         return
     table = Table(title="usage")
-    for column in ("scope", "name", "period", "jobs", "prompt", "completion", "total tokens",
-                   "cost (USD)", "reserved (USD)"):
+    for column in (
+        "scope",
+        "name",
+        "period",
+        "jobs",
+        "prompt",
+        "completion",
+        "total tokens",
+        "cost (USD)",
+        "reserved (USD)",
+    ):
         table.add_column(column)
     for row in rows:
         table.add_row(
-            row.scope, row.name, row.period, str(row.jobs), f"{row.prompt_tokens:,}",
-            f"{row.completion_tokens:,}", f"{row.total_tokens:,}", f"{row.cost_usd:.6f}",
+            row.scope,
+            row.name,
+            row.period,
+            str(row.jobs),
+            f"{row.prompt_tokens:,}",
+            f"{row.completion_tokens:,}",
+            f"{row.total_tokens:,}",
+            f"{row.cost_usd:.6f}",
             f"{row.reserved_usd:.6f}",
         )
     print_whole(console, table)

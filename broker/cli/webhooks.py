@@ -78,7 +78,12 @@ def webhooks_failed(ctx: click.Context, limit: int, as_json: bool) -> None:
     for item in failed:
         when = datetime.fromtimestamp(item.failed_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(
-            item.id, item.tenant, item.subject, item.url, str(item.attempts), when,
+            item.id,
+            item.tenant,
+            item.subject,
+            item.url,
+            str(item.attempts),
+            when,
             item.last_error[:80],
         )
     console.print(table)

@@ -25,6 +25,7 @@ from broker.http_api import (
     batch_routes,
     files_list_routes,
     files_routes,
+    job_stream_routes,
     jobs_routes,
     models_routes,
     openai_routes,
@@ -148,6 +149,7 @@ def create_app(
         *batch_routes.ROUTES,
         *models_routes.ROUTES,
         *jobs_routes.ROUTES,
+        *job_stream_routes.ROUTES,
         Route("/openapi.json", openapi, include_in_schema=False),
     ]
     return Starlette(

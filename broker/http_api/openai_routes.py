@@ -5,7 +5,7 @@ Files and Batches are in ``files_routes`` and ``batch_routes``.
 ``model`` names a cascade tier, a catalog model or provider/model; an unknown one is a 404
 ``model_not_found``, as OpenAI answers for a model it lacks. ``extra_body`` routing (cascade's
 ``needs``, OpenRouter's ``models`` and ``provider``) is read by ``openai_compat``.
-``stream: true`` is refused with 400: cascade answers once the job has ended.
+``stream: true`` submits a streamed job and answers its chunks (``job_stream_routes``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from broker.client import SubmitError
+from broker.http_api.chat_stream import stream_chat_completion
 from broker.http_api.errors import ApiError
 from broker.http_api.inputs import json_body, request_timeout
 from broker.http_api.openai_compat import CompatError, job_inputs, result_headers
@@ -48,7 +49,8 @@ async def chat_completions(request: Request) -> Response:
     description: >
       OpenAI's chat-completions body; `model` names a cascade tier or catalog model. Waits up
       to `timeout` seconds (query or `X-Cascade-Timeout`, default 60); past it, 504 with the
-      job id to poll at /v1/jobs/{id}. `stream` is not supported.
+      job id to poll at /v1/jobs/{id}. With `stream: true`, an event stream of
+      chat.completion.chunk lines, then `data: [DONE]`.
     parameters:
       - {name: timeout, in: query, required: false, schema: {type: number}}
     requestBody:
@@ -64,12 +66,7 @@ async def chat_completions(request: Request) -> Response:
     body = await json_body(request)
     timeout = request_timeout(request, state)
     if body.get("stream"):
-        raise ApiError(
-            400,
-            "stream is not supported: cascade answers once the job has ended",
-            param="stream",
-            code="unsupported_parameter",
-        )
+        return await stream_chat_completion(request, body, timeout)
     try:
         fields, needs = job_inputs(body, state.client.catalog)
     except CompatError as exc:

@@ -144,3 +144,42 @@ def test_a_tool_conversation_from_anthropic_is_rerouted_to_mistral_with_its_id_f
     assert answer.provider == "mistral"
     assert answer.choices[0].message.content
     assert emulator.calls()["by_status"].get("400", 0) == 0
+
+
+@pytest.mark.parametrize(("model", "provider"), sorted(MODELS.items()))
+def test_a_streamed_job_streams_through_each_wire_format_and_stores_the_same_answer(
+    client: CascadeClient, emulator: Emulator, model: str, provider: str
+) -> None:
+    request = {"messages": [{"role": "user", "content": "Name a colour."}], "max_tokens": 64}
+    plain = client.wait(client.submit(request, model=model), timeout=30)
+    job_id = client.submit(client.build_job(request, model=model, stream=True))
+
+    chunks = list(client.stream(job_id, timeout=30))
+    streamed = client.wait(job_id, timeout=5)
+
+    assert isinstance(streamed, CompletionResult) and isinstance(plain, CompletionResult)
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text == streamed.choices[0].message.content == plain.choices[0].message.content
+    assert chunks[-1]["usage"]["completion_tokens"] == streamed.usage.completion_tokens > 0
+    assert streamed.provider == provider
+
+
+@pytest.mark.parametrize("model", ["claude", "gemini", "command"])
+def test_a_streamed_tool_call_arrives_as_openai_deltas_from_each_format(
+    client: CascadeClient, emulator: Emulator, model: str
+) -> None:
+    request = {"messages": [QUESTION], "tools": [WEATHER_TOOL], "tool_choice": "required"}
+    job_id = client.submit(client.build_job(request, model=model, stream=True))
+
+    chunks = list(client.stream(job_id, timeout=30))
+
+    calls = [
+        call
+        for c in chunks
+        if c["choices"]
+        for call in c["choices"][0]["delta"].get("tool_calls") or ()
+    ]
+    assert calls[0]["id"] and calls[0]["function"]["name"] == "get_weather"
+    assert json.loads("".join(call["function"]["arguments"] for call in calls))["city"]
+    finishes = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]]
+    assert finishes[-1] == "tool_calls"

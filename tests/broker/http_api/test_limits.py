@@ -39,7 +39,7 @@ def test_an_upload_just_over_the_cap_is_refused_and_one_at_the_cap_is_stored(
     assert at.json()["bytes"] == 1000
     # The one stored file and the tenant's index of files: nothing of the refused upload.
     keys = Keys()
-    stored = {key.decode() for key in api_redis.keys("*")}
+    stored = {key.decode() for key in cast(list[bytes], api_redis.keys("*"))}
     assert stored == {keys.file(at.json()["id"]), keys.tenant_files("acme")}
 
 
