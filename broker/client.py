@@ -24,7 +24,7 @@ import redis
 from celery import Celery
 from pydantic import TypeAdapter, ValidationError
 
-from broker.catalog_file import load_catalog
+from broker.catalog_file import load_catalog, load_pipelines
 from broker.celery_app import create_celery
 from broker.job_writes import ForeignBatch, IdTaken, JobWriter, NewJob
 from broker.jobs import (
@@ -288,6 +288,24 @@ class CascadeClient:
             for queue, messages in by_queue.items():
                 pipe.lpush(queue, *messages)
             pipe.execute()
+
+    def submit_pipeline(
+        self,
+        pipeline: Any,
+        data: Mapping[str, Any] | None = None,
+        *,
+        pipeline_id: str | None = None,
+        tenant: str = "default",
+        envelope: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Check, store and start a pipeline: a definition, or a name in the catalog file's
+        ``pipelines:`` (docs/pipelines.md); returns its id. ``broker.pipelines.facade`` reads it."""
+        from broker.pipelines.facade import Pipelines  # it builds on this module
+
+        named = load_pipelines(self.settings.config) if isinstance(pipeline, str) else {}
+        return Pipelines(self, named).submit(
+            pipeline, data, pipeline_id=pipeline_id, tenant=tenant, envelope=envelope
+        )
 
     # --- dead letters --------------------------------------------------------------------
 
