@@ -20,7 +20,13 @@ from starlette.schemas import SchemaGenerator
 
 from broker.batches import Batches
 from broker.client import CascadeClient
-from broker.http_api import files_list_routes, jobs_routes, models_routes, openai_routes
+from broker.http_api import (
+    files_list_routes,
+    jobs_routes,
+    models_routes,
+    openai_routes,
+    pipeline_routes,
+)
 from broker.http_api.errors import ApiError, api_error_response
 from broker.http_api.route_errors import http_error_response
 from broker.http_api.state import ApiState
@@ -116,6 +122,7 @@ def create_app(
         *files_list_routes.ROUTES,
         *models_routes.ROUTES,
         *jobs_routes.ROUTES,
+        *pipeline_routes.ROUTES,
         Route("/openapi.json", openapi, include_in_schema=False),
     ]
     return Starlette(

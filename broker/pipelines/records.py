@@ -44,6 +44,8 @@ class StepRun(Strict):
     text: str | None = None
     output: Any = None
     cost_usd: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
     attempts: int = 0
     error: str | None = None
     # the answer did not match the step's output_schema (a failed round, not a failed job)

@@ -34,6 +34,8 @@ def settled_run(run: StepRun, step: StepSpec, result: CompletionResult | FailedR
             "output": output,
             "schema_error": problem,
             "cost_usd": result.cost_usd,
+            "prompt_tokens": result.usage.prompt_tokens,
+            "completion_tokens": result.usage.completion_tokens,
             "attempts": len(result.attempts),
         }
     )

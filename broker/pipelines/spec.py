@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from broker.pipelines.templates import TemplateError, step_references
 from broker.strict import Strict
 
 __all__ = [
@@ -113,8 +114,25 @@ class PipelineSpec(Strict):
 
     @property
     def output_step(self) -> str:
-        """The named output step, else the last step that judges no other."""
+        """The named output step, else the last declared step that no other step reads and
+        that judges none (the graph's end), else the last step that judges none."""
+        read: set[str] = set()
+        for step in self.steps.values():
+            read |= set(step.after) | {ref.step for ref in (step.tier_from, step.when) if ref}
+            read |= {step.validates} if step.validates else set()
+            read |= _template_steps(step)
         if self.output is not None:
             return self.output
         answers = [name for name, step in self.steps.items() if step.validates is None]
-        return (answers or list(self.steps))[-1]
+        ends = [name for name in answers if name not in read]
+        return (ends or answers or list(self.steps))[-1]
+
+
+def _template_steps(step: StepSpec) -> set[str]:
+    found: set[str] = set()
+    for template in (step.prompt, step.system or ""):
+        try:
+            found |= step_references(template)
+        except TemplateError:
+            pass  # refused by the graph checks, with the template's field named
+    return found

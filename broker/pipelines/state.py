@@ -176,14 +176,16 @@ class PipelineStore:
         for step_runs in runs.values():
             step_runs.sort(key=lambda run: run.round)
         result = found.get("result")
+        spec = PipelineSpec.model_validate_json(found["spec"])
         return PipelineRecord(
             pipeline_id=pipeline_id,
             tenant=found["tenant"],
             status=PipelineStatus(found["status"]),
-            spec=PipelineSpec.model_validate_json(found["spec"]),
+            spec=spec,
             data=json.loads(found["input"]),
             created_at=float(found["created_at"]),
-            runs=runs,
+            # in the definition's order of steps, so results and trees read top to bottom
+            runs={name: runs[name] for name in spec.steps if name in runs},
             result=PipelineResult.model_validate_json(result) if result else None,
             envelope=json.loads(found.get("envelope", "{}")),
         )

@@ -7,10 +7,12 @@ from __future__ import annotations
 import signal
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
+import httpx
+import openai
 import pytest
+import yaml
 
 from broker.client import CascadeClient
 from broker.jobs import CompletionResult, FailedResult
@@ -20,6 +22,7 @@ from broker.pipelines.records import PipelineStatus
 from tests.integration.support import (
     FIXTURE_CATALOG,
     Emulator,
+    api_server,
     client_for,
     fresh_emulator,
     stack_on_database,
@@ -28,7 +31,6 @@ from tests.integration.support import (
 
 pytestmark = pytest.mark.integration
 
-CATALOG = str(FIXTURE_CATALOG)
 LABEL = {
     "type": "object",
     "properties": {"label": {"type": "string", "enum": ["simple", "complex"]}},
@@ -84,17 +86,34 @@ FAN_OUT: dict[str, Any] = {
 }
 
 
+KEY_A, KEY_B = "sk-pipes-acme", "sk-pipes-globex"
+
+
 @pytest.fixture(scope="module")
-def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The fixture catalog with a ``pipelines:`` section naming TRIAGE."""
+    path = tmp_path_factory.mktemp("pipelines-catalog") / "catalog.yaml"
+    named = {"pipelines": {"triage": {k: v for k, v in TRIAGE.items() if k != "name"}}}
+    path.write_text(FIXTURE_CATALOG.read_text() + "\n" + yaml.safe_dump(named))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def stack(
+    redis_url: str, catalog: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalStack]:
     workers = {name: (name, 4) for name in ("alpha", "beta", "gamma")}
     logs = tmp_path_factory.mktemp("pipelines-logs")
-    with stack_on_database(redis_url, 11, config=CATALOG, log_dir=logs, workers=workers) as s:
+    env = {"CASCADE_API_KEYS": f"acme={KEY_A},globex={KEY_B}"}
+    with stack_on_database(
+        redis_url, 11, config=catalog, log_dir=logs, workers=workers, env=env
+    ) as s:
         yield s
 
 
 @pytest.fixture
-def client(stack: LocalStack) -> Iterator[CascadeClient]:
-    with client_for(stack, CATALOG) as found:
+def client(stack: LocalStack, catalog: str) -> Iterator[CascadeClient]:
+    with client_for(stack, catalog) as found:
         yield found
 
 
@@ -227,3 +246,35 @@ def test_a_worker_killed_mid_pipeline_loses_no_step_and_runs_none_twice(
     assert [(run.step, run.round) for run in result.steps] == [("first", 0), ("second", 0)]
     second = client.store.result(f"{pid}.second.0")
     assert isinstance(second, CompletionResult) and len(second.attempts) == 1
+
+
+def test_a_catalog_pipeline_answers_through_the_openai_endpoint_and_its_routes(
+    stack: LocalStack, emulator: Emulator
+) -> None:
+    with api_server(stack, "--no-webhooks") as base:
+        sdk = openai.OpenAI(base_url=f"{base}/v1", api_key=KEY_A)
+        completion = sdk.chat.completions.create(
+            model="pipeline:triage",
+            messages=[{"role": "user", "content": "A complex one: why is the sky blue?"}],
+        )
+        pid = completion.model_extra["pipeline_id"] if completion.model_extra else ""
+        mine = httpx.get(f"{base}/v1/pipelines/{pid}", headers={"authorization": f"Bearer {KEY_A}"})
+        assert mine.status_code == 200
+        answer = [run for run in mine.json()["steps"] if run["step"] == "answer"]
+        assert answer[0]["tier"] == "smart"
+        assert completion.choices[0].message.content == answer[0]["text"]
+        theirs = httpx.get(
+            f"{base}/v1/pipelines/{pid}", headers={"authorization": f"Bearer {KEY_B}"}
+        )
+        assert theirs.status_code == 404
+        events = httpx.get(
+            f"{base}/v1/pipelines/{pid}/events", headers={"authorization": f"Bearer {KEY_A}"}
+        ).text
+        assert "event: submitted" in events and "event: finished" in events
+        refused = httpx.post(
+            f"{base}/v1/pipelines",
+            headers={"authorization": f"Bearer {KEY_A}"},
+            json={"pipeline": {"steps": {"a": {"tier": "fast", "prompt": "{{ steps.b.text }}"}}}},
+        )
+        assert refused.status_code == 400
+        assert "steps.a.prompt: reads steps.b" in refused.json()["error"]["message"]

@@ -1,11 +1,12 @@
 import pytest
 
 from broker.pipelines.graph import PipelineError, dependencies, named_pipelines, parse_pipeline
+from broker.pipelines.spec import PipelineSpec
 
 TIERS = ["fast", "smart"]
 
 
-def _parse(steps: dict[str, object], **extra: object) -> object:
+def _parse(steps: dict[str, object], **extra: object) -> PipelineSpec:
     return parse_pipeline({"steps": steps, **extra}, tiers=TIERS)
 
 
@@ -93,10 +94,20 @@ def test_a_reader_of_a_validated_step_waits_for_its_validator() -> None:
             "polish": {"tier": "fast", "prompt": "{{ steps.answer.text }}"},
         }
     )
-    assert dependencies(spec)["polish"] == {"answer", "check"}  # type: ignore[arg-type]
+    assert dependencies(spec)["polish"] == {"answer", "check"}
 
 
 def test_catalog_pipelines_are_named_by_their_key_in_errors() -> None:
     with pytest.raises(PipelineError) as caught:
         named_pipelines({"triage": {"steps": {"a": {"tier": "fast"}}}}, TIERS)
     assert "pipelines.triage.steps.a.prompt: Field required" in str(caught.value)
+
+
+def test_the_output_is_the_graphs_end_whatever_order_the_steps_are_written_in() -> None:
+    spec = _parse(
+        {
+            "answer": {"tier": "fast", "prompt": "{{ steps.classify.output.label }}"},
+            "classify": {"tier": "fast", "prompt": "x"},
+        }
+    )
+    assert spec.output_step == "answer"
