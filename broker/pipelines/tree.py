@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.tree import Tree
 
 from broker.pipelines.records import StepRun
@@ -23,15 +24,15 @@ def pipeline_tree(record: PipelineRecord) -> Tree:
         head += f" ({record.spec.name})"
     if result and result.error:
         head += f": {result.error}"
-    tree = Tree(head)
+    tree = Tree(escape(head))
     for name, step in record.spec.steps.items():
         role = f" validates {step.validates}" if step.validates else ""
-        branch = tree.add(f"{name}{role}")
+        branch = tree.add(escape(f"{name}{role}"))
         rounds = record.runs.get(name, [])
         if not rounds:
             branch.add("waiting")
         for run in rounds:
-            branch.add(_round(run))
+            branch.add(escape(_round(run)))
     return tree
 
 
