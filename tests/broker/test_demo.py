@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -83,6 +84,10 @@ def test_the_demo_answers_every_job_and_leaves_no_process_behind() -> None:
     assert frontier
     for _job, _tier, answered_by, _attempts, reroutes, _tokens, _cost in frontier:
         assert not answered_by.startswith("openai/") and int(reroutes) >= 1
+    # the catalog's three example pipelines, each shown as its tree
+    for name in ("triage", "answer-validated", "summary"):
+        assert re.search(rf"pipeline demo-{name}-\w+ \[succeeded\]", shown.stdout), shown.stdout
+    assert "tier frontier" in shown.stdout  # triage sent its complex question up
     assert _cascade_processes() - before == set()
 
 
