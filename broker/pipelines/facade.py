@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from broker.client import CascadeClient, IdConflict
 from broker.jobs import JobEnvelope, format_validation_error
 from broker.pipelines.driver import PipelineDriver
-from broker.pipelines.graph import PipelineError, parse_pipeline
+from broker.pipelines.graph import PipelineError, input_problems, parse_pipeline
 from broker.pipelines.records import PipelineResult, PipelineStatus
 from broker.pipelines.spec import PipelineSpec, name_problem
 from broker.pipelines.state import PipelineRecord, PipelineTaken
@@ -73,6 +73,8 @@ class Pipelines:
         pid = pipeline_id or uuid.uuid4().hex
         if (problem := name_problem(pid)) is not None:
             raise PipelineError(f"pipeline_id: {problem}")
+        if problems := input_problems(spec, dict(data or {})):
+            raise PipelineError("\n".join(problems))
         extra = dict(envelope or {})
         _check_envelope({**extra, "tenant": tenant})
         try:

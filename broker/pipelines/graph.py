@@ -12,11 +12,12 @@ from pydantic import ValidationError
 
 from broker.jobs import format_validation_error
 from broker.pipelines.spec import PipelineSpec, StepSpec, name_problem
-from broker.pipelines.templates import TemplateError, step_references
+from broker.pipelines.templates import TemplateError, missing_input, step_references
 
 __all__ = [
     "PipelineError",
     "dependencies",
+    "input_problems",
     "named_pipelines",
     "parse_pipeline",
     "topological_order",
@@ -64,6 +65,16 @@ def named_pipelines(section: Mapping[str, Any], tiers: Iterable[str]) -> dict[st
     if problems:
         raise PipelineError("\n".join(problems))
     return found
+
+
+def input_problems(spec: PipelineSpec, data: Mapping[str, Any]) -> list[str]:
+    """Each ``input.<key>`` a template reads that the pipeline's input does not hold."""
+    problems: list[str] = []
+    for name, step in spec.steps.items():
+        for field, template in (("prompt", step.prompt), ("system", step.system)):
+            for path in missing_input(template or "", data):
+                problems.append(f"{path}: missing (steps.{name}.{field} reads it)")
+    return problems
 
 
 def dependencies(spec: PipelineSpec) -> dict[str, frozenset[str]]:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["TemplateError", "references", "render", "step_references"]
+__all__ = ["TemplateError", "missing_input", "references", "render", "step_references"]
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 _PATH = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
@@ -47,6 +47,18 @@ def references(template: str) -> Iterator[str]:
 def step_references(template: str) -> set[str]:
     """The steps a template reads; raises TemplateError."""
     return {path.split(".")[1] for path in references(template) if path.startswith("steps.")}
+
+
+def missing_input(template: str, data: Mapping[str, Any]) -> list[str]:
+    """The ``input.<path>`` placeholders of a template that ``data`` does not hold."""
+    missing: list[str] = []
+    for path in references(template):
+        if path.startswith("input."):
+            try:
+                render(f"{{{{ {path} }}}}", {"input": data})
+            except TemplateError:
+                missing.append(path)
+    return missing
 
 
 def render(template: str, context: Mapping[str, Any]) -> str:
