@@ -31,6 +31,8 @@ from broker.http_api.errors import ApiError, api_error_response
 from broker.http_api.route_errors import http_error_response
 from broker.http_api.state import ApiState
 from broker.http_api.tenants import TenantDirectory
+from broker.pipelines.state import PipelineStore
+from broker.pipelines.webhooks import with_pipelines
 from broker.webhooks import WebhookDispatcher
 
 __all__ = ["OPENAPI_INFO", "create_app", "webhook_dispatcher"]
@@ -77,7 +79,10 @@ def webhook_dispatcher(batches: Batches, tenants: TenantDirectory) -> WebhookDis
     return WebhookDispatcher(
         client.redis,
         client.keys,
-        payload_for=batches.webhook_payload,
+        payload_for=with_pipelines(
+            batches.webhook_payload,
+            PipelineStore(client.redis, client.keys, client.settings.result_ttl_s),
+        ),
         secrets=tenants.webhook_secrets,
     )
 

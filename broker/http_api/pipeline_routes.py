@@ -95,7 +95,8 @@ async def _start(
 
 
 async def submit_pipeline(request: Request) -> Response:
-    """Submit a pipeline: `{pipeline: <definition or catalog name>, input?, id?, envelope?}`.
+    """Submit a pipeline: `{pipeline: <definition or catalog name>, input?, id?, envelope?,
+    webhook_url?}`; the webhook gets a signed `pipeline.<status>` POST when it ends.
     ---
     summary: Submit a pipeline
     responses:
@@ -113,7 +114,21 @@ async def submit_pipeline(request: Request) -> Response:
         raise ApiError(
             400, "envelope: an object without tenant or id (set by cascade)", param="envelope"
         )
+    webhook_url = body.get("webhook_url")
+    if webhook_url is not None:
+        try:
+            state_of(request).webhooks.check_url(str(webhook_url))
+        except ValueError as exc:
+            raise ApiError(400, f"webhook_url: {exc}", param="webhook_url") from exc
     pid = await _start(request, body["pipeline"], body.get("input", {}), body.get("id"), envelope)
+    if webhook_url is not None:
+        # Watched after the start: a pipeline that has ended already is still looked at.
+        await run_in_threadpool(
+            state_of(request).webhooks.watch,
+            f"pipeline:{pid}",
+            str(webhook_url),
+            tenant_of(request),
+        )
     return JSONResponse({"id": pid, "object": "pipeline", "status": "running"}, status_code=202)
 
 

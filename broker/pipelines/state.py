@@ -52,7 +52,8 @@ end
 return 1
 """
 
-# KEYS: record, events list, active set. ARGV: status, result, channel, event, ttl.
+# KEYS: record, events list, active set. ARGV: status, result, channel, event, ttl, the
+# webhooks' registrations channel and the pipeline's webhook subject (a dispatcher looks now).
 _FINISH = """
 if redis.call('HEXISTS', KEYS[1], 'result') == 1 or redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
@@ -63,6 +64,7 @@ redis.call('RPUSH', KEYS[2], ARGV[4])
 redis.call('PUBLISH', ARGV[3], ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
+redis.call('PUBLISH', ARGV[6], ARGV[7])
 return 1
 """
 
@@ -221,6 +223,8 @@ class PipelineStore:
                 self.keys.pipeline_channel(result.pipeline_id),
                 event,
                 self.ttl_s,
+                self.keys.webhooks_channel(),
+                f"pipeline:{result.pipeline_id}",
             ],
         )
         return bool(done)

@@ -4,6 +4,7 @@ SIGKILLed mid-pipeline."""
 
 from __future__ import annotations
 
+import json
 import signal
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from broker.jobs import CompletionResult, FailedResult
 from broker.local_stack import LocalStack
 from broker.pipelines.facade import Pipelines
 from broker.pipelines.records import PipelineStatus
+from broker.webhooks import SIGNATURE_HEADER, verify_signature
 from tests.integration.support import (
     FIXTURE_CATALOG,
     Emulator,
@@ -28,6 +30,7 @@ from tests.integration.support import (
     stack_on_database,
     wait_for,
 )
+from tests.integration.test_batches_api import Receiver
 
 pytestmark = pytest.mark.integration
 
@@ -87,6 +90,7 @@ FAN_OUT: dict[str, Any] = {
 
 
 KEY_A, KEY_B = "sk-pipes-acme", "sk-pipes-globex"
+SECRET_A = "whsec-pipes-acme"
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +108,12 @@ def stack(
 ) -> Iterator[LocalStack]:
     workers = {name: (name, 4) for name in ("alpha", "beta", "gamma")}
     logs = tmp_path_factory.mktemp("pipelines-logs")
-    env = {"CASCADE_API_KEYS": f"acme={KEY_A},globex={KEY_B}"}
+    env = {
+        "CASCADE_API_KEYS": f"acme={KEY_A},globex={KEY_B}",
+        "CASCADE_WEBHOOK_SECRETS": f"acme={SECRET_A}",
+        # the receiver listens on 127.0.0.1, which webhook targets may not be unless allowed
+        "CASCADE_WEBHOOK_ALLOW": "127.0.0.1/32",
+    }
     with stack_on_database(
         redis_url, 11, config=catalog, log_dir=logs, workers=workers, env=env
     ) as s:
@@ -251,7 +260,8 @@ def test_a_worker_killed_mid_pipeline_loses_no_step_and_runs_none_twice(
 def test_a_catalog_pipeline_answers_through_the_openai_endpoint_and_its_routes(
     stack: LocalStack, emulator: Emulator
 ) -> None:
-    with api_server(stack, "--no-webhooks") as base:
+    receiver = Receiver()
+    with api_server(stack) as base:
         sdk = openai.OpenAI(base_url=f"{base}/v1", api_key=KEY_A)
         completion = sdk.chat.completions.create(
             model="pipeline:triage",
@@ -278,3 +288,20 @@ def test_a_catalog_pipeline_answers_through_the_openai_endpoint_and_its_routes(
         )
         assert refused.status_code == 400
         assert "steps.a.prompt: reads steps.b" in refused.json()["error"]["message"]
+        hooked = httpx.post(
+            f"{base}/v1/pipelines",
+            headers={"authorization": f"Bearer {KEY_A}"},
+            json={
+                "pipeline": "triage",
+                "input": {"question": "simple?"},
+                "webhook_url": receiver.url,
+            },
+        )
+        assert hooked.status_code == 202, hooked.text
+        wait_for(lambda: receiver.received, 30, "the pipeline's webhook")
+        sent_headers, body = receiver.received[0]
+        verify_signature(SECRET_A, sent_headers[SIGNATURE_HEADER], body)
+        payload = json.loads(body)
+        assert payload["type"] == "pipeline.succeeded"
+        assert payload["pipeline"]["pipeline_id"] == hooked.json()["id"]
+    receiver.server.shutdown()
