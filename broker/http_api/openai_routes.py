@@ -26,7 +26,6 @@ from broker.http_api.errors import ApiError, not_found
 from broker.http_api.file_index import FileIndex
 from broker.http_api.file_purposes import batch_input_problem, upload_purpose
 from broker.http_api.openai_compat import CompatError, job_inputs, result_headers
-from broker.http_api.pipeline_routes import pipeline_completion
 from broker.http_api.state import ApiState, state_of, tenant_of
 from broker.http_api.streams import batch_events, wait_result
 from broker.jobs import FailedResult
@@ -91,6 +90,9 @@ async def chat_completions(request: Request) -> Response:
     state = state_of(request)
     body = await json_body(request)
     if str(body.get("model", "")).startswith("pipeline:"):
+        # Imported here: the pipeline routes build on this module's body and timeout helpers.
+        from broker.http_api.pipeline_routes import pipeline_completion
+
         return await pipeline_completion(request, body)
     if body.get("stream"):
         raise ApiError(

@@ -7,7 +7,6 @@ with the catalog file's named pipelines.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,6 +19,7 @@ from starlette.routing import Route
 from broker.catalog_file import load_pipelines
 from broker.client import IdConflict, SubmitError
 from broker.http_api.errors import ApiError, not_found
+from broker.http_api.openai_routes import json_body, timeout_of
 from broker.http_api.state import ApiState, state_of, tenant_of
 from broker.http_api.streams import sse
 from broker.pipelines.facade import Pipelines, UnknownPipeline
@@ -66,16 +66,6 @@ async def _record(request: Request) -> tuple[Pipelines, PipelineRecord, str]:
     return pipelines, record, tenant
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, f"the body is not valid JSON: {exc.msg}") from exc
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be a JSON object")
-    return body
-
-
 async def _start(
     request: Request, pipeline: Any, data: Any, pipeline_id: Any, envelope: Any
 ) -> str:
@@ -104,7 +94,7 @@ async def submit_pipeline(request: Request) -> Response:
       400: {description: refused; each line names the bad field; nothing was started}
       409: {description: the id is another tenant's}
     """
-    body = await _body(request)
+    body = await json_body(request)
     if "pipeline" not in body:
         raise ApiError(
             400, "pipeline: a definition or a catalog pipeline's name is required", param="pipeline"
@@ -161,16 +151,6 @@ async def _wait(
         await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
-def _timeout(request: Request) -> float:
-    state = state_of(request)
-    raw = request.query_params.get("timeout") or request.headers.get("x-cascade-timeout")
-    try:
-        value = float(raw) if raw else state.default_timeout_s
-    except ValueError as exc:
-        raise ApiError(400, "timeout must be a number of seconds", param="timeout") from exc
-    return max(0.0, min(value, state.max_timeout_s))
-
-
 async def wait_pipeline(request: Request) -> Response:
     """Wait for a pipeline's result, up to `timeout` seconds.
     ---
@@ -182,7 +162,9 @@ async def wait_pipeline(request: Request) -> Response:
       202: {description: still running when the timeout passed}
     """
     pipelines, record, tenant = await _record(request)
-    result = await _wait(request, pipelines, record.pipeline_id, tenant, _timeout(request))
+    result = await _wait(
+        request, pipelines, record.pipeline_id, tenant, timeout_of(request, state_of(request))
+    )
     if result is None:
         return JSONResponse(_view(record), status_code=202)
     return JSONResponse(result.model_dump(mode="json"))
@@ -222,7 +204,7 @@ async def pipeline_events(request: Request) -> Response:
       200: {description: 'text/event-stream: submitted, step_queued, step_ended, ... finished'}
     """
     pipelines, record, _ = await _record(request)
-    stream = _events(request, pipelines, record.pipeline_id, _timeout(request))
+    stream = _events(request, pipelines, record.pipeline_id, timeout_of(request, state_of(request)))
     return StreamingResponse(stream, media_type="text/event-stream")
 
 
@@ -256,7 +238,13 @@ async def pipeline_completion(request: Request, body: dict[str, Any]) -> Respons
     )
     data = {"messages": messages, "question": question if isinstance(question, str) else ""}
     pid = await _start(request, name, data, None, {})
-    result = await _wait(request, _pipelines(request), pid, tenant_of(request), _timeout(request))
+    result = await _wait(
+        request,
+        _pipelines(request),
+        pid,
+        tenant_of(request),
+        timeout_of(request, state_of(request)),
+    )
     extra = {"pipeline_id": pid}
     if result is None:
         raise ApiError(
