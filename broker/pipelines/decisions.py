@@ -172,7 +172,7 @@ class _Context:
         others = [d for d in dependencies(self.spec)[name] if d != step.validates]
         if any(self.final(dep) is None for dep in others):
             return None
-        return self._new_run(name, step, judged.round, step.tier or judged.tier, None)
+        return self._new_run(name, step, judged.round, self._tier(name, step), None)
 
     def _resubmit(self, name: str, step: StepSpec, run: StepRun) -> NewRun:
         reason = self.rejection(name) or ""

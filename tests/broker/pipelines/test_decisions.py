@@ -201,3 +201,12 @@ def test_the_budget_left_counts_what_queued_rounds_hold() -> None:
     }
     assert budget_left(1.0, runs) == 0.25
     assert budget_left(None, runs) is None
+
+
+def test_a_validator_named_by_model_is_routed_to_that_model() -> None:
+    spec = _spec({"steps": {
+        "answer": {"tier": "fast", "prompt": "x"},
+        "check": {"model": "g1", "validates": "answer", "prompt": "{{ steps.answer.text }}"},
+    }})
+    [judge] = decide("p", spec, {}, {"answer": [_done("answer")]}).submit
+    assert judge.needs == {"model": "g1"} and judge.tier is None
