@@ -106,3 +106,19 @@ def test_one_tenants_pipeline_is_unknown_to_another(pipelines: Pipelines) -> Non
     pipelines.submit(TWO_STEPS, {"name": "x"}, pipeline_id="p5", tenant="acme")
     with pytest.raises(UnknownPipeline):
         pipelines.record("p5", tenant="globex")
+
+
+def test_cascade_pipeline_status_shows_the_steps_as_a_tree(pipelines: Pipelines) -> None:
+    from click.testing import CliRunner
+
+    from broker.cli import main
+
+    pipelines.submit(TWO_STEPS, {"name": "x"}, pipeline_id="p6")
+    url = pipelines.client.settings.redis_url
+    options = ["--config", CATALOG, "--profile", "emulated", "--redis-url", url]
+    shown = CliRunner().invoke(main, [*options, "pipeline", "status", "p6"])
+    assert shown.exit_code == 0, shown.output
+    assert "pipeline p6 [running]" in shown.output
+    assert "round 0 · queued · tier fast" in shown.output and "waiting" in shown.output
+    unknown = CliRunner().invoke(main, [*options, "pipeline", "status", "nope"])
+    assert unknown.exit_code == 2
