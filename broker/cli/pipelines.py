@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -142,6 +143,8 @@ def drive(ctx: click.Context) -> None:
     from broker.pipelines.driver import PipelineDriver
 
     stop = threading.Event()
+    # SIGTERM (compose, systemd) lets the advance in progress finish and releases its lock.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         PipelineDriver(job_client(ctx)).run(stop)
     except KeyboardInterrupt:
