@@ -289,23 +289,14 @@ class CascadeClient:
                 pipe.lpush(queue, *messages)
             pipe.execute()
 
-    def submit_pipeline(
-        self,
-        pipeline: Any,
-        data: Mapping[str, Any] | None = None,
-        *,
-        pipeline_id: str | None = None,
-        tenant: str = "default",
-        envelope: Mapping[str, Any] | None = None,
-    ) -> str:
-        """Check, store and start a pipeline: a definition, or a name in the catalog file's
-        ``pipelines:`` (docs/pipelines.md); returns its id. ``broker.pipelines.facade`` reads it."""
+    def submit_pipeline(self, pipeline: Any, data: Mapping[str, Any] | None = None, **options: Any
+                        ) -> str:
+        """Check, store and start a pipeline (a definition, or a name in the catalog file's
+        ``pipelines:``); returns its id. Options: ``broker.pipelines.facade.Pipelines.submit``."""
         from broker.pipelines.facade import Pipelines  # it builds on this module
 
         named = load_pipelines(self.settings.config) if isinstance(pipeline, str) else {}
-        return Pipelines(self, named).submit(
-            pipeline, data, pipeline_id=pipeline_id, tenant=tenant, envelope=envelope
-        )
+        return Pipelines(self, named).submit(pipeline, data, **options)
 
     # --- dead letters --------------------------------------------------------------------
 
