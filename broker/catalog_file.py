@@ -8,7 +8,7 @@ profile: the ``profile`` argument, else ``CASCADE_PROFILE`` (empty means none).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -18,14 +18,25 @@ import yaml
 from pydantic import ValidationError
 
 from broker.jobs import format_validation_error
+from broker.pipelines.graph import PipelineError, named_pipelines
 from routing.catalog import Catalog, UnknownNameError
 
-__all__ = ["CONFIG_ENV", "PROFILE_ENV", "CatalogError", "load_catalog", "resolve_catalog_path"]
+__all__ = [
+    "CONFIG_ENV",
+    "PIPELINES_KEY",
+    "PROFILE_ENV",
+    "CatalogError",
+    "load_catalog",
+    "load_pipelines",
+    "resolve_catalog_path",
+]
 
 CONFIG_ENV = "CASCADE_CONFIG"
 PROFILE_ENV = "CASCADE_PROFILE"
 _LOCAL_FILE = "cascade.yaml"
 _ROOT_PREFIX = "(root): "
+# The catalog file's section of named pipelines (broker/pipelines/), checked on every load.
+PIPELINES_KEY = "pipelines"
 
 
 class CatalogError(Exception):
@@ -92,8 +103,9 @@ def _validate(source: Path | Traversable, data: Any) -> Catalog:
         raise CatalogError(
             f"{source}: a catalog is a mapping with providers, models and tiers; found {found}"
         )
+    data = {key: value for key, value in data.items() if key != PIPELINES_KEY}
     try:
-        return Catalog.model_validate(data)
+        catalog = Catalog.model_validate(data)
     except ValidationError as error:
         lines = format_validation_error(error, data).splitlines()
         # The cross-reference problems are raised for the whole catalog but each line already
@@ -101,6 +113,29 @@ def _validate(source: Path | Traversable, data: Any) -> Catalog:
         lines = [line.removeprefix(_ROOT_PREFIX) for line in lines]
         details = "\n".join(f"  {line}" for line in lines)
         raise CatalogError(f"{source}: invalid catalog:\n{details}") from None
+    return catalog
+
+
+def _pipelines(source: Path | Traversable, data: Any, tiers: Iterable[str]) -> dict[str, Any]:
+    section = data.get(PIPELINES_KEY) if isinstance(data, dict) else None
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise CatalogError(f"{source}: {PIPELINES_KEY}: a mapping of name -> pipeline")
+    try:
+        return named_pipelines(section, tiers)
+    except PipelineError as error:
+        details = "\n".join(f"  {line}" for line in str(error).splitlines())
+        raise CatalogError(f"{source}: invalid pipeline:\n{details}") from None
+
+
+def load_pipelines(
+    path: Path | str | None = None, *, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The catalog file's named pipelines (``pipelines:``), checked like the catalog."""
+    source = resolve_catalog_path(path, os.environ if environ is None else environ)
+    data = _read_yaml(source)
+    return _pipelines(source, data, _validate(source, data).tiers)
 
 
 def load_catalog(
@@ -112,13 +147,17 @@ def load_catalog(
 ) -> Catalog:
     """Read, validate and (if a profile is chosen) apply a profile to the catalog file.
 
+    Its ``pipelines:`` section is checked too (``load_pipelines`` reads it).
+
     ``emulator_url`` overrides the profile's own (a demo or test runs the emulator on a free port).
     Raises ``CatalogError`` naming the file and, for each problem, the path of the bad key
     (``models[3].price.input: Field required``).
     """
     env = os.environ if environ is None else environ
     source = resolve_catalog_path(path, env)
-    catalog = _validate(source, _read_yaml(source))
+    data = _read_yaml(source)
+    catalog = _validate(source, data)
+    _pipelines(source, data, catalog.tiers)
     chosen = profile if profile is not None else env.get(PROFILE_ENV, "")
     if not chosen:
         return catalog

@@ -24,7 +24,7 @@ import redis
 from celery import Celery
 from pydantic import TypeAdapter, ValidationError
 
-from broker.catalog_file import load_catalog
+from broker.catalog_file import load_catalog, load_pipelines
 from broker.celery_app import create_celery
 from broker.job_streams import client_chunks
 from broker.job_writes import ForeignBatch, IdTaken, JobWriter, NewJob
@@ -289,6 +289,15 @@ class CascadeClient:
             for queue, messages in by_queue.items():
                 pipe.lpush(queue, *messages)
             pipe.execute()
+
+    def submit_pipeline(self, pipeline: Any, data: Mapping[str, Any] | None = None, **options: Any
+                        ) -> str:
+        """Check, store and start a pipeline (a definition, or a name in the catalog file's
+        ``pipelines:``); returns its id. Options: ``broker.pipelines.facade.Pipelines.submit``."""
+        from broker.pipelines.facade import Pipelines  # it builds on this module
+
+        named = load_pipelines(self.settings.config) if isinstance(pipeline, str) else {}
+        return Pipelines(self, named).submit(pipeline, data, **options)
 
     # --- dead letters --------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 It starts a private Redis of its own, the provider emulator with one provider made to fail,
 and one worker per provider; submits a small batch across tiers; shows progress; prints where
-each job was answered; and stops all it started. It uses another Redis only when told to
+each job was answered; runs the catalog's example pipelines and shows each as a tree of its
+steps; and stops all it started. It uses another Redis only when told to
 (``--redis-url``, or ``CASCADE_REDIS_URL`` set), never merely because one answers at the default
 address: that one may be someone's, and the demo's queues and jobs would land in it.
 """
@@ -23,6 +24,7 @@ from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
 from broker.jobs import CompletionResult, FailedResult
 from broker.local_stack import LocalStack, StackError, redis_answers
+from broker.pipelines.demo import run_pipeline_demo
 from broker.settings import Settings
 
 __all__ = ["FAILING_PROVIDER", "demo_jobs", "demo_redis_url", "run_demo"]
@@ -130,15 +132,17 @@ def _run(stack: LocalStack, job_count: int, console: Console) -> int:
     try:
         ids = client.submit_many(demo_jobs(list(catalog.tiers), job_count))
         results = _follow(client, ids, console)
+        console.print(_table(ids, results))
+        console.print("\nPipelines (docs/pipelines.md): triage, validation, fan-out/join")
+        pipelines_ok = run_pipeline_demo(client, console)
     finally:
         client.close()
-    console.print(_table(ids, results))
     succeeded = sum(1 for item in results.values() if isinstance(item, CompletionResult))
     console.print(
         f"{succeeded} of {len(ids)} jobs answered; "
         f"{len(ids) - len(results)} did not finish. Everything started is now stopped."
     )
-    return 0 if len(results) == len(ids) else 1
+    return 0 if len(results) == len(ids) and pipelines_ok else 1
 
 
 def _follow(

@@ -114,6 +114,29 @@ class Keys:
         to the newest ``webhook_failed_max`` and to ``webhook_failed_ttl_s``."""
         return f"{self.prefix}:webhooks:failed"
 
+    # --- pipelines (broker/pipelines/) ---
+
+    def pipeline(self, pipeline_id: str) -> str:
+        """Hash: a pipeline's definition, input, tenant, status, one ``run:<step>:<round>``
+        field per step round (JSON), and its final ``result``, written once."""
+        return f"{self.prefix}:pipeline:{pipeline_id}"
+
+    def pipeline_events(self, pipeline_id: str) -> str:
+        """List: the pipeline's events in order (JSON), for polling and SSE replay."""
+        return f"{self.prefix}:pipeline:{pipeline_id}:events"
+
+    def pipeline_channel(self, pipeline_id: str) -> str:
+        """Pub/sub channel: each of the pipeline's events as it is appended."""
+        return f"{self.prefix}:pipeline:{pipeline_id}:channel"
+
+    def pipeline_lock(self, pipeline_id: str) -> str:
+        """String with a TTL: the driver advancing the pipeline right now."""
+        return f"{self.prefix}:pipeline:{pipeline_id}:lock"
+
+    def pipelines_active(self) -> str:
+        """Sorted set: ids of pipelines not ended yet, by creation time (the driver's sweep)."""
+        return f"{self.prefix}:pipelines:active"
+
     def dead_letters(self) -> str:
         """Sorted set with a TTL: ids of failed jobs, scored by when they failed; trimmed to the
         result TTL and to ``CASCADE_DEAD_LETTERS_MAX`` entries whenever a job fails."""

@@ -84,6 +84,13 @@ class Settings(BaseSettings):
 
     worker_concurrency: int | None = Field(default=None, ge=1)
 
+    # --- pipelines (broker/pipelines/) ---
+    # The jobs' done events advance pipelines; this sweep only catches what an event missed
+    # (a driver down when a step ended, a lost subscription).
+    pipeline_sweep_interval_s: float = Field(default=5.0, gt=0)
+    # How long one driver holds a pipeline while it advances it; another driver waits for it.
+    pipeline_lock_ttl_s: int = Field(default=30, ge=1)
+
     # --- webhooks (broker/webhooks/) ---
     # Webhook targets that would be refused otherwise (loopback, private ranges, internal
     # names): CIDRs, addresses or exact host names, comma-separated. Empty: public targets only.

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from adapters.emulator.labels import pick_label
+
 __all__ = [
     "IMAGE_TOKENS",
     "MESSAGE_OVERHEAD_TOKENS",
@@ -170,14 +172,15 @@ def make_reply(prompt: Prompt) -> Reply:
     return Reply(digest=digest, choices=choices, prompt_tokens=prompt_tokens(prompt.messages))
 
 
-def fill_schema(schema: Mapping[str, Any], seed: str) -> dict[str, Any]:
-    """A JSON object with a deterministic value for each required property of ``schema``."""
+def fill_schema(schema: Mapping[str, Any], seed: str, hint: str = "") -> dict[str, Any]:
+    """A JSON object with a deterministic value for each required property of ``schema``; an
+    enum takes the value ``hint`` names most often (``labels.pick_label``)."""
     properties = schema.get("properties")
     if not isinstance(properties, Mapping):
         return {}
     required = schema.get("required")
     names = [name for name in required if name in properties] if isinstance(required, list) else []
-    return {name: _value_for(name, properties[name], seed) for name in names}
+    return {name: _value_for(name, properties[name], seed, hint) for name in names}
 
 
 def _tool_to_call(prompt: Prompt) -> ToolSpec | None:
@@ -235,7 +238,8 @@ def _reply_text(prompt: Prompt, index: int) -> str:
         return f"{tag} {phrase}"
     answer: dict[str, Any] = {"answer": f"{tag} {phrase}"}
     if prompt.json_schema is not None:
-        answer = fill_schema(prompt.json_schema, short_hash(phrase)) or answer
+        hint = _last_user_text(prompt.messages)
+        answer = fill_schema(prompt.json_schema, short_hash(phrase), hint) or answer
     return json.dumps(answer, ensure_ascii=False)
 
 
@@ -251,17 +255,17 @@ def _phrase(text: str, index: int) -> str:
     return " ".join(words).capitalize() + "."
 
 
-def _value_for(name: str, schema: Any, seed: str) -> Any:
+def _value_for(name: str, schema: Any, seed: str, hint: str = "") -> Any:
     kind = schema.get("type") if isinstance(schema, Mapping) else None
     if isinstance(schema, Mapping) and isinstance(schema.get("enum"), list) and schema["enum"]:
-        return schema["enum"][0]
+        return pick_label(schema["enum"], hint)
     number = int(short_hash(seed, name, length=8), 16)
     values: dict[str, Any] = {
         "integer": number % 100,
         "number": (number % 10_000) / 100,
         "boolean": number % 2 == 0,
         "array": [],
-        "object": fill_schema(schema, seed) if isinstance(schema, Mapping) else {},
+        "object": fill_schema(schema, seed, hint) if isinstance(schema, Mapping) else {},
         "null": None,
     }
     if isinstance(kind, str) and kind in values:

@@ -15,6 +15,7 @@ from broker.cli.common import CliContext
 from broker.cli.dead import dead
 from broker.cli.jobs import result, submit
 from broker.cli.operations import flower, health, metrics, ping
+from broker.cli.pipelines import pipeline
 from broker.cli.processes import demo, emulator, worker
 from broker.cli.routing import route_command, routes, usage
 from broker.cli.webhooks import webhooks
@@ -52,5 +53,6 @@ for _command in (
     route_command,
     usage,
     bench,
+    pipeline,
 ):
     main.add_command(_command)

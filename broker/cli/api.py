@@ -8,6 +8,7 @@ import sys
 import click
 
 from broker.cli.common import EXIT_REFUSED, errors
+from broker.cli.processes import start_pipeline_driver
 
 __all__ = ["NO_TENANT_WARNING", "api"]
 
@@ -22,9 +23,13 @@ NO_TENANT_WARNING = (
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=8000, show_default=True)
 @click.option("--no-webhooks", is_flag=True, help="do not run the webhook dispatcher here")
+@click.option("--no-pipelines", is_flag=True, help="do not run a pipeline driver here")
 @click.option("--log-level", default="info", show_default=True)
 @click.pass_context
-def api(ctx: click.Context, host: str, port: int, no_webhooks: bool, log_level: str) -> None:
+def api(
+    ctx: click.Context, host: str, port: int, no_webhooks: bool, no_pipelines: bool,
+    log_level: str,
+) -> None:
     """Serve the HTTP API (tenants: CASCADE_TENANTS_FILE or CASCADE_API_KEYS)."""
     from broker.http_api.server import run_api
     from broker.http_api.tenants import TenantConfigError, TenantDirectory
@@ -37,6 +42,8 @@ def api(ctx: click.Context, host: str, port: int, no_webhooks: bool, log_level: 
     if not tenants.key_digests:
         # A server that answers every request with 401 looks broken; say why at once.
         errors.print(NO_TENANT_WARNING, markup=False, highlight=False, soft_wrap=True)
+    if not no_pipelines:
+        start_pipeline_driver(ctx)
     run_api(
         ctx.obj.settings(),
         host=host,

@@ -7,9 +7,16 @@ import sys
 
 import click
 
-from broker.cli.common import EXIT_REFUSED, errors
+from broker.cli.common import EXIT_REFUSED, errors, job_client
 
-__all__ = ["demo", "emulator", "worker"]
+__all__ = ["demo", "emulator", "start_pipeline_driver", "worker"]
+
+
+def start_pipeline_driver(ctx: click.Context) -> None:
+    """A pipeline driver in a daemon thread of this process (docs/ARCHITECTURE.md says why)."""
+    from broker.pipelines.driver import PipelineDriver
+
+    PipelineDriver(job_client(ctx)).start()
 
 
 @click.command()
@@ -22,13 +29,20 @@ __all__ = ["demo", "emulator", "worker"]
 )
 @click.option("--concurrency", type=int, help="calls in flight (default: the providers' settings)")
 @click.option("--loglevel", default="INFO", show_default=True)
+@click.option("--no-pipelines", is_flag=True, help="do not run a pipeline driver here")
 @click.pass_context
 def worker(
-    ctx: click.Context, providers: tuple[str, ...], concurrency: int | None, loglevel: str
+    ctx: click.Context,
+    providers: tuple[str, ...],
+    concurrency: int | None,
+    loglevel: str,
+    no_pipelines: bool,
 ) -> None:
     """Run a worker for a provider: it consumes every <tier>.<provider> queue."""
     from workers.startup import run_worker
 
+    if not no_pipelines:
+        start_pipeline_driver(ctx)
     run_worker(providers, ctx.obj.settings(), concurrency=concurrency, loglevel=loglevel)
 
 

@@ -41,6 +41,8 @@ def webhooks(ctx: click.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from broker.http_api.tenants import TenantDirectory
+    from broker.pipelines.state import PipelineStore
+    from broker.pipelines.webhooks import with_pipelines
     from broker.webhooks import DeliveryPolicy, TargetPolicy, WebhookDispatcher
 
     batches = batches_or_exit(ctx)
@@ -49,7 +51,10 @@ def webhooks(ctx: click.Context) -> None:
     dispatcher = WebhookDispatcher(
         client.redis,
         client.keys,
-        payload_for=batches.webhook_payload,
+        payload_for=with_pipelines(
+            batches.webhook_payload,
+            PipelineStore(client.redis, client.keys, client.settings.result_ttl_s),
+        ),
         secrets=tenants.webhook_secrets,
         policy=DeliveryPolicy.from_settings(client.settings),
         targets=TargetPolicy.from_settings(client.settings),

@@ -29,12 +29,15 @@ from broker.http_api import (
     jobs_routes,
     models_routes,
     openai_routes,
+    pipeline_routes,
 )
 from broker.http_api.errors import ApiError, api_error_response, unexpected_error_response
 from broker.http_api.route_errors import http_error_response
 from broker.http_api.state import ApiState
 from broker.http_api.tenants import TenantDirectory
 from broker.http_api.wait_slots import WaitSlots
+from broker.pipelines.state import PipelineStore
+from broker.pipelines.webhooks import with_pipelines
 from broker.webhooks import WebhookDispatcher
 
 __all__ = ["OPENAPI_INFO", "create_app", "openapi_document", "webhook_dispatcher"]
@@ -83,7 +86,10 @@ def webhook_dispatcher(batches: Batches, tenants: TenantDirectory) -> WebhookDis
     return WebhookDispatcher(
         client.redis,
         client.keys,
-        payload_for=batches.webhook_payload,
+        payload_for=with_pipelines(
+            batches.webhook_payload,
+            PipelineStore(client.redis, client.keys, client.settings.result_ttl_s),
+        ),
         secrets=tenants.webhook_secrets,
     )
 
@@ -150,6 +156,7 @@ def create_app(
         *models_routes.ROUTES,
         *jobs_routes.ROUTES,
         *job_stream_routes.ROUTES,
+        *pipeline_routes.ROUTES,
         Route("/openapi.json", openapi, include_in_schema=False),
     ]
     return Starlette(

@@ -20,6 +20,7 @@ from broker.http_api.chat_stream import stream_chat_completion
 from broker.http_api.errors import ApiError
 from broker.http_api.inputs import json_body, request_timeout
 from broker.http_api.openai_compat import CompatError, job_inputs, result_headers
+from broker.http_api.pipeline_routes import pipeline_completion
 from broker.http_api.state import state_of, tenant_of
 from broker.http_api.streams import wait_result
 from broker.jobs import FailedResult
@@ -64,6 +65,8 @@ async def chat_completions(request: Request) -> Response:
     tenant = tenant_of(request)
     state = state_of(request)
     body = await json_body(request)
+    if str(body.get("model", "")).startswith("pipeline:"):
+        return await pipeline_completion(request, body)
     timeout = request_timeout(request, state)
     if body.get("stream"):
         return await stream_chat_completion(request, body, timeout)

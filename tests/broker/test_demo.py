@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -83,6 +84,10 @@ def test_the_demo_answers_every_job_and_leaves_no_process_behind() -> None:
     assert frontier
     for _job, _tier, answered_by, _attempts, reroutes, _tokens, _cost in frontier:
         assert not answered_by.startswith("openai/") and int(reroutes) >= 1
+    # the catalog's three example pipelines, each shown as its tree
+    for name in ("triage", "answer-validated", "summary"):
+        assert re.search(rf"pipeline demo-{name}-\w+ \[succeeded\]", shown.stdout), shown.stdout
+    assert "tier frontier" in shown.stdout  # triage sent its complex question up
     assert _cascade_processes() - before == set()
 
 
@@ -107,7 +112,13 @@ def test_the_demo_runs_on_the_redis_given_by_redis_url(watched: str) -> None:
 
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert f"Redis at {watched}" in shown.stdout
-    assert len(list(redis.Redis.from_url(watched).scan_iter("cascade:job:*:result"))) == 2
+    results = redis.Redis.from_url(watched).scan_iter("cascade:job:*:result")
+    # the demo's jobs, and the steps of its example pipelines (ids "<pipeline>.<step>.<round>")
+    ids = [key.decode().split(":")[2] for key in results]
+    assert len([job_id for job_id in ids if "." not in job_id]) == 2
+    assert {job_id.split(".")[1] for job_id in ids if "." in job_id} == {
+        "classify", "answer", "check", "pros", "cons", "summary"
+    }
 
 
 def test_the_demo_refuses_a_redis_it_was_given_that_does_not_answer() -> None:
