@@ -55,5 +55,24 @@ class Settings(BaseSettings):
                 )
         return self
 
+    # --- the scheduler (broker/scheduler/) ---
+    # Messages each Celery queue is kept topped up to. A job picked for the queue waits behind
+    # at most this many, so it bounds how late an urgent job overtakes; too small and the
+    # workers idle between top-ups.
+    dispatch_depth: int = Field(default=8, ge=1)
+    # Every Nth pick serves the next priority down (every N²th two down): the starvation bound.
+    starvation_every: int = Field(default=10, ge=2)
+    # Tenant -> weight for fair shares within a priority (JSON, e.g. {"acme": 3}); others 1.
+    tenant_weights: dict[str, float] = Field(default_factory=dict)
+    # The dispatcher's safety sweep, for wakes lost while Redis was away.
+    dispatch_sweep_s: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _positive_weights(self) -> Settings:
+        for tenant, weight in self.tenant_weights.items():
+            if weight <= 0:
+                raise ValueError(f"tenant_weights.{tenant}: must be above 0, not {weight}")
+        return self
+
     worker_pool: str = Field(default="threads", pattern=r"^(threads|gevent|prefork|solo)$")
     worker_concurrency: int | None = Field(default=None, ge=1)

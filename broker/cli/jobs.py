@@ -28,6 +28,11 @@ __all__ = ["result", "submit"]
 @click.option("--max-cost", type=float, help="most the job may cost, in USD")
 @click.option("--max-tokens", type=int, help="output token limit")
 @click.option("--tenant", help="tenant the job belongs to")
+@click.option(
+    "--priority",
+    type=click.Choice(["interactive", "standard", "bulk"]),
+    help="the job's turn in the scheduler (default: standard; a job file's envelope otherwise)",
+)
 @click.option("--wait", is_flag=True, help="wait for the result and print it")
 @click.option("--timeout", type=float, default=120.0, show_default=True)
 @click.pass_context
@@ -41,6 +46,7 @@ def submit(
     max_cost: float | None,
     max_tokens: int | None,
     tenant: str | None,
+    priority: str | None,
     wait: bool,
     timeout: float,
 ) -> None:
@@ -50,7 +56,10 @@ def submit(
     client = job_client(ctx)
     try:
         if job_file is not None:
-            job = client.parse_job(json.loads(Path(job_file).read_text()))
+            data = json.loads(Path(job_file).read_text())
+            if priority is not None and isinstance(data, dict):
+                data.setdefault("envelope", {})["priority"] = priority
+            job = client.parse_job(data)
         else:
             needs: dict[str, Any] = {}
             if capabilities:
@@ -60,7 +69,9 @@ def submit(
             request: dict[str, Any] = {"messages": [{"role": "user", "content": prompt or ""}]}
             if max_tokens is not None:
                 request["max_tokens"] = max_tokens
-            job = client.build_job(request, tier=tier, model=model, needs=needs, tenant=tenant)
+            job = client.build_job(
+                request, tier=tier, model=model, needs=needs, tenant=tenant, priority=priority
+            )
         job_id = client.submit(job)
     except (SubmitError, json.JSONDecodeError) as exc:
         errors.print(f"refused, nothing was enqueued:\n{exc}", markup=False, highlight=False)

@@ -24,7 +24,7 @@ from broker.client import SubmitError
 from broker.http_api.errors import ApiError, not_found
 from broker.http_api.state import ApiState, state_of, tenant_of
 from broker.http_api.streams import batch_events, wait_result
-from broker.jobs import FailedResult
+from broker.jobs import FailedResult, Priority
 
 __all__ = ["ROUTES", "failed_status", "json_body", "timeout_of"]
 
@@ -50,6 +50,30 @@ async def json_body(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be a JSON object")
     return body
+
+
+def priority_of(request: Request, fields: dict[str, Any]) -> str | None:
+    """The job's priority: the ``x-cascade-priority`` header, else ``metadata.priority``, which
+    is cascade's and so taken out of the metadata the provider would see."""
+    metadata = fields.get("metadata")
+    from_body = None
+    if isinstance(metadata, dict) and "priority" in metadata:
+        rest = {key: value for key, value in metadata.items() if key != "priority"}
+        from_body = metadata["priority"]
+        if rest:
+            fields["metadata"] = rest
+        else:
+            del fields["metadata"]
+    header = request.headers.get("x-cascade-priority")
+    chosen, param = (header, "x-cascade-priority") if header else (from_body, "metadata.priority")
+    if chosen is None:
+        return None
+    if chosen not in {item.value for item in Priority}:
+        allowed = ", ".join(item.value for item in Priority)
+        raise ApiError(
+            400, f"{param}: {chosen!r} is not a priority; use one of {allowed}", param=param
+        )
+    return str(chosen)
 
 
 def timeout_of(request: Request, state: ApiState, name: str = "timeout") -> float:
@@ -97,8 +121,9 @@ async def chat_completions(request: Request) -> Response:
     except ValueError as exc:
         raise ApiError(404, str(exc), param="model", code="model_not_found") from exc
     fields = {key: value for key, value in body.items() if key not in ("model", "stream")}
+    priority = priority_of(request, fields)
     try:
-        job = state.client.build_job(fields, needs=needs, tenant=tenant)
+        job = state.client.build_job(fields, needs=needs, tenant=tenant, priority=priority)
         job_id = await run_in_threadpool(state.client.submit, job)
     except SubmitError as exc:
         raise ApiError(400, str(exc)) from exc

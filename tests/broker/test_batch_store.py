@@ -15,6 +15,7 @@ from broker.batches import Batches, BatchIdTaken, BatchIncomplete, BatchStatus, 
 from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
 from broker.settings import Settings
+from tests.queued import queued
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +37,9 @@ def batches(redis_url: str) -> Iterator[Batches]:
 def lines(count: int) -> list[str]:
     body = {"model": "fast", "messages": [{"role": "user", "content": "Hi"}]}
     return [
-        json.dumps({"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions",
-                    "body": body})
+        json.dumps(
+            {"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions", "body": body}
+        )
         for i in range(count)
     ]
 
@@ -52,7 +54,7 @@ def test_another_tenants_batch_id_is_refused_and_their_batch_is_left_as_it_was(
         batches.submit_lines(lines(2), tenant="globex", batch_id="nightly")
 
     assert batches.redis.hgetall("cascade:batch:nightly") == before
-    assert batches.redis.llen("fast.alpha") == 2
+    assert queued(batches.redis, "fast.alpha") == 2
     assert batches.list_batches("globex") == ([], False)
 
 
@@ -61,7 +63,7 @@ def test_a_batch_submitted_again_by_its_tenant_queues_nothing_twice(batches: Bat
     again = batches.submit_lines(lines(3), tenant="acme", batch_id="nightly")
 
     assert first.id == again.id == "nightly" and again.status == BatchStatus.IN_PROGRESS
-    assert batches.redis.llen("fast.alpha") == 3
+    assert queued(batches.redis, "fast.alpha") == 3
     assert batches.redis.llen("cascade:batch:nightly:jobs") == 3
 
 
@@ -123,20 +125,22 @@ def test_a_batch_whose_job_id_another_tenant_took_mid_enqueue_is_cancelled_spari
 
     def raced(planned: Any) -> None:
         # globex takes a line's id after the checks, before the line is written
-        theirs = {"needs": {"tier": "fast"}, "request": {"messages": [{"role": "user",
-                  "content": "Hi"}]}, "envelope": {"id": "nightly-2", "tenant": "globex"}}
+        theirs = {
+            "needs": {"tier": "fast"},
+            "request": {"messages": [{"role": "user", "content": "Hi"}]},
+            "envelope": {"id": "nightly-2", "tenant": "globex"},
+        }
         enqueue(client.plan_many([theirs]))
         enqueue(planned)
 
     monkeypatch.setattr(client, "enqueue", raced)
 
     with pytest.raises(BatchIncomplete) as failed:
-        batches.submit_lines(lines(2), tenant="acme", batch_id="nightly",
-                             cancel_if_incomplete=True)
+        batches.submit_lines(lines(2), tenant="acme", batch_id="nightly", cancel_if_incomplete=True)
 
     assert failed.value.cancelled
     record = batches.get("nightly", tenant="acme")
     assert record.status == BatchStatus.CANCELLING and record.counts.cancelled == 1
     assert client.store.result("nightly-2") is None  # globex's job is globex's, still to run
     assert client.redis.hget("cascade:job:nightly-2", "status") == b"queued"
-    assert client.redis.llen("fast.alpha") == 1
+    assert queued(client.redis, "fast.alpha") == 1

@@ -40,8 +40,11 @@ def client() -> Iterator[CascadeClient]:
 def jobs(count: int) -> list[dict[str, Any]]:
     prompt = {"messages": [{"role": "user", "content": "Say hello. " * 20}]}
     return [
-        {"needs": {"tier": "fast"}, "request": prompt,
-         "envelope": {"id": f"order-{number}", "tenant": "acme"}}
+        {
+            "needs": {"tier": "fast"},
+            "request": prompt,
+            "envelope": {"id": f"order-{number}", "tenant": "acme"},
+        }
         for number in range(count)
     ]
 
@@ -49,8 +52,9 @@ def jobs(count: int) -> list[dict[str, Any]]:
 def lines(count: int) -> list[str]:
     body = {"model": "fast", "messages": [{"role": "user", "content": "Say hello. " * 20}]}
     return [
-        json.dumps({"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions",
-                    "body": body})
+        json.dumps(
+            {"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions", "body": body}
+        )
         for i in range(count)
     ]
 
@@ -78,9 +82,7 @@ def stored_jobs(connection: redis.Redis) -> set[str]:
 
 def queued_jobs(connection: redis.Redis) -> list[str]:
     """The job id of every message on the queue, duplicates kept."""
-    return [
-        json.loads(message)["headers"]["id"] for message in connection.lrange(QUEUE, 0, -1)
-    ]
+    return [json.loads(message)["headers"]["id"] for message in connection.lrange(QUEUE, 0, -1)]
 
 
 def test_a_submit_that_runs_out_of_memory_leaves_every_stored_job_queued_and_a_retry_the_rest(
@@ -145,6 +147,10 @@ def test_an_incomplete_batch_cancelled_ends_every_line_and_a_retry_then_queues_n
     # A line that was never written is still the batch's: no other tenant may take its id.
     unwritten = next(i for i in batches.job_ids("nightly") if i not in stored_jobs(connection))
     with pytest.raises(IdConflict):
-        client.submit({"messages": [{"role": "user", "content": "Hi"}]}, tier="fast",
-                      job_id=unwritten, tenant="globex")
+        client.submit(
+            {"messages": [{"role": "user", "content": "Hi"}]},
+            tier="fast",
+            job_id=unwritten,
+            tenant="globex",
+        )
     assert len(queued_jobs(connection)) == queued_before
