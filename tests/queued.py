@@ -9,7 +9,12 @@ import redis
 
 from broker.keys import Keys
 
-__all__ = ["queued", "queued_job_ids"]
+__all__ = ["queued", "queued_job_ids", "text"]
+
+
+def text(value: object) -> str:
+    """A Redis reply item as text."""
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def queued(connection: redis.Redis, queue: str, keys: Keys | None = None) -> int:
@@ -21,6 +26,6 @@ def queued(connection: redis.Redis, queue: str, keys: Keys | None = None) -> int
 def queued_job_ids(connection: redis.Redis, queue: str, keys: Keys | None = None) -> list[str]:
     """The id of every job waiting for ``queue``, duplicates between the two places kept."""
     keys = keys or Keys()
-    waiting = [item.decode() for item in connection.hkeys(keys.sched_messages(queue))]
+    waiting = [text(item) for item in connection.hkeys(keys.sched_messages(queue))]
     listed = [json.loads(item)["headers"]["id"] for item in connection.lrange(queue, 0, -1)]
     return waiting + listed

@@ -21,6 +21,7 @@ from broker.http_api.tenants import TenantDirectory
 from broker.jobs import CompletionJob, Priority
 from broker.settings import Settings
 from tests.broker.test_cli import cascade
+from tests.queued import text
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +54,7 @@ def priority_of(client: CascadeClient, job_id: str) -> Priority:
 
 def waiting_ids(client: CascadeClient, priority: str, tenant: str = "default") -> list[str]:
     key = client.keys.sched_waiting("fast.alpha", priority, tenant)
-    return [item.decode() for item in client.redis.zrange(key, 0, -1)]
+    return [text(item) for item in client.redis.zrange(key, 0, -1)]
 
 
 def test_a_job_is_standard_unless_it_says_otherwise() -> None:
