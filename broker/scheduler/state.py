@@ -40,7 +40,9 @@ return reply
 # KEYS: the Celery list, messages, passes, picks.
 # ARGV: the result key's name before and after the job id, the number of picks, then per pick:
 # waiting set, tenant set, tenant, priority, stride.
-# A picked job whose result exists (cancelled while it waited) is dropped, not queued.
+# A job whose result exists (ended while it waited: a batch's cancel) is dropped, not queued,
+# and the pick takes the next one of the set (up to 1,000 dropped per pick), so a cancelled
+# backlog drains without taking the picks of live work.
 # Returns {moved, dropped}.
 _MOVE = """
 local moved, dropped = 0, 0
@@ -49,20 +51,21 @@ for i = 1, n do
   local base = 3 + 5 * (i - 1)
   local waiting, tenants, tenant, level = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3],
     ARGV[base + 4]
-  local head = redis.call('ZPOPMIN', waiting)
-  if #head > 0 then
+  for _ = 1, 1000 do
+    local head = redis.call('ZPOPMIN', waiting)
+    if #head == 0 then break end
     local id = head[1]
     local message = redis.call('HGET', KEYS[2], id)
     redis.call('HDEL', KEYS[2], id)
-    local field = level .. ':' .. tenant
-    local pass = tonumber(redis.call('HGET', KEYS[3], field) or '0')
-    redis.call('HSET', KEYS[3], level, pass, field, pass + tonumber(ARGV[base + 5]))
     if message and redis.call('EXISTS', ARGV[1] .. id .. ARGV[2]) == 0 then
+      local field = level .. ':' .. tenant
+      local pass = tonumber(redis.call('HGET', KEYS[3], field) or '0')
+      redis.call('HSET', KEYS[3], level, pass, field, pass + tonumber(ARGV[base + 5]))
       redis.call('LPUSH', KEYS[1], message)
       moved = moved + 1
-    else
-      dropped = dropped + 1
+      break
     end
+    dropped = dropped + 1
   end
   if redis.call('EXISTS', waiting) == 0 then redis.call('SREM', tenants, tenant) end
 end
