@@ -17,6 +17,7 @@ from broker.cli.jobs import result, submit
 from broker.cli.operations import flower, health, metrics, ping
 from broker.cli.processes import demo, emulator, worker
 from broker.cli.routing import route_command, routes, usage
+from broker.cli.scheduling import queues
 from broker.cli.webhooks import webhooks
 
 __all__ = ["main"]
@@ -36,6 +37,6 @@ def main(
 
 for _command in (
     submit, result, dead, health, routes, worker, emulator, demo, metrics, flower, ping,
-    batch, api, webhooks, route_command, usage, bench,
+    batch, api, webhooks, route_command, usage, bench, queues,
 ):
     main.add_command(_command)
