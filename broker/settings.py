@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _waits_below_visibility_timeout(self) -> Settings:
         limit = self.visibility_timeout_s
-        for name in ("claim_ttl_s", "max_backoff_s", "max_retry_after_s"):
+        for name in ("claim_ttl_s", "max_backoff_s", "max_retry_after_s", "hold_s"):
             if getattr(self, name) >= limit:
                 raise ValueError(
                     f"{name} ({getattr(self, name)}) must stay below visibility_timeout_s"
@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     tenant_weights: dict[str, float] = Field(default_factory=dict)
     # The dispatcher's safety sweep, for wakes lost while Redis was away.
     dispatch_sweep_s: float = Field(default=1.0, gt=0)
+    # A job whose every remaining target is unavailable for now (circuit open, no rate-limit
+    # slot soon) is held and looked at again after this long, instead of failing.
+    hold_s: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="after")
     def _positive_weights(self) -> Settings:

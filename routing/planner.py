@@ -272,6 +272,20 @@ def _reasons(facts: _JobFacts, model: ModelConfig) -> list[str]:
     return [reason for check in _FILTERS if (reason := check(facts, model)) is not None]
 
 
+def _held(
+    facts: _JobFacts, candidates: list[Candidate], dropped: dict[int, Dropped]
+) -> list[Candidate]:
+    """When every candidate is dropped, those dropped only for an open circuit stay (and leave
+    ``dropped``): the job is held until a circuit closes (workers/holding.py), not refused."""
+    lasting = [check for check in _FILTERS if check is not _circuit_open]
+    kept: list[Candidate] = []
+    for index, candidate in enumerate(candidates):
+        if all(check(facts, candidate.model) is None for check in lasting):
+            kept.append(candidate)
+            del dropped[index]
+    return kept
+
+
 def _nothing_left(needs: RoutingNeeds, dropped: list[Dropped]) -> NoRoute:
     asked = f"model {needs.model!r}" if needs.model is not None else f"tier {needs.tier!r}"
     lines = [f"no target can take this job ({asked}); every candidate was dropped:"]
@@ -371,6 +385,8 @@ def plan(job: CompletionJob, catalog: Catalog, state: LiveState | None = None) -
             dropped[index] = Dropped(candidate.model.name, candidate.tier, "; ".join(reasons))
         else:
             kept.append(candidate)
+    if not kept and (kept := _held(facts, candidates, dropped)):
+        notes = (*notes, "every candidate's circuit is open: the job waits until one closes")
     if not kept:
         raise _nothing_left(job.needs, list(dropped.values()))
     ordered = _order(job, catalog, facts, kept)

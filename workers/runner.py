@@ -35,7 +35,7 @@ from routing.spend import SpendGrant
 from workers.admission import Admitted, Skip, Wait
 from workers.calls import call_provider
 from workers.context import WorkerContext
-from workers.decisions import Decision, Reroute, Retry, RetryPolicy, decide
+from workers.decisions import Decision, Fail, Reroute, Retry, RetryPolicy, decide
 from workers.delivery import (
     CallOutcome,
     Delivery,
@@ -48,6 +48,7 @@ from workers.delivery import (
     seconds_to_deadline,
     skip_decision,
 )
+from workers.holding import held
 from workers.telemetry import Telemetry
 
 __all__ = ["JobRunner", "NextMessage", "Publish", "RunOutcome"]
@@ -282,6 +283,11 @@ class JobRunner:
     def _skip(self, now: Delivery, skip: Skip) -> RunOutcome:
         """Pass the target over without a call and move on along the route."""
         decision = skip_decision(now.hop, self._context_windows(now.stored), skip.reason)
+        if isinstance(decision, Fail):
+            hold = held(now, skip.error_class, skip.reason, self.context.settings.hold_s)
+            if hold is not None:  # unavailable for now, not for good: wait, do not fail
+                log.info("held: no target can take the job for now", reason=skip.reason)
+                return hold
         self.context.store.add_attempt(
             now.job_id,
             now.attempt(
