@@ -10,7 +10,7 @@ import click
 
 from broker.cli.api import api
 from broker.cli.batches import batch
-from broker.cli.bench import bench
+from broker.cli.bench import bench, bench_schedule
 from broker.cli.common import CliContext
 from broker.cli.dead import dead
 from broker.cli.jobs import result, submit
@@ -37,6 +37,6 @@ def main(
 
 for _command in (
     submit, result, dead, health, routes, worker, emulator, demo, metrics, flower, ping,
-    batch, api, webhooks, route_command, usage, bench, queues,
+    batch, api, webhooks, route_command, usage, bench, bench_schedule, queues,
 ):
     main.add_command(_command)

@@ -86,5 +86,7 @@ def test_jobs_whose_only_target_is_circuit_open_are_held_and_answered_once_it_cl
     assert len(results) == 20
     assert all(isinstance(result, CompletionResult) for result in results.values())
     assert time.monotonic() - opened >= OPEN_S
-    assert emulator.calls()["by_provider"] == {"alpha": 20}
-    assert all(len(result.attempts) == 1 for result in results.values())  # no skips recorded
+    assert emulator.answered() == 20
+    # a hold records no skip (a call the loaded machine made fail may have been retried)
+    outcomes = [[a.outcome.value for a in result.attempts] for result in results.values()]
+    assert not any("skipped" in kinds for kinds in outcomes), outcomes
