@@ -26,12 +26,11 @@ from typing import Any
 
 import yaml
 
+from broker.bench.harness import stack_client
 from broker.bench.sched_stats import Finished, percentile, throughput, window_shares
 from broker.bench.workload import PROVIDER, TIER, Workload, bench_catalog
-from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
 from broker.local_stack import LocalStack
-from broker.settings import Settings
 
 __all__ = ["SchedBenchConfig", "render_sched_text", "run_sched_bench"]
 
@@ -64,7 +63,7 @@ def run_sched_bench(config: SchedBenchConfig) -> dict[str, Any]:
             for index in range(config.workers):
                 stack.start_worker(PROVIDER, name=f"{PROVIDER}-{index}", concurrency=per_worker)
             stack.wait_for_workers(timeout=60)
-            client = _client(stack, catalog_path)
+            client = stack_client(stack, catalog_path)
             try:
                 alone = _run(client, config, {BULK[0]: config.backlog}, interactive=False)
                 half = config.backlog // 2
@@ -72,19 +71,6 @@ def run_sched_bench(config: SchedBenchConfig) -> dict[str, Any]:
             finally:
                 client.close()
     return _report(config, alone, mixed)
-
-
-def _client(stack: LocalStack, catalog_path: str) -> CascadeClient:
-    assert stack.redis_url and stack.emulator_url
-    settings = Settings(
-        redis_url=stack.redis_url,
-        config=catalog_path,
-        profile="emulated",
-        emulator_url=stack.emulator_url,
-    )
-    return CascadeClient(
-        settings, load_catalog(catalog_path, "emulated", emulator_url=stack.emulator_url)
-    )
 
 
 def _run(

@@ -5,37 +5,19 @@ top-up moves onto the Celery list, in which order. The list is read as a worker 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-import redis
 
 from broker.batches import Batches
-from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
 from broker.scheduler import Dispatcher, PickPolicy, SchedulerState
 from tests.queued import queued
 
 pytestmark = pytest.mark.integration
 
-CATALOG = str(Path(__file__).parents[2] / "fixtures" / "catalog.yaml")
 PROMPT = {"messages": [{"role": "user", "content": "Hi"}]}
 QUEUE = "fast.alpha"
-
-
-@pytest.fixture()
-def client(redis_url: str) -> Iterator[CascadeClient]:
-    from broker.settings import Settings
-
-    url = redis_url.rsplit("/", 1)[0] + "/2"
-    redis.Redis.from_url(url).flushdb()
-    settings = Settings(redis_url=url, config=CATALOG, profile="emulated")
-    client = CascadeClient(settings, load_catalog(CATALOG, "emulated"))
-    yield client
-    client.redis.flushdb()
-    client.close()
 
 
 def dispatcher(client: CascadeClient, depth: int, **weights: float) -> Dispatcher:

@@ -6,19 +6,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from prometheus_client import CollectorRegistry
 
-from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
 from broker.local_stack import free_port
 from broker.scheduler import SchedulerState
 from broker.scheduler.metrics import SchedulerCollector
-from broker.settings import Settings
 from tests.broker.test_cli import cascade
 from tests.broker.test_metrics import _scrape
 
@@ -29,11 +25,7 @@ PROMPT = {"messages": [{"role": "user", "content": "Hi"}]}
 
 
 @pytest.fixture()
-def client(redis_url: str) -> Iterator[CascadeClient]:
-    url = redis_url.rsplit("/", 1)[0] + "/2"
-    redis.Redis.from_url(url).flushdb()
-    settings = Settings(redis_url=url, config=CATALOG, profile="emulated")
-    client = CascadeClient(settings, load_catalog(CATALOG, "emulated"))
+def seeded(client: CascadeClient) -> CascadeClient:
     client.submit_many(
         [
             {"needs": {"tier": "fast"}, "request": PROMPT, "envelope": envelope}
@@ -42,14 +34,13 @@ def client(redis_url: str) -> Iterator[CascadeClient]:
         ]
     )
     client.submit(PROMPT, tier="smart", tenant="acme")
-    yield client
-    client.redis.flushdb()
-    client.close()
+    return client
 
 
 def test_the_collector_reports_waiting_jobs_per_queue_priority_and_tenant(
-    client: CascadeClient,
+    seeded: CascadeClient,
 ) -> None:
+    client = seeded
     registry = CollectorRegistry()
     state = SchedulerState(client.redis, client.keys)
     registry.register(SchedulerCollector(state, ["fast.alpha", "smart.gamma"]))
@@ -66,8 +57,8 @@ def test_the_collector_reports_waiting_jobs_per_queue_priority_and_tenant(
     assert value("fast.alpha", "standard", "acme") is None
 
 
-def test_cascade_queues_prints_a_table_and_json_lines(client: CascadeClient) -> None:
-    url = client.settings.redis_url
+def test_cascade_queues_prints_a_table_and_json_lines(seeded: CascadeClient) -> None:
+    url = seeded.settings.redis_url
     shown = cascade("queues", redis_url=url)
     as_json = cascade("queues", "--json", redis_url=url)
 
@@ -82,9 +73,9 @@ def test_cascade_queues_prints_a_table_and_json_lines(client: CascadeClient) -> 
     )
 
 
-def test_cascade_metrics_serves_the_scheduled_jobs_gauge(client: CascadeClient) -> None:
+def test_cascade_metrics_serves_the_scheduled_jobs_gauge(seeded: CascadeClient) -> None:
     port = free_port()
-    env = {**os.environ, "CASCADE_REDIS_URL": client.settings.redis_url, "CASCADE_CONFIG": CATALOG}
+    env = {**os.environ, "CASCADE_REDIS_URL": seeded.settings.redis_url, "CASCADE_CONFIG": CATALOG}
     process = subprocess.Popen(
         [sys.executable, "-m", "broker", "metrics", "--port", str(port)],
         env=env,
