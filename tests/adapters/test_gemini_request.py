@@ -117,7 +117,9 @@ def test_https_image_url_becomes_file_data_which_the_api_fetches() -> None:
     assert body["contents"][0]["parts"] == [{"fileData": {"fileUri": url}}]
 
 
-@pytest.mark.parametrize("url", ["http://example.com/cat.jpg", "data:image/png,not-base64"])
+@pytest.mark.parametrize(
+    "url", ["http://example.com/cat.jpg", "data:image/png,not-base64"]
+)
 def test_unsupported_image_urls_are_refused_naming_the_parameter_and_provider(url: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
         body_for(

@@ -106,14 +106,8 @@ def test_429_with_insufficient_quota_is_quota_exhausted_not_rate_limited() -> No
 
 def test_quota_message_without_a_code_is_still_quota_exhausted() -> None:
     """continuedev/continue#10546 shows the quota 429 reported by its message alone."""
-    body = json.dumps(
-        {
-            "error": {
-                "message": "You exceeded your current quota, please check "
-                "your plan and billing details."
-            }
-        }
-    ).encode()
+    body = json.dumps({"error": {"message": "You exceeded your current quota, please check "
+                                            "your plan and billing details."}}).encode()
     assert isinstance(classify(429, body), QuotaExhausted)
 
 
@@ -151,8 +145,7 @@ def test_an_empty_body_still_gives_a_message() -> None:
 def test_rate_limited_prefers_retry_after_ms() -> None:
     """openai-python reads retry-after-ms before retry-after (_base_client.py)."""
     error = classify(
-        429,
-        samples.ERROR_BODIES["rate_limit_exceeded"],
+        429, samples.ERROR_BODIES["rate_limit_exceeded"],
         {"retry-after-ms": "1500", "retry-after": "9"},
     )
     assert isinstance(error, RateLimited)
@@ -176,37 +169,23 @@ def test_overloaded_carries_retry_after_too() -> None:
 
 def test_azure_prompt_filter_400_is_content_blocked() -> None:
     """Azure's 400 code content_filter (provider-formats.md 2, openai-agents-python#806)."""
-    body = json.dumps(
-        {
-            "error": {
-                "message": "The response was filtered due to the prompt triggering Azure OpenAI's "
-                "content management policy.",
-                "type": None,
-                "param": "prompt",
-                "code": "content_filter",
-                "innererror": {
-                    "code": "ResponsibleAIPolicyViolation",
-                    "content_filter_result": {"jailbreak": {"detected": True, "filtered": True}},
-                },
-            }
-        }
-    ).encode()
+    body = json.dumps({"error": {
+        "message": "The response was filtered due to the prompt triggering Azure OpenAI's "
+                   "content management policy.",
+        "type": None, "param": "prompt", "code": "content_filter",
+        "innererror": {"code": "ResponsibleAIPolicyViolation",
+                       "content_filter_result": {"jailbreak": {"detected": True,
+                                                               "filtered": True}}},
+    }}).encode()
     assert isinstance(classify(400, body), ContentBlocked)
 
 
 def test_azure_429_with_string_code_is_rate_limited() -> None:
     """Azure's 429 body has code "429" and no type (provider-formats.md 2)."""
-    body = json.dumps(
-        {
-            "error": {
-                "code": "429",
-                "message": "Requests to the "
-                "ChatCompletions_Create Operation under Azure OpenAI API version "
-                "2024-08-01-preview have exceeded token rate limit of your current "
-                "OpenAI S0 pricing tier. Please retry after 86400 seconds.",
-            }
-        }
-    ).encode()
+    body = json.dumps({"error": {"code": "429", "message": "Requests to the "
+                       "ChatCompletions_Create Operation under Azure OpenAI API version "
+                       "2024-08-01-preview have exceeded token rate limit of your current "
+                       "OpenAI S0 pricing tier. Please retry after 86400 seconds."}}).encode()
     error = classify(429, body, {"retry-after": "86400"})
     assert isinstance(error, RateLimited)
     assert error.provider_code == "429"
@@ -215,16 +194,9 @@ def test_azure_429_with_string_code_is_rate_limited() -> None:
 
 def test_vllm_flat_context_error_is_context_too_long() -> None:
     """vLLM's flat error body with OpenAI's context message (provider-formats.md 1.4)."""
-    body = json.dumps(
-        {
-            "object": "error",
-            "message": "This model's maximum context length is "
-            "8192 tokens. However, you requested 9000 tokens.",
-            "type": "BadRequestError",
-            "param": None,
-            "code": 400,
-        }
-    ).encode()
+    body = json.dumps({"object": "error", "message": "This model's maximum context length is "
+                       "8192 tokens. However, you requested 9000 tokens.",
+                       "type": "BadRequestError", "param": None, "code": 400}).encode()
     error = classify(400, body)
     assert isinstance(error, ContextTooLong)
     assert error.provider_code == "400"
@@ -232,31 +204,17 @@ def test_vllm_flat_context_error_is_context_too_long() -> None:
 
 def test_together_403_context_length_is_context_too_long_not_auth() -> None:
     """Together reports the context overflow as 403 (provider-formats.md 1.4 and 8.6)."""
-    body = json.dumps(
-        {
-            "error": {
-                "message": "Input validation error: `inputs` tokens + "
-                "`max_new_tokens` must be <= 8193. Input token count + max_tokens must "
-                "be less than the context length",
-                "type": "invalid_request_error",
-                "param": None,
-                "code": None,
-            }
-        }
-    ).encode()
+    body = json.dumps({"error": {"message": "Input validation error: `inputs` tokens + "
+                       "`max_new_tokens` must be <= 8193. Input token count + max_tokens must "
+                       "be less than the context length", "type": "invalid_request_error",
+                       "param": None, "code": None}}).encode()
     assert isinstance(classify(403, body), ContextTooLong)
 
 
 def test_model_does_not_exist_message_without_code_is_model_not_found() -> None:
     """Groq as quoted in continuedev/continue#10832."""
-    body = json.dumps(
-        {
-            "error": {
-                "message": "The model `llama3.1-405b` does not exist or you "
-                "do not have access to it."
-            }
-        }
-    ).encode()
+    body = json.dumps({"error": {"message": "The model `llama3.1-405b` does not exist or you "
+                                            "do not have access to it."}}).encode()
     assert isinstance(classify(404, body), ModelNotFound)
 
 
@@ -267,16 +225,9 @@ def test_a_5xx_is_a_provider_fault_whatever_its_message_says() -> None:
 
 @pytest.mark.parametrize(
     ("status", "expected"),
-    [
-        (418, InvalidRequest),
-        (451, InvalidRequest),
-        (499, InvalidRequest),
-        (501, ServerError),
-        (520, ServerError),
-        (529, ServerError),
-        (200, ServerError),
-        (302, ServerError),
-    ],
+    [(418, InvalidRequest), (451, InvalidRequest), (499, InvalidRequest),
+     (501, ServerError), (520, ServerError), (529, ServerError),
+     (200, ServerError), (302, ServerError)],
 )
 def test_unlisted_statuses_fall_back_to_4xx_invalid_and_otherwise_server_error(
     status: int, expected: type[ProviderError]

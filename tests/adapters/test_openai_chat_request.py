@@ -176,11 +176,8 @@ def test_max_completion_tokens_wins_over_max_tokens() -> None:
 
 def test_unset_fields_and_none_values_are_omitted() -> None:
     body = build({"messages": [{"role": "user", "content": "hi"}]})
-    assert body == {
-        "model": "gpt-4.1",
-        "messages": [{"role": "user", "content": "hi"}],
-        "stream": False,
-    }
+    assert body == {"model": "gpt-4.1", "messages": [{"role": "user", "content": "hi"}],
+                    "stream": False}
 
 
 def test_n_is_omitted_when_one_and_sent_otherwise() -> None:

@@ -82,10 +82,8 @@ def test_cached_and_reasoning_tokens_come_from_the_details_objects() -> None:
 
 def test_missing_usage_counts_zero_and_null_counts_are_zero() -> None:
     without = {k: v for k, v in samples.PLAIN_COMPLETION.items() if k != "usage"}
-    nulls = {
-        **samples.PLAIN_COMPLETION,
-        "usage": {"prompt_tokens": 5, "completion_tokens": None, "prompt_tokens_details": None},
-    }
+    nulls = {**samples.PLAIN_COMPLETION, "usage": {"prompt_tokens": 5, "completion_tokens": None,
+                                                   "prompt_tokens_details": None}}
     assert parse(without).usage.total_tokens == 0
     usage = parse(nulls).usage
     assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (5, 0, 5)
@@ -152,13 +150,8 @@ def test_quirks_can_read_cached_tokens_from_another_field() -> None:
         quirks = CompatQuirks(cached_tokens_path=("prompt_cache_hit_tokens",))
 
     document = copy.deepcopy(samples.PLAIN_COMPLETION)
-    document["usage"] = {
-        "prompt_tokens": 100,
-        "completion_tokens": 5,
-        "total_tokens": 105,
-        "prompt_cache_hit_tokens": 64,
-        "prompt_cache_miss_tokens": 36,
-    }
+    document["usage"] = {"prompt_tokens": 100, "completion_tokens": 5, "total_tokens": 105,
+                         "prompt_cache_hit_tokens": 64, "prompt_cache_miss_tokens": 36}
     assert parse(document, DeepSeekLike()).usage.cached_tokens == 64
 
 
@@ -173,8 +166,7 @@ def test_tool_call_arguments_sent_as_an_object_become_a_json_string() -> None:
 def test_content_given_as_text_parts_is_joined() -> None:
     document = copy.deepcopy(samples.PLAIN_COMPLETION)
     document["choices"][0]["message"]["content"] = [
-        {"type": "text", "text": "Hello, "},
-        {"type": "text", "text": "world"},
+        {"type": "text", "text": "Hello, "}, {"type": "text", "text": "world"}
     ]
     assert parse(document).choices[0].message.content == "Hello, world"
 

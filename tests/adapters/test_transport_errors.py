@@ -27,10 +27,8 @@ from adapters.errors import (
         (httpx.PoolTimeout("no connection available"), ProviderTimeout),
         (httpx.ConnectError("[Errno 111] Connection refused"), ProviderConnectionError),
         (httpx.ReadError("connection reset by peer"), ProviderConnectionError),
-        (
-            httpx.RemoteProtocolError("Server disconnected without sending a response."),
-            ProviderConnectionError,
-        ),
+        (httpx.RemoteProtocolError("Server disconnected without sending a response."),
+         ProviderConnectionError),
     ],
 )
 def test_each_transport_failure_maps_to_its_specific_class(

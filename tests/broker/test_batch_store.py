@@ -37,9 +37,8 @@ def batches(redis_url: str) -> Iterator[Batches]:
 def lines(count: int) -> list[str]:
     body = {"model": "fast", "messages": [{"role": "user", "content": "Hi"}]}
     return [
-        json.dumps(
-            {"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions", "body": body}
-        )
+        json.dumps({"custom_id": f"r{i}", "method": "POST", "url": "/v1/chat/completions",
+                    "body": body})
         for i in range(count)
     ]
 
@@ -125,18 +124,16 @@ def test_a_batch_whose_job_id_another_tenant_took_mid_enqueue_is_cancelled_spari
 
     def raced(planned: Any) -> None:
         # globex takes a line's id after the checks, before the line is written
-        theirs = {
-            "needs": {"tier": "fast"},
-            "request": {"messages": [{"role": "user", "content": "Hi"}]},
-            "envelope": {"id": "nightly-2", "tenant": "globex"},
-        }
+        theirs = {"needs": {"tier": "fast"}, "request": {"messages": [{"role": "user",
+                  "content": "Hi"}]}, "envelope": {"id": "nightly-2", "tenant": "globex"}}
         enqueue(client.plan_many([theirs]))
         enqueue(planned)
 
     monkeypatch.setattr(client, "enqueue", raced)
 
     with pytest.raises(BatchIncomplete) as failed:
-        batches.submit_lines(lines(2), tenant="acme", batch_id="nightly", cancel_if_incomplete=True)
+        batches.submit_lines(lines(2), tenant="acme", batch_id="nightly",
+                             cancel_if_incomplete=True)
 
     assert failed.value.cancelled
     record = batches.get("nightly", tenant="acme")

@@ -80,11 +80,8 @@ def test_each_line_becomes_a_job_of_the_batch_keyed_by_its_line_number(catalog: 
         (line().replace('"POST"', '"GET"'), "method", "must be 'POST'"),
         (line().replace("/v1/chat/completions", "/v1/embeddings"), "url", "endpoint"),
         (line(temperature=9), "body.temperature", "less than or equal to 2"),
-        (
-            json.dumps({"custom_id": "x", "method": "POST", "url": "/v1/chat/completions"}),
-            "body",
-            "Field required",
-        ),
+        (json.dumps({"custom_id": "x", "method": "POST", "url": "/v1/chat/completions"}), "body",
+         "Field required"),
     ],
 )
 def test_a_bad_line_is_refused_naming_its_field(
@@ -132,34 +129,17 @@ def test_output_lines_follow_openais_batch_output_format() -> None:
     # https://platform.openai.com/docs/guides/batch: {id, custom_id, response{status_code,
     # request_id, body}, error}; failures carry error {code, message} and no response.
     ok = CompletionResult(
-        id="chatcmpl-1",
-        created=1,
-        model="alpha-small-1",
-        choices=[],
-        usage=Usage(),
-        job_id="batch_x-1",
-        provider="alpha",
-        tier="fast",
-        cost_usd=0.0,
-        attempts=[],
+        id="chatcmpl-1", created=1, model="alpha-small-1", choices=[], usage=Usage(),
+        job_id="batch_x-1", provider="alpha", tier="fast", cost_usd=0.0, attempts=[],
         finished_at=_now(),
     )
-    failed = FailedResult(
-        job_id="batch_x-2",
-        error_class="Cancelled",
-        error_message="cancelled",
-        attempts=[],
-        finished_at=_now(),
-    )
+    failed = FailedResult(job_id="batch_x-2", error_class="Cancelled", error_message="cancelled",
+                          attempts=[], finished_at=_now())
 
     good, bad = output_line("batch_x-1", "a", ok), output_line("batch_x-2", "b", failed)
 
     assert good["custom_id"] == "a" and good["error"] is None
     assert good["response"]["status_code"] == 200
     assert good["response"]["body"]["object"] == "chat.completion"
-    assert bad == {
-        "id": "batch_req_batch_x-2",
-        "custom_id": "b",
-        "response": None,
-        "error": {"code": "batch_cancelled", "message": "cancelled"},
-    }
+    assert bad == {"id": "batch_req_batch_x-2", "custom_id": "b", "response": None,
+                   "error": {"code": "batch_cancelled", "message": "cancelled"}}

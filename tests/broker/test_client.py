@@ -43,18 +43,12 @@ def _nothing_enqueued(client: CascadeClient) -> bool:
     [
         ({"needs": {"tier": "premium"}, "request": PROMPT}, "needs.tier: unknown tier 'premium'"),
         ({"needs": {"tier": "fast"}, "request": {"messages": []}}, "request.messages: List should"),
-        (
-            {"needs": {"tier": "fast"}, "request": {**PROMPT, "temprature": 1}},
-            "request.temprature: unknown field",
-        ),
-        (
-            {"needs": {"tier": "fast"}, "request": {**PROMPT, "max_tokens": "many"}},
-            "request.max_tokens: Input should be a valid integer",
-        ),
-        (
-            {"needs": {"tier": "fast", "capabilities": ["telepathy"]}, "request": PROMPT},
-            "needs.capabilities[0]: Input should be",
-        ),
+        ({"needs": {"tier": "fast"}, "request": {**PROMPT, "temprature": 1}},
+         "request.temprature: unknown field"),
+        ({"needs": {"tier": "fast"}, "request": {**PROMPT, "max_tokens": "many"}},
+         "request.max_tokens: Input should be a valid integer"),
+        ({"needs": {"tier": "fast", "capabilities": ["telepathy"]}, "request": PROMPT},
+         "needs.capabilities[0]: Input should be"),
     ],
 )
 def test_a_malformed_job_is_refused_naming_the_field_and_nothing_is_enqueued(
@@ -183,12 +177,8 @@ def test_the_write_itself_refuses_an_id_another_tenant_took_after_the_checks(
 def test_a_job_naming_another_tenants_batch_or_none_is_refused_and_no_counter_moves(
     client: CascadeClient,
 ) -> None:
-    line = {
-        "custom_id": "r1",
-        "method": "POST",
-        "url": "/v1/chat/completions",
-        "body": {"model": "fast", **PROMPT},
-    }
+    line = {"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": "fast", **PROMPT}}
     batch = Batches(client).submit([line], tenant="acme")
     before = client.redis.hgetall(f"cascade:batch:{batch.id}")
 

@@ -33,14 +33,8 @@ def test_the_demo_answers_every_job_and_leaves_no_process_behind() -> None:
     env.update({"CASCADE_REDIS_URL": "redis://127.0.0.1:1/0", "COLUMNS": "160"})
     env.pop("CASCADE_CONFIG", None)
 
-    shown = subprocess.run(
-        [sys.executable, "-m", "broker", "demo", "--jobs", "6"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=240,
-        check=False,
-    )
+    shown = subprocess.run([sys.executable, "-m", "broker", "demo", "--jobs", "6"],
+                           capture_output=True, text=True, env=env, timeout=240, check=False)
 
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert "6 of 6 jobs answered" in shown.stdout

@@ -165,12 +165,8 @@ def test_a_job_run_by_the_runner_logs_its_context_but_never_its_prompt_or_key(
 
         configure_logging(True, stream=stream, environ={})
         context = WorkerContext(
-            settings,
-            catalog,
-            store,
-            Gatekeeper(client, keys, catalog),
-            SpendLedger(client, keys, catalog),
-            LatencyBook(client, keys),
+            settings, catalog, store, Gatekeeper(client, keys, catalog),
+            SpendLedger(client, keys, catalog), LatencyBook(client, keys),
         )
         try:
             runner = JobRunner(context, publish, "alpha@test")

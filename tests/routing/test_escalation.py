@@ -31,9 +31,9 @@ def _escalating(**rule: Any) -> Any:
 
 
 def test_a_tier_without_escalate_to_never_escalates() -> None:
-    assert escalate(
-        catalog(), "fast", job(needs={"tier": "fast", "complexity_hint": "complex"}), 10
-    ) == ("fast", ())
+    assert escalate(catalog(), "fast", job(needs={"tier": "fast",
+                                                  "complexity_hint": "complex"}), 10) == (
+        "fast", ())
 
 
 def test_a_prompt_over_the_rules_threshold_goes_up_a_tier_with_the_reason() -> None:
@@ -110,10 +110,8 @@ def test_an_answer_that_is_not_json_or_empty_escalates() -> None:
 
 
 def test_json_object_mode_only_needs_the_answer_to_parse() -> None:
-    checked = job(
-        needs={"tier": "fast", "validate_json_schema": True},
-        response_format={"type": "json_object"},
-    )
+    checked = job(needs={"tier": "fast", "validate_json_schema": True},
+                  response_format={"type": "json_object"})
     assert check_answer('{"anything": 1}', checked).ok
     assert not check_answer("{oops", checked).ok
 

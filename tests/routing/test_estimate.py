@@ -39,7 +39,9 @@ def test_partial_tokens_round_up() -> None:
 
 def test_each_message_adds_its_overhead_and_a_name_one_more_token() -> None:
     one = estimate_prompt_tokens(_request(messages=[_user("")]))
-    two = estimate_prompt_tokens(_request(messages=[{"role": "system", "content": ""}, _user("")]))
+    two = estimate_prompt_tokens(
+        _request(messages=[{"role": "system", "content": ""}, _user("")])
+    )
     named = estimate_prompt_tokens(
         _request(messages=[{"role": "user", "content": "", "name": "abcd"}])
     )
@@ -50,7 +52,6 @@ def test_each_message_adds_its_overhead_and_a_name_one_more_token() -> None:
 def test_an_image_costs_765_tokens_at_high_or_auto_detail_and_85_at_low() -> None:
     """OpenAI vision guide, "Calculating costs": 1024x1024 at high detail is 85 + 4 * 170 = 765;
     low detail is a flat 85."""
-
     def with_image(detail: str | None) -> int:
         image: dict[str, object] = {"url": "https://img.example/a.png"}
         if detail is not None:
@@ -122,13 +123,8 @@ def test_estimated_cost_is_tokens_times_price_per_million() -> None:
 
 def test_actual_cost_bills_prompt_and_completion_tokens_and_cached_at_the_input_price() -> None:
     b2 = catalog().model("b2")  # 2.00 in, 8.00 out
-    usage = Usage(
-        prompt_tokens=10_000,
-        completion_tokens=500,
-        total_tokens=10_500,
-        cached_tokens=4_000,
-        reasoning_tokens=200,
-    )
+    usage = Usage(prompt_tokens=10_000, completion_tokens=500, total_tokens=10_500,
+                  cached_tokens=4_000, reasoning_tokens=200)
     # cached tokens are part of prompt_tokens and billed like them; reasoning is in completion
     assert actual_cost_usd(b2, usage) == pytest.approx(10_000 * 2.0 / 1e6 + 500 * 8.0 / 1e6)
     assert math.isclose(actual_cost_usd(b2, Usage()), 0.0)

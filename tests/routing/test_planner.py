@@ -32,22 +32,14 @@ def _dropped(route: Route) -> dict[str, str]:
 def test_a_tier_plans_its_models_in_order_then_its_fallback_tiers() -> None:
     route = plan(job(), catalog())
     assert route.targets == (
-        TargetRef(
-            provider="alpha", model="a1", model_id="alpha-small-1", tier="fast", queue="fast.alpha"
-        ),
-        TargetRef(
-            provider="beta", model="b1", model_id="beta-fast-1", tier="fast", queue="fast.beta"
-        ),
-        TargetRef(
-            provider="gamma",
-            model="g1",
-            model_id="gamma-large-1",
-            tier="smart",
-            queue="smart.gamma",
-        ),
-        TargetRef(
-            provider="beta", model="b2", model_id="beta-large-2", tier="smart", queue="smart.beta"
-        ),
+        TargetRef(provider="alpha", model="a1", model_id="alpha-small-1", tier="fast",
+                  queue="fast.alpha"),
+        TargetRef(provider="beta", model="b1", model_id="beta-fast-1", tier="fast",
+                  queue="fast.beta"),
+        TargetRef(provider="gamma", model="g1", model_id="gamma-large-1", tier="smart",
+                  queue="smart.gamma"),
+        TargetRef(provider="beta", model="b2", model_id="beta-large-2", tier="smart",
+                  queue="smart.beta"),
     )
     assert route.dropped == ()
 
@@ -84,9 +76,8 @@ def test_no_state_is_the_same_as_an_empty_live_state() -> None:
 def test_an_explicit_model_is_the_only_target_on_its_tiers_queue() -> None:
     route = plan(job(needs={"model": "b2"}), catalog())
     assert route.targets == (
-        TargetRef(
-            provider="beta", model="b2", model_id="beta-large-2", tier="smart", queue="smart.beta"
-        ),
+        TargetRef(provider="beta", model="b2", model_id="beta-large-2", tier="smart",
+                  queue="smart.beta"),
     )
 
 
@@ -125,9 +116,8 @@ def test_blocked_providers_are_dropped_with_the_reason() -> None:
 
 
 def test_an_image_in_the_request_drops_models_without_vision() -> None:
-    route = plan(
-        job(needs={"tier": "fast"}, messages=[{"role": "user", "content": [IMAGE]}]), catalog()
-    )
+    route = plan(job(needs={"tier": "fast"}, messages=[{"role": "user", "content": [IMAGE]}]),
+                 catalog())
     assert _models(route) == ["b1", "g1", "b2"]
     assert _dropped(route) == {"a1": "lacks capability vision"}
     assert route.dropped[0].tier == "fast"

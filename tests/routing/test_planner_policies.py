@@ -52,11 +52,7 @@ def test_a_tiers_own_policy_applies_when_the_job_names_none() -> None:
 def test_the_jobs_policy_overrides_the_tiers() -> None:
     loaded = _with(smart={"policy": "cheapest"})
     assert _models(plan(job(needs={"tier": "fast", "policy": "ordered"}), loaded)) == [
-        "a1",
-        "b1",
-        "g1",
-        "b2",
-    ]
+        "a1", "b1", "g1", "b2"]
 
 
 def test_cheapest_ties_keep_the_declared_order() -> None:
@@ -81,10 +77,8 @@ def test_min_quality_drops_models_below_it_and_models_without_a_score() -> None:
     route = plan(job(needs={"tier": "fast", "min_quality": 0.8}), loaded)
     assert _models(route) == ["b1", "g1"]
     reasons = {item.model: item.reason for item in route.dropped}
-    assert reasons == {
-        "a1": "quality 0.5 < min_quality 0.8",
-        "b2": "has no quality score; min_quality is 0.8",
-    }
+    assert reasons == {"a1": "quality 0.5 < min_quality 0.8",
+                       "b2": "has no quality score; min_quality is 0.8"}
 
 
 def test_cheapest_within_budget_and_quality_is_the_first_target() -> None:

@@ -23,9 +23,8 @@ from routing.usage import read_usage
 from tests.routing.factories import catalog, catalog_data, job
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-A1 = TargetRef(
-    provider="alpha", model="a1", model_id="alpha-small-1", tier="fast", queue="fast.alpha"
-)
+A1 = TargetRef(provider="alpha", model="a1", model_id="alpha-small-1", tier="fast",
+               queue="fast.alpha")
 B1 = TargetRef(provider="beta", model="b1", model_id="beta-fast-1", tier="fast", queue="fast.beta")
 ONE_CENT = CallEstimate(usd=0.01, tokens=100)
 

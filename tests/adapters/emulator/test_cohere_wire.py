@@ -19,8 +19,6 @@ from broker.jobs import CompletionRequest
 from tests.adapters.emulator.helpers import AUTH, WEATHER_TOOL, set_rules
 
 PATH = "/cohere/v2/chat"
-
-
 def cohere_body(text: str = "What is the capital of France?", **extra: Any) -> dict[str, Any]:
     return {"model": "command-a-03-2025", "messages": [{"role": "user", "content": text}], **extra}
 

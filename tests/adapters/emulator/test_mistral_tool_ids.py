@@ -14,23 +14,13 @@ MISTRAL_PATH = "/mistral/v1/chat/completions"
 
 
 def _history(call_id: str) -> dict[str, Any]:
-    return chat_body(
-        messages=[
-            {"role": "user", "content": "Weather in Paris?"},
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "id": call_id,
-                        "type": "function",
-                        "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
-                    }
-                ],
-            },
-            {"role": "tool", "tool_call_id": call_id, "content": "18C"},
-        ]
-    )
+    return chat_body(messages=[
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": call_id, "type": "function",
+             "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+        {"role": "tool", "tool_call_id": call_id, "content": "18C"},
+    ])
 
 
 @pytest.mark.parametrize("call_id", ["toolu_01A09q90qw90lq917835lq9", "call_abc123", "abc12345"])

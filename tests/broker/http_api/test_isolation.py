@@ -89,12 +89,8 @@ def test_an_id_spelling_another_jobs_key_is_a_400_naming_envelope_id_and_never_a
 def test_a_job_naming_a_batch_from_outside_is_refused_and_no_batch_counter_moves(
     api: TestClient,
 ) -> None:
-    line = {
-        "custom_id": "r1",
-        "method": "POST",
-        "url": "/v1/chat/completions",
-        "body": {"model": "fast", **PROMPT},
-    }
+    line = {"custom_id": "r1", "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": "fast", **PROMPT}}
     upload = api.post(
         "/v1/files",
         headers=A,
@@ -104,11 +100,8 @@ def test_a_job_naming_a_batch_from_outside_is_refused_and_no_batch_counter_moves
     batch = api.post(
         "/v1/batches",
         headers=A,
-        json={
-            "input_file_id": upload.json()["id"],
-            "endpoint": "/v1/chat/completions",
-            "completion_window": "24h",
-        },
+        json={"input_file_id": upload.json()["id"], "endpoint": "/v1/chat/completions",
+              "completion_window": "24h"},
     ).json()
     before = redis_of(api).hgetall(f"cascade:batch:{batch['id']}")
 

@@ -11,18 +11,12 @@ from broker.http_api.tenants import TenantConfigError, TenantDirectory
 
 def test_keys_from_the_environment_map_to_their_tenants() -> None:
     tenants = TenantDirectory.from_env(
-        {
-            "CASCADE_API_KEYS": "acme=sk-a1,acme=sk-a2,globex=sk-g",
-            "CASCADE_WEBHOOK_SECRETS": "acme=whsec-a",
-        }
+        {"CASCADE_API_KEYS": "acme=sk-a1,acme=sk-a2,globex=sk-g",
+         "CASCADE_WEBHOOK_SECRETS": "acme=whsec-a"}
     )
 
     assert [tenants.tenant_for(k) for k in ("sk-a1", "sk-a2", "sk-g", "sk-x")] == [
-        "acme",
-        "acme",
-        "globex",
-        None,
-    ]
+        "acme", "acme", "globex", None]
     assert tenants.webhook_secrets == {"acme": "whsec-a"}
 
 
