@@ -35,6 +35,7 @@ from routing.spend import SpendGrant
 from workers.admission import Admitted, Skip, Wait
 from workers.calls import call_provider
 from workers.context import WorkerContext
+from workers.deadlines import out_of_time
 from workers.decisions import Decision, Fail, Reroute, Retry, RetryPolicy, decide
 from workers.delivery import (
     CallOutcome,
@@ -135,8 +136,9 @@ class JobRunner:
             hop=hop,
         )
         try:
-            if seconds_to_deadline(stored) == 0:
-                return self._fail(stored, hop, "DeadlineExceeded", "the job's deadline passed")
+            if out_of_time(stored, target, self.context.expected):
+                reason = "the deadline passed, or comes before the target usually answers"
+                return self._fail(stored, hop, "DeadlineExceeded", reason)
             number = attempt_number(stored, hop, previous)
             structlog.contextvars.bind_contextvars(attempt=number)
             return self._attempt(Delivery(stored, hop, number, previous, token))

@@ -77,10 +77,15 @@ def _run(
     client: CascadeClient, config: SchedBenchConfig, bulk: dict[str, int], *, interactive: bool
 ) -> list[Finished]:
     request = Workload(0, 0, config.latency_s).request()
+    # The tenants' jobs interleaved, so that every chunk of the submit holds both: each is
+    # backlogged from the first top-up on (one after the other, the first would run alone
+    # until the second's chunks land, and its head start would show in the first window).
+    tenants = [
+        tenant for index in range(max(bulk.values())) for tenant in bulk if index < bulk[tenant]
+    ]
     jobs = [
         {"needs": {"tier": TIER}, "request": request, "envelope": {"tenant": t, "priority": "bulk"}}
-        for tenant, count in bulk.items()
-        for t in [tenant] * count
+        for t in tenants
     ]
     submitted = time.time()
     made = dict.fromkeys(client.submit_many(jobs), submitted)

@@ -78,6 +78,8 @@ class Dispatcher:
                 self.top_up(queue)
             except redis.RedisError as exc:
                 log.warning("dispatch failed; the sweep tries again", queue=queue, error=str(exc))
+            except Exception:  # a bug must not end the thread, and with it all dispatch
+                log.exception("dispatch failed unexpectedly; the sweep tries again", queue=queue)
 
     def run(self) -> None:
         """Top up on every wake and every ``sweep_s``, until stopped."""
