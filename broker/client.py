@@ -158,6 +158,7 @@ class CascadeClient:
         batch_id: str | None = None,
         deadline: datetime | None = None,
         tags: Mapping[str, str] | None = None,
+        priority: str | None = None,
     ) -> str:
         """Validate, plan and enqueue one job; returns its id."""
         if isinstance(request, CompletionJob):
@@ -173,6 +174,7 @@ class CascadeClient:
                 batch_id=batch_id,
                 deadline=deadline,
                 tags=dict(tags) if tags else None,
+                priority=priority,
             )
         self.enqueue(self.plan_many([job], where=unlabelled))
         return job.id
@@ -245,10 +247,10 @@ class CascadeClient:
                 raise foreign_batch(item)
 
     def enqueue(self, planned: Sequence[Planned]) -> None:
-        """Write each job's record and first message, a chunk per script (``JobWriter``).
+        """Write each job's record and its scheduler entry, a chunk per script (``JobWriter``).
 
         A Redis error part-way leaves whole chunks written and queued, never a record without
-        its message; the same jobs enqueued again write only what is missing.
+        its entry; the same jobs enqueued again write only what is missing.
         """
         for start in range(0, len(planned), _PUBLISH_BATCH):
             chunk = planned[start : start + _PUBLISH_BATCH]
@@ -269,6 +271,8 @@ class CascadeClient:
             route_json=_TARGETS.dump_json(item.route).decode(),
             queue=first.queue,
             message=first_hop_message(self.catalog, job.id, first, self._reply_to),
+            priority=job.envelope.priority.value,
+            deadline=None if job.envelope.deadline is None else job.envelope.deadline.timestamp(),
         )
 
     def _route(

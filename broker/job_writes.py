@@ -1,17 +1,21 @@
-"""Writing new jobs: each record and its first Celery message in one Lua script per chunk.
+"""Writing new jobs: each record and its entry in the scheduler in one Lua script per chunk.
+
+A new job does not go onto its Celery queue: it waits in the scheduler's sets for its queue,
+priority and tenant (``broker/scheduler/``), with its first message beside it, until a
+dispatcher picks it. The write wakes the dispatchers of the queues it added to.
 
 One script decides and writes, so nothing is checked on one round trip and written on another:
 
 - a job id held by another tenant is refused (``IdTaken``), and nothing of the chunk is written;
 - a job that names a batch must name one of its own tenant's (``ForeignBatch``);
 - a job id the tenant already holds is left as it is and not queued again: a record is only ever
-  written together with its message, so "stored" means "stored and queued";
+  written together with its scheduler entry, so "stored" means "stored and queued";
 - a job of a batch being cancelled is not written (the cancel has ended it already).
 
 Redis runs a script whole or not at all when memory runs out: its first write is refused when
 ``maxmemory`` was reached before it started, and once it has written it runs to the end. So a
 Redis error part-way through a submit leaves whole chunks behind, never a record without its
-message, and the same submit retried writes exactly the jobs that are missing.
+entry, and the same submit retried writes exactly the jobs that are missing.
 """
 
 from __future__ import annotations
@@ -27,21 +31,25 @@ from broker.keys import Keys
 
 __all__ = ["ForeignBatch", "IdTaken", "JobWriter", "NewJob", "Written"]
 
-# KEYS: the n job hashes, their n result keys, then the q queues, then the batch hashes.
-# ARGV: n, q, ttl, submitted_at, then per job: tenant, job JSON, route JSON, batch id ('' when
-# none), batch index (0 when none), queue index, message.
+# KEYS: the n job hashes, their n result keys, then per group (queue, priority, tenant) its
+# waiting set and its level's tenant set, then per queue its messages and passes hashes, then
+# the batch hashes, then the arrivals counter.
+# ARGV: n, g, q, ttl, submitted_at, wake channel, then per group its queue index and priority,
+# then the q queue names, then per job: tenant, job JSON, route JSON, batch id ('' when none),
+# batch index (0 when none), group index, message, job id, deadline score ('' when none).
 # Returns {'ok', outcome per job} (1 written, 0 already the tenant's, 2 its batch is cancelled),
 # or {'taken', i} / {'foreign_batch', i} with nothing written.
 _WRITE = """
-local n, q = tonumber(ARGV[1]), tonumber(ARGV[2])
-local per = 7
+local n, g, q = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local per, first = 9, 7 + 2 * g + q
+local queues, batches = 2 * n + 2 * g, 2 * n + 2 * g + 2 * q
 local outcome = {}
 for i = 1, n do
-  local base = 5 + per * (i - 1)
+  local base = first + per * (i - 1)
   local tenant, batch = ARGV[base], tonumber(ARGV[base + 4])
   local cancelled = false
   if batch > 0 then
-    local bkey = KEYS[2 * n + q + batch]
+    local bkey = KEYS[batches + batch]
     if redis.call('HGET', bkey, 'tenant') ~= tenant then return {'foreign_batch', i} end
     cancelled = redis.call('HEXISTS', bkey, 'cancelling_at') == 1
   end
@@ -58,25 +66,34 @@ for i = 1, n do
     outcome[i] = 1
   end
 end
-local queued = {}
+local woken = {}
 for i = 1, n do
   if outcome[i] == 1 then
-    local base = 5 + per * (i - 1)
+    local base = first + per * (i - 1)
+    local group = tonumber(ARGV[base + 5])
+    local queue, level = tonumber(ARGV[5 + 2 * group]), ARGV[6 + 2 * group]
     redis.call('HSET', KEYS[i], 'job', ARGV[base + 1], 'route', ARGV[base + 2],
-      'status', 'queued', 'hop', 0, 'submitted_at', ARGV[4], 'tenant', ARGV[base],
-      'batch_id', ARGV[base + 3])
-    redis.call('EXPIRE', KEYS[i], ARGV[3])
-    local queue = tonumber(ARGV[base + 5])
-    queued[queue] = queued[queue] or {}
-    table.insert(queued[queue], ARGV[base + 6])
+      'status', 'queued', 'hop', 0, 'submitted_at', ARGV[5], 'tenant', ARGV[base],
+      'batch_id', ARGV[base + 3], 'priority', level)
+    redis.call('EXPIRE', KEYS[i], ARGV[4])
+    local score = ARGV[base + 8]
+    if score == '' then score = 1e10 + redis.call('INCR', KEYS[#KEYS]) end
+    local waiting, tenants = KEYS[2 * n + 2 * group - 1], KEYS[2 * n + 2 * group]
+    local messages, passes = KEYS[queues + 2 * queue - 1], KEYS[queues + 2 * queue]
+    redis.call('ZADD', waiting, score, ARGV[base + 7])
+    redis.call('HSET', messages, ARGV[base + 7], ARGV[base + 6])
+    if redis.call('SADD', tenants, ARGV[base]) == 1 then
+      -- back after a pause: start from the last pick's pass, with no credit for the pause
+      local field = level .. ':' .. ARGV[base]
+      local now = tonumber(redis.call('HGET', passes, level) or '0')
+      if tonumber(redis.call('HGET', passes, field) or '0') < now then
+        redis.call('HSET', passes, field, now)
+      end
+    end
+    woken[queue] = true
   end
 end
-for queue, messages in pairs(queued) do
-  for start = 1, #messages, 500 do
-    local last = math.min(start + 499, #messages)
-    redis.call('LPUSH', KEYS[2 * n + queue], unpack(messages, start, last))
-  end
-end
+for queue in pairs(woken) do redis.call('PUBLISH', ARGV[6], ARGV[6 + 2 * g + queue]) end
 local reply = {'ok'}
 for i = 1, n do reply[i + 1] = outcome[i] end
 return reply
@@ -102,6 +119,8 @@ class NewJob:
     route_json: str
     queue: str
     message: bytes
+    priority: str = "standard"
+    deadline: float | None = None  # epoch seconds
 
 
 class IdTaken(Exception):
@@ -129,18 +148,32 @@ class JobWriter:
     def write(self, jobs: Sequence[NewJob]) -> list[Written]:
         """Write the chunk in one script; raises IdTaken or ForeignBatch, writing nothing."""
         queues: dict[str, int] = {}
+        groups: dict[tuple[str, str, str], int] = {}
         batches: dict[str, int] = {}
-        args: list[str | int | bytes] = [len(jobs), 0, self.ttl_s, f"{time.time():.6f}"]
+        per_job: list[str | int | bytes] = []
         for job in jobs:
-            queue = queues.setdefault(job.queue, len(queues) + 1)
+            queues.setdefault(job.queue, len(queues) + 1)
+            group = groups.setdefault((job.queue, job.priority, job.tenant), len(groups) + 1)
             batch = batches.setdefault(job.batch_id, len(batches) + 1) if job.batch_id else 0
-            args += [job.tenant, job.job_json, job.route_json, job.batch_id or "", batch, queue]
-            args.append(job.message)
-        args[1] = len(queues)
+            per_job += [job.tenant, job.job_json, job.route_json, job.batch_id or "", batch]
+            deadline = "" if job.deadline is None else f"{job.deadline:.6f}"
+            per_job += [group, job.message, job.job_id, deadline]
+        args: list[str | int | bytes] = [len(jobs), len(groups), len(queues), self.ttl_s]
+        args += [f"{time.time():.6f}", self.keys.sched_wake_channel()]
+        for name, level, _ in groups:
+            args += [queues[name], level]
+        args += [*queues, *per_job]
         keys = [self.keys.job(job.job_id) for job in jobs]
         keys += [self.keys.result(job.job_id) for job in jobs]
-        keys += list(queues)
+        for name, level, tenant in groups:
+            keys += [
+                self.keys.sched_waiting(name, level, tenant),
+                self.keys.sched_tenants(name, level),
+            ]
+        for name in queues:
+            keys += [self.keys.sched_messages(name), self.keys.sched_passes(name)]
         keys += [self.keys.batch(batch_id) for batch_id in batches]
+        keys.append(self.keys.sched_arrivals())
         reply = self._write(keys=keys, args=args)
         verdict = _text(reply[0])
         if verdict == "taken":

@@ -70,6 +70,7 @@ __all__ = [
     "JobStatus",
     "MaxPrice",
     "NamedToolChoice",
+    "Priority",
     "ResponseFormat",
     "ResponseMessage",
     "RoutingNeeds",
@@ -153,12 +154,22 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class Priority(StrEnum):
+    """How soon a job wants its turn: the scheduler serves a higher priority first, with a
+    bound on how long a lower one waits (broker/scheduler/picking.py)."""
+
+    INTERACTIVE = "interactive"
+    STANDARD = "standard"
+    BULK = "bulk"
+
+
 class JobEnvelope(_Strict):
     # Ids and the tenant become parts of Redis keys: broker/ids.py says why they hold no ':'.
     id: str = Field(default_factory=new_job_id)
     created_at: datetime = Field(default_factory=_utcnow)
     deadline: datetime | None = None
     tenant: str = "default"
+    priority: Priority = Priority.STANDARD
     # Set by cascade's batch code; a submit refuses one that names no batch of the job's tenant.
     batch_id: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)

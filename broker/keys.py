@@ -180,3 +180,41 @@ class Keys:
     def latency(self) -> str:
         """Hash: ``provider/model`` -> recent call latency in seconds (an EWMA)."""
         return f"{self.prefix}:latency"
+
+    # --- the scheduler (broker/scheduler/) ---------------------------------------------------
+    # A queue's names all start with sched_queue(queue); waiting-job sets end with the tenant,
+    # so that a script can name one from sched_waiting(queue, priority, "") and a tenant.
+
+    def sched_queue(self, queue: str) -> str:
+        """The common start of one ``<tier>.<provider>`` queue's scheduler keys."""
+        return f"{self.prefix}:sched:{queue}"
+
+    def sched_waiting(self, queue: str, priority: str, tenant: str) -> str:
+        """Sorted set: a tenant's jobs waiting at one priority for a queue, by deadline (epoch
+        seconds), then (no deadline: 1e10 + arrival number) by arrival."""
+        return f"{self.sched_queue(queue)}:waiting:{priority}:{tenant}"
+
+    def sched_tenants(self, queue: str, priority: str) -> str:
+        """Set: the tenants with jobs waiting at one priority for a queue."""
+        return f"{self.sched_queue(queue)}:tenants:{priority}"
+
+    def sched_messages(self, queue: str) -> str:
+        """Hash: job id -> the Celery message the dispatcher moves onto the queue."""
+        return f"{self.sched_queue(queue)}:messages"
+
+    def sched_passes(self, queue: str) -> str:
+        """Hash: ``<priority>:<tenant>`` -> the tenant's pass (weighted picks so far) and
+        ``<priority>`` -> the pass of the last pick (where a returning tenant starts again)."""
+        return f"{self.sched_queue(queue)}:passes"
+
+    def sched_picks(self, queue: str) -> str:
+        """Counter: picks made for a queue, for the starvation bound's every-Nth pick."""
+        return f"{self.sched_queue(queue)}:picks"
+
+    def sched_arrivals(self) -> str:
+        """Counter: the arrival number of each new job without a deadline (its order)."""
+        return f"{self.prefix}:sched:arrivals"
+
+    def sched_wake_channel(self) -> str:
+        """Pub/sub channel: a queue's name, published when jobs were added for it."""
+        return f"{self.prefix}:sched:wake"

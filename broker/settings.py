@@ -62,13 +62,36 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _waits_below_visibility_timeout(self) -> Settings:
         limit = self.visibility_timeout_s
-        for name in ("claim_ttl_s", "max_backoff_s", "max_retry_after_s"):
+        for name in ("claim_ttl_s", "max_backoff_s", "max_retry_after_s", "hold_s"):
             if getattr(self, name) >= limit:
                 raise ValueError(
                     f"{name} ({getattr(self, name)}) must stay below visibility_timeout_s"
                     f" ({limit}): a message held longer than that is delivered twice"
                 )
         return self
+
+    # --- the scheduler (broker/scheduler/) ---
+    # Messages each Celery queue is kept topped up to. A job picked for the queue waits behind
+    # at most this many, so it bounds how late an urgent job overtakes; too small and the
+    # workers idle between top-ups.
+    dispatch_depth: int = Field(default=8, ge=1)
+    # Every Nth pick serves the next priority down (every N²th two down): the starvation bound.
+    starvation_every: int = Field(default=10, ge=2)
+    # Tenant -> weight for fair shares within a priority (JSON, e.g. {"acme": 3}); others 1.
+    tenant_weights: dict[str, float] = Field(default_factory=dict)
+    # The dispatcher's safety sweep, for wakes lost while Redis was away.
+    dispatch_sweep_s: float = Field(default=1.0, gt=0)
+    # A job whose every remaining target is unavailable for now (circuit open, no rate-limit
+    # slot soon) is held and looked at again after this long, instead of failing.
+    hold_s: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _positive_weights(self) -> Settings:
+        for tenant, weight in self.tenant_weights.items():
+            if weight <= 0:
+                raise ValueError(f"tenant_weights.{tenant}: must be above 0, not {weight}")
+        return self
+
 
     # No prefork: its children keep calling providers after a SIGKILL of the worker's main
     # process (broker/worker_pool.py refuses it however a worker is started).

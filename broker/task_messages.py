@@ -1,7 +1,8 @@
 """The Celery messages of a job's first hop, built here as ``send_task`` would build them.
 
-A producer pushes these itself (``broker/job_writes.py``) so that a job's record and its message
-are written by one script, and so that a thousand jobs cost one round trip, not a thousand.
+A producer writes these itself (``broker/job_writes.py``) so that a job's record and its message
+are written by one script, and so that a thousand jobs cost one round trip, not a thousand. The
+message waits in the scheduler beside the job until a dispatcher moves it onto its queue.
 """
 
 from __future__ import annotations

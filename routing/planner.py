@@ -148,6 +148,19 @@ def _own_candidates(
     return chain_candidates(catalog, tier), notes
 
 
+def _held(
+    facts: JobFacts, candidates: list[Candidate], dropped: dict[int, Dropped]
+) -> list[Candidate]:
+    """When every candidate is dropped, those dropped only for an open circuit stay (and leave
+    ``dropped``): the job is held until a circuit closes (workers/holding.py), not refused."""
+    kept: list[Candidate] = []
+    for index, candidate in enumerate(candidates):
+        if not reasons(facts, candidate.model, but_circuits=True):
+            kept.append(candidate)
+            del dropped[index]
+    return kept
+
+
 def _nothing_left(needs: RoutingNeeds, dropped: list[Dropped]) -> NoRoute:
     asked = f"model {needs.model!r}" if needs.model is not None else f"tier {needs.tier!r}"
     lines = [f"no target can take this job ({asked}); every candidate was dropped:"]
@@ -257,6 +270,8 @@ def plan(job: CompletionJob, catalog: Catalog, state: LiveState | None = None) -
             dropped[index] = Dropped(candidate.model.name, candidate.tier, "; ".join(found))
         else:
             kept.append(candidate)
+    if not kept and (kept := _held(facts, candidates, dropped)):
+        notes = (*notes, "every candidate's circuit is open: the job waits until one closes")
     if not kept:
         raise _nothing_left(job.needs, list(dropped.values()))
     ordered = _providers_first(job.needs.provider_order, _order(job, catalog, facts, kept))

@@ -181,5 +181,8 @@ _FILTERS: tuple[_Filter, ...] = (
 )
 
 
-def reasons(facts: JobFacts, model: ModelConfig) -> list[str]:
-    return [reason for check in _FILTERS if (reason := check(facts, model)) is not None]
+def reasons(facts: JobFacts, model: ModelConfig, *, but_circuits: bool = False) -> list[str]:
+    """Why ``model`` cannot take the job, each filter's reason; with ``but_circuits``, leaving
+    out an open circuit (it closes again: a job held for it waits instead of being refused)."""
+    checks = [c for c in _FILTERS if not (but_circuits and c is _circuit_open)]
+    return [reason for check in checks if (reason := check(facts, model)) is not None]

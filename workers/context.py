@@ -23,6 +23,7 @@ from routing.catalog import Catalog
 from routing.latency import LatencyBook
 from routing.spend import SpendLedger
 from workers.admission import Gatekeeper
+from workers.deadlines import ExpectedLatency
 from workers.http_clients import http_clients_for
 
 __all__ = ["WorkerContext"]
@@ -36,6 +37,7 @@ class WorkerContext:
     gatekeeper: Gatekeeper
     ledger: SpendLedger
     latency: LatencyBook
+    expected: ExpectedLatency | None = None  # None: only a passed deadline ends a job early
     _clients: dict[str, list[httpx.Client]] = field(default_factory=dict)
     _turns: dict[str, Iterator[httpx.Client]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -50,13 +52,15 @@ class WorkerContext:
         store = JobStore(
             client, keys, settings.result_ttl_s, dead_letters_max=settings.dead_letters_max
         )
+        latency = LatencyBook(client, keys)
         return cls(
             settings,
             catalog,
             store,
             Gatekeeper(client, keys, catalog),
             SpendLedger(client, keys, catalog),
-            LatencyBook(client, keys),
+            latency,
+            ExpectedLatency(latency, settings.live_state_max_age_s),
         )
 
     def stream_writer(self, job_id: str) -> JobStreamWriter:

@@ -35,7 +35,8 @@ from routing.spend import SpendGrant, estimate_call
 from workers.admission import Admitted, Skip, Wait
 from workers.calls import call_target
 from workers.context import WorkerContext
-from workers.decisions import Decision, Reroute, Retry
+from workers.deadlines import out_of_time
+from workers.decisions import Decision, Fail, Reroute, Retry
 from workers.delivery import (
     CallOutcome,
     Delivery,
@@ -50,6 +51,7 @@ from workers.delivery import (
     seconds_to_deadline,
     skip_decision,
 )
+from workers.holding import held
 from workers.lost_calls import record_lost_call
 from workers.stream_calls import stream_target
 from workers.telemetry import Telemetry
@@ -142,8 +144,9 @@ class JobRunner:
             hop=hop,
         )
         try:
-            if seconds_to_deadline(stored) == 0:
-                return self._fail(stored, hop, "DeadlineExceeded", "the job's deadline passed")
+            if out_of_time(stored, target, self.context.expected):
+                reason = "the deadline passed, or comes before the target usually answers"
+                return self._fail(stored, hop, "DeadlineExceeded", reason)
             number = attempt_number(stored, hop, previous)
             structlog.contextvars.bind_contextvars(attempt=number)
             return self._attempt(Delivery(stored, hop, number, previous, token))
@@ -295,6 +298,11 @@ class JobRunner:
         """Pass the target over without a call and move on along the route; the attempt
         recorded for it removes the mark of the call that was not made."""
         decision = skip_decision(now.hop, self._context_windows(now.stored), skip.reason)
+        if isinstance(decision, Fail):
+            hold = held(now, skip.error_class, skip.reason, self.context.settings.hold_s)
+            if hold is not None:  # unavailable for now, not for good: wait, do not fail
+                log.info("held: no target can take the job for now", reason=skip.reason)
+                return hold
         self.context.store.add_attempt(
             now.job_id,
             now.attempt(

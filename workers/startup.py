@@ -5,17 +5,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
+import redis
+from celery.signals import task_prerun
+
 from adapters.registry import get_adapter
 from broker.catalog_file import load_catalog
 from broker.celery_app import create_celery
+from broker.keys import Keys
 from broker.logs import configure_logging
 from broker.metrics import serve_from_env as serve_metrics_from_env
+from broker.scheduler import Dispatcher, PickPolicy
 from broker.settings import Settings
 from routing.queues import queues_for_provider
 from workers.broker_transport import TRANSPORT
 from workers.tasks import register_tasks
 
-__all__ = ["run_worker", "worker_argv"]
+__all__ = ["run_worker", "start_dispatcher", "worker_argv"]
 
 
 def worker_argv(
@@ -66,6 +71,7 @@ def run_worker(
     app = create_celery(settings)
     app.conf.broker_transport = TRANSPORT
     register_tasks(app, settings)
+    start_dispatcher(settings, queues)
     app.worker_main(
         worker_argv(
             "+".join(providers),
@@ -75,3 +81,25 @@ def run_worker(
             loglevel=loglevel,
         )
     )
+
+
+def start_dispatcher(settings: Settings, queues: Sequence[str]) -> Dispatcher:
+    """Run the scheduler's dispatch threads for this worker's queues. Woken by submits (pub/sub)
+    and by each task this process starts (a message left a queue, so there is room), the
+    latter through Celery's ``task_prerun`` signal, which fires in this process with the
+    threads pool (with prefork, in the children: the sweep then does the topping up)."""
+    dispatcher = Dispatcher(
+        redis.Redis.from_url(settings.redis_url),
+        Keys(settings.key_prefix),
+        queues,
+        depth=settings.dispatch_depth,
+        policy=PickPolicy(settings.starvation_every, settings.tenant_weights),
+        sweep_s=settings.dispatch_sweep_s,
+    )
+
+    def woken(**_: object) -> None:
+        dispatcher.wake()
+
+    task_prerun.connect(woken, weak=False)
+    dispatcher.start()
+    return dispatcher

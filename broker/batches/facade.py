@@ -77,6 +77,7 @@ class Batches:
         webhook_url: str | None = None,
         batch_id: str | None = None,
         cancel_if_incomplete: bool = False,
+        priority: str | None = None,
     ) -> BatchRecord:
         """Check every line, write the batch record, then enqueue every job.
 
@@ -101,6 +102,7 @@ class Batches:
             tenant=tenant,
             endpoint=endpoint,
             default_tier=default_tier,
+            priority=priority or (metadata or {}).get("priority", "bulk"),
         )
         try:
             planned = self.client.plan_many(

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from broker.client import SubmitError
-from broker.jobs import CompletionJob, format_validation_error
+from broker.jobs import CompletionJob, Priority, format_validation_error
 from routing.catalog import Catalog
 
 __all__ = [
@@ -98,6 +98,7 @@ class _LineContext:
     tenant: str
     endpoint: str
     default_tier: str | None
+    priority: str
     seen: dict[str, int] = field(default_factory=dict)
 
 
@@ -167,6 +168,7 @@ def _parse_line(text: str, number: int, context: _LineContext) -> BatchLine:
         "envelope": {
             "id": f"{context.batch_id}-{number}",
             "tenant": context.tenant,
+            "priority": context.priority,
             "batch_id": context.batch_id,
             "tags": {"custom_id": custom_id},
         },
@@ -200,11 +202,19 @@ def parse_batch_lines(
     tenant: str = "default",
     endpoint: str = BATCH_ENDPOINT,
     default_tier: str | None = None,
+    priority: str = "bulk",
 ) -> list[BatchLine]:
-    """Every non-blank line as a job, or BatchInputError naming the first bad lines."""
+    """Every non-blank line as a job, or BatchInputError naming the first bad lines.
+
+    Every line gets the batch's ``priority``: bulk unless the batch says otherwise, so that a
+    batch never holds up interactive work."""
     if endpoint != BATCH_ENDPOINT:
         raise BatchInputError([LineError(0, "endpoint", f"only {BATCH_ENDPOINT!r} is supported")])
-    context = _LineContext(catalog, batch_id, tenant, endpoint, default_tier)
+    if priority not in {item.value for item in Priority}:
+        allowed = ", ".join(item.value for item in Priority)
+        problem = f"{priority!r} is not a priority; use one of {allowed}"
+        raise BatchInputError([LineError(0, "metadata.priority", problem)])
+    context = _LineContext(catalog, batch_id, tenant, endpoint, default_tier, priority)
     parsed: list[BatchLine] = []
     errors: list[LineError] = []
     for number, text in enumerate(lines, start=1):

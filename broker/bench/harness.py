@@ -29,7 +29,7 @@ from broker.client import CascadeClient
 from broker.local_stack import LocalStack
 from broker.settings import Settings
 
-__all__ = ["BenchConfig", "run_bench"]
+__all__ = ["BenchConfig", "run_bench", "stack_client"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,8 @@ def _stack(config: BenchConfig, catalog_path: str) -> LocalStack:
     return stack
 
 
-def _client(stack: LocalStack, catalog_path: str) -> CascadeClient:
+def stack_client(stack: LocalStack, catalog_path: str) -> CascadeClient:
+    """A producer of the stack's Redis, the catalog's emulated profile on its emulator."""
     assert stack.redis_url and stack.emulator_url
     settings = Settings(
         redis_url=stack.redis_url,
@@ -124,7 +125,7 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         catalog_path = os.path.join(folder, "catalog.yaml")
         Path(catalog_path).write_text(yaml.safe_dump(bench_catalog(config.concurrency)))
         with _stack(config, catalog_path) as stack:
-            client = _client(stack, catalog_path)
+            client = stack_client(stack, catalog_path)
             redis_version = str(client.redis.info("server").get("redis_version", "unknown"))
             try:
                 legs = _legs(config, stack, client)

@@ -10,7 +10,7 @@ import click
 
 from broker.cli.api import api
 from broker.cli.batches import batch
-from broker.cli.bench import bench
+from broker.cli.bench import bench, bench_schedule
 from broker.cli.common import CliContext
 from broker.cli.dead import dead
 from broker.cli.jobs import result, submit
@@ -18,6 +18,7 @@ from broker.cli.operations import flower, health, metrics, ping
 from broker.cli.pipelines import pipeline
 from broker.cli.processes import demo, emulator, worker
 from broker.cli.routing import route_command, routes, usage
+from broker.cli.scheduling import queues
 from broker.cli.webhooks import webhooks
 
 __all__ = ["main"]
@@ -54,5 +55,7 @@ for _command in (
     usage,
     bench,
     pipeline,
+    bench_schedule,
+    queues,
 ):
     main.add_command(_command)

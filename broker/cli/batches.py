@@ -24,6 +24,13 @@ def batch() -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--tenant", default="default", show_default=True)
 @click.option("--default-tier", help="tier for lines whose body names no model")
+@click.option(
+    "--priority",
+    type=click.Choice(["interactive", "standard", "bulk"]),
+    default="bulk",
+    show_default=True,
+    help="every line's turn in the scheduler",
+)
 @click.option("--webhook-url", help="POSTed (signed) when the batch ends")
 @click.option("--wait", is_flag=True, help="show progress until the batch ends")
 @click.option("--timeout", type=float, default=3600.0, show_default=True)
@@ -33,6 +40,7 @@ def batch_submit(
     file: str,
     tenant: str,
     default_tier: str | None,
+    priority: str,
     webhook_url: str | None,
     wait: bool,
     timeout: float,
@@ -49,7 +57,11 @@ def batch_submit(
         sys.exit(EXIT_REFUSED)
     try:
         record = batches.submit_file(
-            file, tenant=tenant, default_tier=default_tier, webhook_url=webhook_url
+            file,
+            tenant=tenant,
+            default_tier=default_tier,
+            webhook_url=webhook_url,
+            priority=priority,
         )
     except BatchInputError as exc:
         errors.print(f"refused, nothing was enqueued:\n{exc}", markup=False, highlight=False)

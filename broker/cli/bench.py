@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-__all__ = ["bench"]
+__all__ = ["bench", "bench_schedule"]
 
 
 @click.command()
@@ -60,5 +60,30 @@ def bench(json_path: str | None, legs: str, **options: Any) -> None:
 
     report = run_bench(BenchConfig(legs=tuple(legs.split(",")), **options))
     click.echo(render_text(report))
+    if json_path:
+        Path(json_path).write_text(json.dumps(report, indent=2))
+
+
+@click.command("bench-schedule")
+@click.option("--backlog", type=int, default=20_000, show_default=True, help="bulk jobs queued")
+@click.option("--interactive-rate", "interactive_per_s", type=float, default=2.0,
+              show_default=True, help="interactive jobs per second")
+@click.option("--interactive-seconds", "interactive_s", type=float, default=30.0,
+              show_default=True, help="how long interactive jobs keep arriving")
+@click.option("--latency", "latency_s", type=float, default=1.0, show_default=True,
+              help="seconds the emulator takes per answer")
+@click.option("--concurrency", type=int, default=256, show_default=True,
+              help="worker threads, over all worker processes")
+@click.option("--workers", type=int, default=1, show_default=True, help="worker processes")
+@click.option("--window", "window_s", type=float, default=10.0, show_default=True,
+              help="seconds per fairness window")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="write the report")
+def bench_schedule(json_path: str | None, **options: Any) -> None:
+    """Measure the scheduler: interactive latency behind a bulk backlog, fair shares between
+    two bulk tenants, and bulk throughput against a bulk-only run."""
+    from broker.bench.scheduling import SchedBenchConfig, render_sched_text, run_sched_bench
+
+    report = run_sched_bench(SchedBenchConfig(**options))
+    click.echo(render_sched_text(report))
     if json_path:
         Path(json_path).write_text(json.dumps(report, indent=2))

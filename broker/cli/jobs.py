@@ -29,6 +29,11 @@ __all__ = ["result", "submit"]
 @click.option("--max-cost", type=float, help="most the job may cost, in USD")
 @click.option("--max-tokens", type=int, help="output token limit")
 @click.option("--tenant", help="tenant the job belongs to")
+@click.option(
+    "--priority",
+    type=click.Choice(["interactive", "standard", "bulk"]),
+    help="the job's turn in the scheduler (default: standard; a job file's envelope otherwise)",
+)
 @click.option("--wait", is_flag=True, help="wait for the result and print it")
 @click.option("--stream", is_flag=True, help="stream the answer, printing text as it arrives")
 @click.option("--timeout", type=float, default=120.0, show_default=True)
@@ -43,6 +48,7 @@ def submit(
     max_cost: float | None,
     max_tokens: int | None,
     tenant: str | None,
+    priority: str | None,
     wait: bool,
     stream: bool,
     timeout: float,
@@ -53,7 +59,10 @@ def submit(
     client = job_client(ctx)
     try:
         if job_file is not None:
-            job = client.parse_job(json.loads(Path(job_file).read_text()))
+            data = json.loads(Path(job_file).read_text())
+            if priority is not None and isinstance(data, dict):
+                data.setdefault("envelope", {})["priority"] = priority
+            job = client.parse_job(data)
         else:
             needs: dict[str, Any] = {}
             if capabilities:
@@ -63,7 +72,9 @@ def submit(
             request: dict[str, Any] = {"messages": [{"role": "user", "content": prompt or ""}]}
             if max_tokens is not None:
                 request["max_tokens"] = max_tokens
-            job = client.build_job(request, tier=tier, model=model, needs=needs, tenant=tenant)
+            job = client.build_job(
+                request, tier=tier, model=model, needs=needs, tenant=tenant, priority=priority
+            )
         if stream:
             job = job.model_copy(
                 update={"envelope": job.envelope.model_copy(update={"stream": True})}

@@ -52,7 +52,8 @@ def health(ctx: click.Context) -> None:
 @click.option("--port", type=int, default=9808, show_default=True)
 @click.pass_context
 def metrics(ctx: click.Context, address: str, port: int) -> None:
-    """Serve Prometheus metrics read from Redis: queue lengths, unacked messages, dead letters."""
+    """Serve Prometheus metrics read from Redis: queue lengths, jobs waiting in the scheduler,
+    unacked messages, dead letters."""
     import signal
 
     import redis
@@ -62,6 +63,8 @@ def metrics(ctx: click.Context, address: str, port: int) -> None:
     from broker.keys import Keys
     from broker.logs import configure_logging
     from broker.metrics import RedisCollector, serve
+    from broker.scheduler import SchedulerState
+    from broker.scheduler.metrics import SchedulerCollector
     from routing.queues import all_queues
 
     settings = ctx.obj.settings()
@@ -70,6 +73,7 @@ def metrics(ctx: click.Context, address: str, port: int) -> None:
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
     keys = Keys(settings.key_prefix)
     registry.register(RedisCollector(client, all_queues(catalog), keys.dead_letters()))
+    registry.register(SchedulerCollector(SchedulerState(client, keys), all_queues(catalog)))
     configure_logging()
     serve(port, address, registry)
     structlog.get_logger("cascade.metrics").info(

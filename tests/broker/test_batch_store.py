@@ -15,6 +15,7 @@ from broker.batches import Batches, BatchIdTaken, BatchIncomplete, BatchStatus, 
 from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
 from broker.settings import Settings
+from tests.queued import queued
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +53,7 @@ def test_another_tenants_batch_id_is_refused_and_their_batch_is_left_as_it_was(
         batches.submit_lines(lines(2), tenant="globex", batch_id="nightly")
 
     assert batches.redis.hgetall("cascade:batch:nightly") == before
-    assert batches.redis.llen("fast.alpha") == 2
+    assert queued(batches.redis, "fast.alpha") == 2
     assert batches.list_batches("globex") == ([], False)
 
 
@@ -61,7 +62,7 @@ def test_a_batch_submitted_again_by_its_tenant_queues_nothing_twice(batches: Bat
     again = batches.submit_lines(lines(3), tenant="acme", batch_id="nightly")
 
     assert first.id == again.id == "nightly" and again.status == BatchStatus.IN_PROGRESS
-    assert batches.redis.llen("fast.alpha") == 3
+    assert queued(batches.redis, "fast.alpha") == 3
     assert batches.redis.llen("cascade:batch:nightly:jobs") == 3
 
 
@@ -139,4 +140,4 @@ def test_a_batch_whose_job_id_another_tenant_took_mid_enqueue_is_cancelled_spari
     assert record.status == BatchStatus.CANCELLING and record.counts.cancelled == 1
     assert client.store.result("nightly-2") is None  # globex's job is globex's, still to run
     assert client.redis.hget("cascade:job:nightly-2", "status") == b"queued"
-    assert client.redis.llen("fast.alpha") == 1
+    assert queued(client.redis, "fast.alpha") == 1

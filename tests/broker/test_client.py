@@ -15,6 +15,7 @@ from broker.catalog_file import load_catalog
 from broker.client import CascadeClient, IdConflict, SubmitError, UnknownJob
 from broker.jobs import JobStatus
 from broker.settings import Settings
+from tests.queued import queued
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +87,7 @@ def test_an_accepted_job_is_stored_and_queued_on_its_first_targets_queue(
 
     assert client.status(job_id) == JobStatus.QUEUED
     assert client.get(job_id) is None
-    assert client.redis.llen("fast.alpha") == 1
+    assert queued(client.redis, "fast.alpha") == 1
 
 
 def test_submitting_the_same_job_id_twice_queues_it_once(client: CascadeClient) -> None:
@@ -94,7 +95,7 @@ def test_submitting_the_same_job_id_twice_queues_it_once(client: CascadeClient) 
     second = client.submit(PROMPT, tier="fast", job_id="order-42")
 
     assert first == second == "order-42"
-    assert client.redis.llen("fast.alpha") == 1
+    assert queued(client.redis, "fast.alpha") == 1
 
 
 def test_a_built_job_submitted_again_after_a_lost_answer_is_queued_once(
@@ -103,7 +104,7 @@ def test_a_built_job_submitted_again_after_a_lost_answer_is_queued_once(
     job = client.build_job(PROMPT, tier="fast")  # its id was made by cascade
 
     assert client.submit_many([job]) == client.submit_many([job]) == [job.id]
-    assert client.redis.llen("fast.alpha") == 1
+    assert queued(client.redis, "fast.alpha") == 1
 
 
 def test_a_batch_is_queued_in_full_on_each_jobs_own_queue(client: CascadeClient) -> None:
@@ -111,7 +112,7 @@ def test_a_batch_is_queued_in_full_on_each_jobs_own_queue(client: CascadeClient)
     ids = client.submit_many(jobs)
 
     assert len(set(ids)) == 100
-    assert (client.redis.llen("fast.alpha"), client.redis.llen("smart.gamma")) == (50, 50)
+    assert (queued(client.redis, "fast.alpha"), queued(client.redis, "smart.gamma")) == (50, 50)
 
 
 def test_an_unknown_job_id_is_reported_as_unknown(client: CascadeClient) -> None:
@@ -143,7 +144,7 @@ def test_another_tenants_job_id_is_refused_and_their_job_is_left_as_it_was(
 
     assert str(refused.value).startswith("envelope.id: 'order-7' is already taken")
     assert client.redis.hgetall("cascade:job:order-7") == before
-    assert (client.redis.llen("fast.alpha"), client.redis.llen("smart.gamma")) == (1, 0)
+    assert (queued(client.redis, "fast.alpha"), queued(client.redis, "smart.gamma")) == (1, 0)
 
 
 def test_a_submit_holding_another_tenants_id_writes_none_of_its_jobs(
@@ -155,7 +156,7 @@ def test_a_submit_holding_another_tenants_id_writes_none_of_its_jobs(
         client.submit_many([_job("order-9", "globex"), _job("order-8", "globex")])
 
     assert not client.redis.exists("cascade:job:order-9")
-    assert client.redis.llen("fast.alpha") == 1
+    assert queued(client.redis, "fast.alpha") == 1
 
 
 def test_the_write_itself_refuses_an_id_another_tenant_took_after_the_checks(
@@ -170,7 +171,7 @@ def test_the_write_itself_refuses_an_id_another_tenant_took_after_the_checks(
 
     assert not client.redis.exists("cascade:job:order-10")
     assert client.redis.hget("cascade:job:order-11", "tenant") == b"acme"
-    assert client.redis.llen("fast.alpha") == 1
+    assert queued(client.redis, "fast.alpha") == 1
 
 
 def test_a_job_naming_another_tenants_batch_or_none_is_refused_and_no_counter_moves(
@@ -186,7 +187,7 @@ def test_a_job_naming_another_tenants_batch_or_none_is_refused_and_no_counter_mo
             client.submit(PROMPT, tier="fast", tenant="globex", batch_id=batch_id)
 
     assert client.redis.hgetall(f"cascade:batch:{batch.id}") == before
-    assert client.redis.llen("fast.alpha") == 1
+    assert queued(client.redis, "fast.alpha") == 1
 
 
 def test_a_tenant_resubmitting_its_own_ids_gets_them_back_queued_once(
@@ -195,7 +196,7 @@ def test_a_tenant_resubmitting_its_own_ids_gets_them_back_queued_once(
     jobs = [_job(f"own-{i}", "acme") for i in range(3)]
 
     assert client.submit_many(jobs) == client.submit_many(jobs) == ["own-0", "own-1", "own-2"]
-    assert client.redis.llen("fast.alpha") == 3
+    assert queued(client.redis, "fast.alpha") == 3
 
 
 @pytest.mark.parametrize("suffix", [":attempts", ":result", ":claim"])

@@ -22,6 +22,7 @@ import redis
 from broker.local_stack import LocalStack
 from broker.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, verify_signature
 from tests.integration.support import api_server, wait_for
+from tests.queued import queued
 
 pytestmark = pytest.mark.integration
 
@@ -148,7 +149,7 @@ def test_a_jsonl_file_broken_at_line_57_is_refused_whole_naming_line_57(
 ) -> None:
     lines = [request_line(f"req-{i}") for i in range(1, 101)]
     lines[56] = request_line("req-57", content=57)
-    queued_before = redis.Redis.from_url(str(stack.redis_url)).llen("fast.alpha")
+    queued_before = queued(redis.Redis.from_url(str(stack.redis_url)), "fast.alpha")
 
     with pytest.raises(openai.BadRequestError) as refused:
         sdk.batches.create(
@@ -160,7 +161,7 @@ def test_a_jsonl_file_broken_at_line_57_is_refused_whole_naming_line_57(
     assert "line 57: body.messages[0].content" in refused.value.message
     refused_lines = refused.value.response.json()["errors"]["data"]
     assert [(e["line"], e["param"]) for e in refused_lines] == [(57, "body.messages[0].content")]
-    assert redis.Redis.from_url(str(stack.redis_url)).llen("fast.alpha") == queued_before
+    assert queued(redis.Redis.from_url(str(stack.redis_url)), "fast.alpha") == queued_before
 
 
 def test_an_sse_subscriber_sees_every_job_of_a_batch_end(

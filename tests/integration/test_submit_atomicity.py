@@ -1,6 +1,7 @@
 """All or nothing when Redis fails part-way: a private ``redis-server`` whose ``maxmemory`` is
 set so low that a submit runs out of memory in the middle, then raised again. No worker runs:
-the test counts job records and the messages on the queue lists, where a worker would find them.
+the test counts job records and the jobs waiting for the queue (in the scheduler, where a
+worker's dispatcher would find them).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from broker.catalog_file import load_catalog
 from broker.client import CascadeClient, IdConflict
 from broker.local_stack import LocalStack
 from broker.settings import Settings
+from tests.queued import queued_job_ids
 
 pytestmark = pytest.mark.integration
 
@@ -77,10 +79,8 @@ def stored_jobs(connection: redis.Redis) -> set[str]:
 
 
 def queued_jobs(connection: redis.Redis) -> list[str]:
-    """The job id of every message on the queue, duplicates kept."""
-    return [
-        json.loads(message)["headers"]["id"] for message in connection.lrange(QUEUE, 0, -1)
-    ]
+    """The id of every job waiting for the queue (scheduler and list), duplicates kept."""
+    return queued_job_ids(connection, QUEUE)
 
 
 def test_a_submit_that_runs_out_of_memory_leaves_every_stored_job_queued_and_a_retry_the_rest(

@@ -180,6 +180,21 @@ def test_a_model_with_an_open_circuit_is_dropped() -> None:
     assert _dropped(route) == {"a1": "circuit open for alpha/a1"}
 
 
+def test_a_job_whose_every_candidate_has_an_open_circuit_is_planned_to_wait_not_refused() -> None:
+    every = frozenset({("alpha", "a1"), ("beta", "b1"), ("gamma", "g1"), ("beta", "b2")})
+    route = plan(job(), catalog(), LiveState(open_circuits=every))
+
+    assert _models(route) == ["a1", "b1", "g1", "b2"]
+    assert _dropped(route) == {}
+    assert route.notes == ("every candidate's circuit is open: the job waits until one closes",)
+
+
+def test_a_candidate_with_an_open_circuit_and_a_lasting_reason_is_still_refused() -> None:
+    state = LiveState(open_circuits=frozenset({("alpha", "a1")}))
+    with pytest.raises(NoRoute):
+        plan(job(needs={"model": "a1", "blocked_providers": ["alpha"]}), catalog(), state)
+
+
 def test_every_reason_a_model_fails_is_recorded_together() -> None:
     state = LiveState(open_circuits=frozenset({("alpha", "a1")}))
     route = plan(job(needs={"tier": "fast", "blocked_providers": ["alpha"]}), catalog(), state)

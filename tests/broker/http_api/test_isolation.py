@@ -18,6 +18,7 @@ from broker.client import CascadeClient
 from broker.http_api.app import create_app
 from broker.http_api.tenants import TenantDirectory
 from broker.settings import Settings
+from tests.queued import queued
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +66,7 @@ def test_another_tenant_reusing_a_job_id_gets_409_and_the_first_webhook_stays(
     assert hook == {b"url": b"https://a.example/hook", b"tenant": b"acme"}
     assert api.get("/v1/jobs/order-1", headers=A).json()["status"] == "queued"
     assert api.get("/v1/jobs/order-1", headers=B).status_code == 404
-    assert redis_of(api).llen("fast.alpha") == 1
+    assert queued(redis_of(api), "fast.alpha") == 1
 
 
 @pytest.mark.parametrize("suffix", [":result", ":attempts", ":jobs", ":custom_ids"])
@@ -110,4 +111,4 @@ def test_a_job_naming_a_batch_from_outside_is_refused_and_no_batch_counter_moves
         assert refused.json()["error"]["param"] == "envelope.batch_id"
 
     assert redis_of(api).hgetall(f"cascade:batch:{batch['id']}") == before
-    assert redis_of(api).llen("fast.alpha") == 1
+    assert queued(redis_of(api), "fast.alpha") == 1

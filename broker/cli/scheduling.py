@@ -1,0 +1,47 @@
+"""``cascade queues``: what waits, per queue, priority and tenant, in a table."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from rich.table import Table
+
+from broker.cli.common import catalog_or_exit, console
+
+__all__ = ["queues"]
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="print JSON lines instead of a table")
+@click.pass_context
+def queues(ctx: click.Context, as_json: bool) -> None:
+    """Jobs waiting in the scheduler per (queue, priority, tenant), and each queue's Celery
+    list (picked, not yet taken by a worker)."""
+    import redis
+
+    from broker.keys import Keys
+    from broker.scheduler import SchedulerState
+    from routing.queues import all_queues
+
+    settings = ctx.obj.settings()
+    names = all_queues(catalog_or_exit(ctx))
+    client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
+    counts = SchedulerState(client, Keys(settings.key_prefix)).waiting(names)
+    pipe = client.pipeline(transaction=False)
+    for name in names:
+        pipe.llen(name)
+    listed = dict(zip(names, (int(n) for n in pipe.execute()), strict=True))
+    if as_json:
+        for count in counts:
+            row = {"queue": count.queue, "priority": count.priority.value}
+            click.echo(json.dumps({**row, "tenant": count.tenant, "waiting": count.jobs}))
+        return
+    table = Table(title="waiting in the scheduler (picked by priority, tenant share, deadline)")
+    for column in ("queue", "priority", "tenant", "waiting"):
+        table.add_column(column, justify="right" if column == "waiting" else "left")
+    for count in counts:
+        table.add_row(count.queue, count.priority.value, count.tenant, f"{count.jobs:,}")
+    console.print(table)
+    on_lists = ", ".join(f"{name} {n}" for name, n in listed.items() if n)
+    console.print(f"on the Celery queues: {on_lists or 'none'}")

@@ -1,0 +1,42 @@
+"""The scheduler's waiting work as Prometheus gauges, read from Redis at each scrape.
+
+Registered by ``cascade metrics`` next to ``broker.metrics.RedisCollector``. The tenant label
+is bounded by the tenants a deployment serves (the same set its API keys name)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import redis
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from broker.scheduler.state import SchedulerState
+
+__all__ = ["SchedulerCollector"]
+
+
+class SchedulerCollector(Collector):
+    """``cascade_scheduled_jobs{queue, tier, provider, priority, tenant}``: jobs waiting in the
+    scheduler, not yet on their Celery queue."""
+
+    def __init__(self, state: SchedulerState, queues: Sequence[str]) -> None:
+        self.state = state
+        self.queues = list(queues)
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            counts = self.state.waiting(self.queues)
+        except redis.RedisError:
+            return  # cascade_redis_up (RedisCollector) says Redis did not answer
+        gauge = GaugeMetricFamily(
+            "cascade_scheduled_jobs",
+            "Jobs waiting in the scheduler for a queue, per priority and tenant (not yet on "
+            "the <tier>.<provider> queue, whose length is cascade_queue_length).",
+            labels=["queue", "tier", "provider", "priority", "tenant"],
+        )
+        for count in counts:
+            tier, _, provider = count.queue.partition(".")
+            labels = [count.queue, tier, provider, count.priority.value, count.tenant]
+            gauge.add_metric(labels, count.jobs)
+        yield gauge

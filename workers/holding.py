@@ -1,0 +1,41 @@
+"""Hold instead of fail: a job whose every remaining target is unavailable for now waits.
+
+A skip at the last hop of a route used to fail the job. When the reason passes by itself (an
+open circuit closes after its ``open_s``, a rate-limit slot comes), the job is held instead:
+the same hop is published again for a later look, as long as its deadline leaves room. A
+skip for a lasting reason (no usable API key, a spend cap) still ends the job, and a skip
+anywhere but the last hop reroutes as before: holding never wins over a real alternative.
+A hold records no attempt (a job held for an hour would carry hundreds); the worker logs it.
+"""
+
+from __future__ import annotations
+
+from workers.delivery import Delivery, NextMessage, RunOutcome, seconds_to_deadline
+
+__all__ = ["HOLD_CLASSES", "held", "hold_countdown"]
+
+# Skip reasons that pass by themselves.
+HOLD_CLASSES = frozenset({"CircuitOpen", "RateLimited"})
+
+
+def hold_countdown(
+    error_class: str, *, hold_s: float, seconds_to_deadline: float | None
+) -> float | None:
+    """Seconds until the held job's next look, or None when it must not be held (a lasting
+    reason, or a deadline that comes before the next look)."""
+    if error_class not in HOLD_CLASSES:
+        return None
+    if seconds_to_deadline is not None and hold_s >= seconds_to_deadline:
+        return None
+    return hold_s
+
+
+def held(now: Delivery, error_class: str, reason: str, hold_s: float) -> RunOutcome | None:
+    """The outcome that holds the delivery's job on its hop, or None when it must fail."""
+    left = seconds_to_deadline(now.stored)
+    countdown = hold_countdown(error_class, hold_s=hold_s, seconds_to_deadline=left)
+    if countdown is None:
+        return None
+    return RunOutcome(
+        "wait", f"held {countdown:.1f}s: {reason}", NextMessage(now.hop, now.target, countdown)
+    )
