@@ -16,6 +16,7 @@ from broker.pipelines.facade import Pipelines
 from broker.pipelines.graph import PipelineError
 from broker.pipelines.records import PipelineStatus
 from broker.settings import Settings
+from tests.queued import queued
 
 CATALOG = str(Path(__file__).parents[2] / "fixtures" / "catalog.yaml")
 TWO_STEPS = {
@@ -38,7 +39,7 @@ def pipelines(redis_url: str) -> Iterator[Pipelines]:
 
 def _queued_messages(pipelines: Pipelines) -> int:
     # fast's first model is a1 on alpha: every first step is queued there
-    return int(pipelines.client.redis.llen("fast.alpha"))
+    return queued(pipelines.client.redis, "fast.alpha")
 
 
 def test_a_submit_queues_the_first_step_under_its_deterministic_id(pipelines: Pipelines) -> None:
