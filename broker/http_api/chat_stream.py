@@ -24,8 +24,9 @@ from starlette.responses import Response, StreamingResponse
 
 from broker.client import SubmitError
 from broker.http_api.errors import ApiError
-from broker.http_api.openai_compat import CompatError, job_inputs
+from broker.http_api.openai_compat import CompatError, job_inputs, priority_of
 from broker.http_api.state import RESULT, ApiState, state_of, tenant_of
+from broker.http_api.wait_slots import released_after
 from broker.job_streams import (
     ReadPace,
     StreamEnd,
@@ -157,14 +158,23 @@ async def stream_chat_completion(
     include_usage = _include_usage(body)
     try:
         fields, needs = job_inputs(body, state.client.catalog)
+        priority = priority_of(request.headers.get("x-cascade-priority"), fields)
     except CompatError as exc:
         raise ApiError(exc.status, exc.message, param=exc.param, code=exc.code) from exc
+    # Taken before the submit: over the tenant's bound, the 429 leaves no job behind.
+    slot = state.waits.take(tenant)
     try:
-        job = state.client.build_job(fields, needs=needs, tenant=tenant, stream=True)
+        job = state.client.build_job(
+            fields, needs=needs, tenant=tenant, stream=True, priority=priority
+        )
         job_id = await run_in_threadpool(state.client.submit, job)
     except SubmitError as exc:
+        slot.release()
         raise ApiError(400, str(exc)) from exc
+    except BaseException:
+        slot.release()
+        raise
     style = SseStyle(job_id, native=False, include_usage=include_usage)
-    events = job_sse(state, style, "0-0", timeout)
+    events = released_after(job_sse(state, style, "0-0", timeout), slot)
     headers = {**SSE_HEADERS, "x-cascade-job-id": job_id}
     return StreamingResponse(events, media_type="text/event-stream", headers=headers)

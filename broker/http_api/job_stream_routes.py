@@ -14,6 +14,7 @@ from broker.http_api.chat_stream import SSE_HEADERS, SseStyle, job_sse
 from broker.http_api.errors import ApiError, not_found
 from broker.http_api.inputs import request_timeout
 from broker.http_api.state import ApiState, state_of, tenant_of
+from broker.http_api.wait_slots import released_after
 from broker.ids import is_valid_id
 
 __all__ = ["ROUTES"]
@@ -77,7 +78,9 @@ async def job_chunks(request: Request) -> Response:
             param="Last-Event-ID",
         )
     style = SseStyle(job_id, native=True)
-    events = job_sse(state, style, after or "0-0", request_timeout(request, state))
+    timeout = request_timeout(request, state)
+    slot = state.waits.take(tenant_of(request))
+    events = released_after(job_sse(state, style, after or "0-0", timeout), slot)
     return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
 

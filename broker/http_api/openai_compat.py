@@ -30,10 +30,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from broker.jobs import AttemptOutcome, CompletionResult, FailedResult
+from broker.jobs import AttemptOutcome, CompletionResult, FailedResult, Priority
 from routing.catalog import Catalog
 
-__all__ = ["ROUTING_FIELDS", "CompatError", "job_inputs", "result_headers"]
+__all__ = ["ROUTING_FIELDS", "CompatError", "job_inputs", "priority_of", "result_headers"]
 
 # body keys that say how to route, not what to ask (OpenRouter's among them)
 ROUTING_FIELDS = frozenset(
@@ -255,3 +255,24 @@ def _max_price(raw: Any) -> dict[str, Any]:
             "completion tokens only",
         )
     return {_PRICE_SIDES[side]: value for side, value in raw.items()}
+
+
+def priority_of(header: str | None, fields: dict[str, Any]) -> str | None:
+    """The job's priority: the ``x-cascade-priority`` header, else ``metadata.priority``, which
+    is cascade's and so taken out of the metadata the provider would see."""
+    metadata = fields.get("metadata")
+    from_body = None
+    if isinstance(metadata, dict) and "priority" in metadata:
+        rest = {key: value for key, value in metadata.items() if key != "priority"}
+        from_body = metadata["priority"]
+        if rest:
+            fields["metadata"] = rest
+        else:
+            del fields["metadata"]
+    chosen, param = (header, "x-cascade-priority") if header else (from_body, "metadata.priority")
+    if chosen is None:
+        return None
+    if chosen not in {item.value for item in Priority}:
+        allowed = ", ".join(item.value for item in Priority)
+        raise CompatError(param, f"{param}: {chosen!r} is not a priority; use one of {allowed}")
+    return str(chosen)

@@ -10,8 +10,6 @@ Files and Batches are in ``files_routes`` and ``batch_routes``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -21,11 +19,11 @@ from broker.client import SubmitError
 from broker.http_api.chat_stream import stream_chat_completion
 from broker.http_api.errors import ApiError
 from broker.http_api.inputs import json_body, request_timeout
-from broker.http_api.openai_compat import CompatError, job_inputs, result_headers
+from broker.http_api.openai_compat import CompatError, job_inputs, priority_of, result_headers
 from broker.http_api.pipeline_routes import pipeline_completion
 from broker.http_api.state import state_of, tenant_of
 from broker.http_api.streams import wait_result
-from broker.jobs import FailedResult, Priority
+from broker.jobs import FailedResult
 
 __all__ = ["ROUTES", "failed_status"]
 
@@ -40,30 +38,6 @@ _FAILED_STATUS = {
 
 def failed_status(result: FailedResult) -> int:
     return _FAILED_STATUS.get(result.error_class, 502)
-
-
-def priority_of(request: Request, fields: dict[str, Any]) -> str | None:
-    """The job's priority: the ``x-cascade-priority`` header, else ``metadata.priority``, which
-    is cascade's and so taken out of the metadata the provider would see."""
-    metadata = fields.get("metadata")
-    from_body = None
-    if isinstance(metadata, dict) and "priority" in metadata:
-        rest = {key: value for key, value in metadata.items() if key != "priority"}
-        from_body = metadata["priority"]
-        if rest:
-            fields["metadata"] = rest
-        else:
-            del fields["metadata"]
-    header = request.headers.get("x-cascade-priority")
-    chosen, param = (header, "x-cascade-priority") if header else (from_body, "metadata.priority")
-    if chosen is None:
-        return None
-    if chosen not in {item.value for item in Priority}:
-        allowed = ", ".join(item.value for item in Priority)
-        raise ApiError(
-            400, f"{param}: {chosen!r} is not a priority; use one of {allowed}", param=param
-        )
-    return str(chosen)
 
 
 # --- chat completions -------------------------------------------------------------------
@@ -100,7 +74,10 @@ async def chat_completions(request: Request) -> Response:
         fields, needs = job_inputs(body, state.client.catalog)
     except CompatError as exc:
         raise ApiError(exc.status, exc.message, param=exc.param, code=exc.code) from exc
-    priority = priority_of(request, fields)
+    try:
+        priority = priority_of(request.headers.get("x-cascade-priority"), fields)
+    except CompatError as exc:
+        raise ApiError(exc.status, exc.message, param=exc.param, code=exc.code) from exc
     with state.waits.take(tenant):
         try:
             job = state.client.build_job(fields, needs=needs, tenant=tenant, priority=priority)

@@ -67,3 +67,36 @@ def test_over_the_bound_a_chat_completion_is_refused_before_it_is_submitted(
     assert refused.json()["error"]["code"] == "too_many_waits"
     assert set(api_redis.keys()) == before
     assert waited.status_code == 200
+
+
+def test_over_the_bound_a_streamed_chat_completion_is_refused_before_it_is_submitted(
+    make_api: ApiFactory, api_redis: redis.Redis
+) -> None:
+    chat = {"model": "fast", "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
+    with make_api(api_max_waits_per_tenant=1) as api:
+        before = set(api_redis.keys())
+        state: ApiState = api.app.state.cascade  # type: ignore[attr-defined]
+        state.waits.take("acme")
+
+        refused = api.post("/v1/chat/completions", headers=AUTH_A, json=chat)
+
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "too_many_waits"
+    assert set(api_redis.keys()) == before
+
+
+def test_over_the_bound_a_job_stream_is_refused_with_429(
+    make_api: ApiFactory,
+) -> None:
+    with make_api(api_max_waits_per_tenant=1) as api:
+        mine = api.post(
+            "/v1/jobs", headers=AUTH_A, json={**job_body(), "envelope": {"stream": True}}
+        )
+        state: ApiState = api.app.state.cascade  # type: ignore[attr-defined]
+        state.waits.take("acme")
+
+        refused = api.get(f"/v1/jobs/{mine.json()['id']}/stream?timeout=0", headers=AUTH_A)
+
+    assert mine.status_code == 202
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "too_many_waits"
