@@ -22,6 +22,7 @@ from broker.http_api.errors import ApiError, not_found
 from broker.http_api.inputs import json_body, request_timeout
 from broker.http_api.state import ApiState, state_of, tenant_of
 from broker.http_api.streams import sse
+from broker.http_api.wait_slots import released_after
 from broker.pipelines.facade import Pipelines, UnknownPipeline
 from broker.pipelines.graph import PipelineError
 from broker.pipelines.records import PipelineResult
@@ -162,9 +163,9 @@ async def wait_pipeline(request: Request) -> Response:
       202: {description: still running when the timeout passed}
     """
     pipelines, record, tenant = await _record(request)
-    result = await _wait(
-        request, pipelines, record.pipeline_id, tenant, request_timeout(request, state_of(request))
-    )
+    timeout = request_timeout(request, state_of(request))
+    with state_of(request).waits.take(tenant):
+        result = await _wait(request, pipelines, record.pipeline_id, tenant, timeout)
     if result is None:
         return JSONResponse(_view(record), status_code=202)
     return JSONResponse(result.model_dump(mode="json"))
@@ -203,9 +204,10 @@ async def pipeline_events(request: Request) -> Response:
     responses:
       200: {description: 'text/event-stream: submitted, step_queued, step_ended, ... finished'}
     """
-    pipelines, record, _ = await _record(request)
+    pipelines, record, tenant = await _record(request)
     timeout = request_timeout(request, state_of(request))
-    stream = _events(request, pipelines, record.pipeline_id, timeout)
+    slot = state_of(request).waits.take(tenant)
+    stream = released_after(_events(request, pipelines, record.pipeline_id, timeout), slot)
     return StreamingResponse(stream, media_type="text/event-stream")
 
 
@@ -238,14 +240,11 @@ async def pipeline_completion(request: Request, body: dict[str, Any]) -> Respons
         "",
     )
     data = {"messages": messages, "question": question if isinstance(question, str) else ""}
-    pid = await _start(request, name, data, None, {})
-    result = await _wait(
-        request,
-        _pipelines(request),
-        pid,
-        tenant_of(request),
-        request_timeout(request, state_of(request)),
-    )
+    tenant, timeout = tenant_of(request), request_timeout(request, state_of(request))
+    # Taken before the start: over the tenant's bound, the 429 leaves no pipeline behind.
+    with state_of(request).waits.take(tenant):
+        pid = await _start(request, name, data, None, {})
+        result = await _wait(request, _pipelines(request), pid, tenant, timeout)
     extra = {"pipeline_id": pid}
     if result is None:
         raise ApiError(

@@ -100,3 +100,22 @@ def test_over_the_bound_a_job_stream_is_refused_with_429(
     assert mine.status_code == 202
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "too_many_waits"
+
+
+def test_over_the_bound_a_pipeline_wait_and_its_events_are_refused_with_429(
+    make_api: ApiFactory,
+) -> None:
+    spec = {"steps": {"only": {"tier": "fast", "prompt": "hello {{ input.name }}"}}}
+    with make_api(api_max_waits_per_tenant=1) as api:
+        started = api.post(
+            "/v1/pipelines", headers=AUTH_A, json={"pipeline": spec, "input": {"name": "ada"}}
+        )
+        pid = started.json()["id"]
+        state: ApiState = api.app.state.cascade  # type: ignore[attr-defined]
+        state.waits.take("acme")
+
+        waited = api.get(f"/v1/pipelines/{pid}/wait?timeout=0", headers=AUTH_A)
+        followed = api.get(f"/v1/pipelines/{pid}/events?timeout=0", headers=AUTH_A)
+
+    assert started.status_code == 202, started.text
+    assert (waited.status_code, followed.status_code) == (429, 429)
