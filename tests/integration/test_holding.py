@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "catalog.yaml"
 PROMPT = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 20}
 OPEN_S = 3.0
-CIRCUIT = {"failure_threshold": 2, "min_calls": 2, "window_s": 30, "open_s": OPEN_S}
+CIRCUIT = {"failure_rate": 0.5, "min_calls": 2, "window_s": 30, "open_s": OPEN_S}
 
 
 @pytest.fixture(scope="module")
