@@ -39,6 +39,9 @@ BOUNDED_WITHOUT_TTL = {
     "cascade:ratelimit:*": "one per provider/key",
     "cascade:keypool:*": "two per provider",
     "cascade:latency": "one field per provider/model",
+    "cascade:sched:arrivals": "one counter",
+    "cascade:sched:*:picks": "one counter per queue",
+    "cascade:sched:*:passes": "one field per queue, priority and tenant",
 }
 
 
