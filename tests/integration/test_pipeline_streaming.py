@@ -1,0 +1,210 @@
+"""Streamed pipelines end to end: the openai SDK with ``stream=True`` on
+``model="pipeline:<name>"``, ``GET /v1/pipelines/{id}/stream`` and
+``CascadeClient.stream_pipeline``, through real ``cascade worker`` processes streaming from the
+emulator into Redis. Only the output step streams; a round sent back by its validator is told
+as a reset."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import openai
+import pytest
+import yaml
+
+from broker.client import CascadeClient
+from broker.local_stack import LocalStack
+from broker.pipelines.facade import Pipelines
+from broker.pipelines.records import PipelineStatus
+from broker.pipelines.streaming import PipelineStreamFailed
+from tests.integration.support import (
+    FIXTURE_CATALOG,
+    Emulator,
+    api_server,
+    client_for,
+    fresh_emulator,
+    stack_on_database,
+)
+from tests.integration.test_pipelines import TRIAGE, VALIDATED
+
+pytestmark = pytest.mark.integration
+
+KEY = "sk-pipestream"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+COMPLEX = "A complex one: why is the sky blue?"
+# The emulator's validator names the verdict its prompt names most: this question fails it.
+FAILING = {"question": "This must fail: a fail case."}
+ESCALATING: dict[str, Any] = {**VALIDATED, "max_rounds": 2}
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("pipestream-catalog") / "catalog.yaml"
+    named = {
+        "pipelines": {
+            "triage": {k: v for k, v in TRIAGE.items() if k != "name"},
+            "escalating": ESCALATING,
+        }
+    }
+    path.write_text(FIXTURE_CATALOG.read_text() + "\n" + yaml.safe_dump(named))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def stack(
+    redis_url: str, catalog: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalStack]:
+    workers = {name: (name, 4) for name in ("alpha", "beta", "gamma")}
+    logs = tmp_path_factory.mktemp("pipestream-logs")
+    env = {"CASCADE_API_KEYS": f"acme={KEY}"}
+    with stack_on_database(
+        redis_url, 7, config=catalog, log_dir=logs, workers=workers, env=env
+    ) as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def api(stack: LocalStack) -> Iterator[str]:
+    with api_server(stack) as base:
+        yield base
+
+
+@pytest.fixture
+def emulator(stack: LocalStack) -> Iterator[Emulator]:
+    with fresh_emulator(stack) as control:
+        yield control
+
+
+@pytest.fixture
+def client(stack: LocalStack, catalog: str) -> Iterator[CascadeClient]:
+    with client_for(stack, catalog) as found:
+        yield found
+
+
+@pytest.fixture
+def sdk(api: str, emulator: Emulator) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{api}/v1", api_key=KEY, max_retries=0, timeout=60)
+
+
+def _events(api: str, pid: str, last_event_id: str | None = None) -> list[dict[str, str]]:
+    """The native stream's events: {id, event, data}."""
+    headers = {**AUTH, **({"Last-Event-ID": last_event_id} if last_event_id else {})}
+    body = httpx.get(f"{api}/v1/pipelines/{pid}/stream", headers=headers, timeout=60).text
+    events = []
+    for block in body.split("\n\n"):
+        lines = [line for line in block.splitlines() if line and not line.startswith(":")]
+        fields = dict(line.split(": ", 1) for line in lines)
+        if "data" in fields:
+            events.append(fields)
+    return events
+
+
+def _text(chunks: list[dict[str, Any]]) -> str:
+    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+
+
+def _step_text(client: CascadeClient, pid: str, step: str, round_: int) -> str:
+    record = Pipelines(client).record(pid)
+    [run] = [r for r in record.runs[step] if r.round == round_]
+    return run.text or ""
+
+
+def test_a_streamed_triage_pipeline_streams_its_answer_step_as_it_comes_through_the_sdk(
+    sdk: openai.OpenAI, client: CascadeClient, emulator: Emulator
+) -> None:
+    emulator.latency(chunk_interval_s=0.05)
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="pipeline:triage",
+        messages=[{"role": "user", "content": COMPLEX}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    pid = raw.headers["x-cascade-pipeline-id"]
+    pipelines = Pipelines(client)
+    chunks, ended_at_first_token = [], None
+    for chunk in raw.parse():
+        if ended_at_first_token is None and chunk.choices and chunk.choices[0].delta.content:
+            ended_at_first_token = pipelines.record(pid).result is not None
+        chunks.append(chunk)
+
+    assert ended_at_first_token is False  # the tokens came while the pipeline still ran
+    result = pipelines.wait(pid, 30)
+    assert result.status == PipelineStatus.SUCCEEDED, result.error
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == result.text
+    assert {c.model for c in chunks} == {"pipeline:triage"}
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+    # Only the output step was streamed; the classifier ran as an ordinary job.
+    classify, answer = client.store.load(f"{pid}.classify.0"), client.store.load(f"{pid}.answer.0")
+    assert classify is not None and answer is not None
+    assert (classify.job.envelope.stream, answer.job.envelope.stream) == (False, True)
+    assert [run.tier for run in result.steps if run.step == "answer"] == ["smart"]
+
+
+def test_an_escalated_round_is_a_reset_on_the_native_stream_and_last_event_id_resumes_across_it(
+    api: str, client: CascadeClient, emulator: Emulator
+) -> None:
+    submitted = httpx.post(
+        f"{api}/v1/pipelines",
+        headers=AUTH,
+        json={"pipeline": ESCALATING, "input": FAILING, "stream": True},
+    )
+    assert submitted.status_code == 202, submitted.text
+    pid = submitted.json()["id"]
+    events = _events(api, pid)
+
+    [reset] = [i for i, e in enumerate(events) if e.get("event") == "cascade.reset"]
+    told = json.loads(events[reset]["data"])
+    assert (told["error_class"], told["round"]) == ("PipelineRoundRejected", 1)
+    assert "on tier smart" in told["message"]
+    first = [json.loads(e["data"]) for e in events[:reset]]
+    second = [json.loads(e["data"]) for e in events[reset + 1 : -1]]
+    assert _text(first) == _step_text(client, pid, "answer", 0)
+    assert _text(second) == _step_text(client, pid, "answer", 1)
+    assert [e["id"].split(":")[0] for e in events[: reset + 1]] == ["0"] * reset + ["1"]
+    # The validator failed both rounds: the stream ends with the pipeline's error.
+    assert "all 2 rounds" in json.loads(events[-1]["data"])["error"]["message"]
+    # Resumed after the reset: the second round whole, nothing of the first.
+    resumed = _events(api, pid, events[reset]["id"])
+    assert _text([json.loads(e["data"]) for e in resumed[:-1]]) == _text(second)
+    # The validator's rounds were not streamed.
+    check = client.store.load(f"{pid}.check.0")
+    assert check is not None and not check.job.envelope.stream
+
+
+def test_an_escalation_after_text_was_sent_ends_the_sdk_stream_with_an_error_naming_it(
+    sdk: openai.OpenAI,
+) -> None:
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="pipeline:escalating",
+        messages=[{"role": "user", "content": FAILING["question"]}],
+        stream=True,
+    )
+    pid = raw.headers["x-cascade-pipeline-id"]
+    with pytest.raises(openai.APIError) as caught:
+        list(raw.parse())
+    assert "PipelineRoundRejected" in caught.value.message
+    assert f"/v1/pipelines/{pid}" in caught.value.message
+
+
+def test_the_python_client_streams_a_pipeline_and_tells_each_round_sent_back(
+    client: CascadeClient,
+) -> None:
+    pid = client.submit_pipeline(ESCALATING, FAILING, envelope={"stream": True})
+    items: list[dict[str, Any]] = []
+    with pytest.raises(PipelineStreamFailed) as caught:
+        for item in client.stream_pipeline(pid, timeout=60):
+            items.append(item)
+    assert caught.value.result is not None and "all 2 rounds" in (caught.value.result.error or "")
+    resets = [i for i, item in enumerate(items) if item.get("object") == "cascade.reset"]
+    assert len(resets) == 1
+    assert _text(items[resets[0] + 1 :]) == _step_text(client, pid, "answer", 1)
+    # Resumed from a chunk's id inside the first round: the rest of it, then the reset.
+    again: list[dict[str, Any]] = []
+    with pytest.raises(PipelineStreamFailed):
+        for item in client.stream_pipeline(pid, after=items[0]["cascade_event_id"], timeout=30):
+            again.append(item)
+    assert again == items[1:]
