@@ -89,14 +89,16 @@ def _print_stream(pipelines: Any, pipeline_id: str, timeout: float) -> int:
         for chunk in pipelines.client.stream_pipeline(pipeline_id, timeout=timeout):
             if chunk.get("object") == "cascade.reset":
                 reason = f"{chunk.get('error_class')}: {chunk.get('message')}"
-                errors.print(f"\n[answer restarted: {reason}]", markup=False, highlight=False)
+                errors.print(
+                    f"\n[answer restarted: {reason}]", markup=False, highlight=False, soft_wrap=True
+                )
                 continue
             for choice in chunk.get("choices") or ():
                 text = (choice.get("delta") or {}).get("content")
                 if text:
                     click.echo(text, nl=False)
     except PipelineStreamFailed as exc:
-        errors.print(f"\n{exc}", markup=False, highlight=False)
+        errors.print(f"\n{exc}", markup=False, highlight=False, soft_wrap=True)
         return 1 if exc.result is not None else EXIT_TIMEOUT
     click.echo()
     return 0

@@ -229,8 +229,17 @@ async def stream_pipeline(request: Request) -> Response:
       200: {description: 'text/event-stream: chat.completion.chunk lines'}
       400: {description: a Last-Event-ID not of the form <round>:<entry id>}
       404: {description: no such pipeline for this API key}
+      409: {description: the pipeline was not submitted with stream true}
     """
     pipelines, record, tenant = await _record(request)
+    if not record.envelope.get("stream"):
+        raise ApiError(
+            409,
+            f"pipeline {record.pipeline_id} was not submitted to stream (stream: true in"
+            " POST /v1/pipelines); its answer is at /v1/pipelines/{id}",
+            param="stream",
+            code="not_streamed",
+        )
     cursor = cursor_of(request)
     timeout = request_timeout(request, state_of(request))
     slot = state_of(request).waits.take(tenant)

@@ -7,6 +7,8 @@ as a reset."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -208,3 +210,51 @@ def test_the_python_client_streams_a_pipeline_and_tells_each_round_sent_back(
         for item in client.stream_pipeline(pid, after=items[0]["cascade_event_id"], timeout=30):
             again.append(item)
     assert again == items[1:]
+
+
+def test_cli_pipeline_submit_stream_prints_the_answer_and_says_each_restart(
+    stack: LocalStack, catalog: str, client: CascadeClient
+) -> None:
+    printed = subprocess.run(
+        [sys.executable, "-m", "broker", "pipeline", "submit", "triage", "--stream"]
+        + ["--input", json.dumps({"question": COMPLEX})],
+        env={**stack.env(), "CASCADE_CONFIG": catalog},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert printed.returncode == 0, printed.stderr
+    pid = printed.stderr.split("pipeline ", 1)[1].split()[0]
+    assert printed.stdout.strip() == _step_text(client, pid, "answer", 0).strip()
+    failing = subprocess.run(
+        [sys.executable, "-m", "broker", "pipeline", "submit", "escalating", "--stream"]
+        + ["--input", json.dumps(FAILING)],
+        env={**stack.env(), "CASCADE_CONFIG": catalog},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert failing.returncode == 1
+    assert "[answer restarted: PipelineRoundRejected: step 'answer' runs again as round 1" in (
+        failing.stderr
+    )
+    assert "refused in all 2 rounds" in failing.stderr
+
+
+def test_the_native_stream_refuses_an_unstreamed_pipeline_and_a_malformed_last_event_id(
+    api: str,
+) -> None:
+    plain = httpx.post(
+        f"{api}/v1/pipelines", headers=AUTH, json={"pipeline": "triage", "input": {"question": "?"}}
+    ).json()["id"]
+    refused = httpx.get(f"{api}/v1/pipelines/{plain}/stream", headers=AUTH)
+    assert refused.status_code == 409 and "stream: true" in refused.json()["error"]["message"]
+    streamed = httpx.post(
+        f"{api}/v1/pipelines",
+        headers=AUTH,
+        json={"pipeline": "triage", "input": {"question": "?"}, "stream": True},
+    ).json()["id"]
+    bad = httpx.get(
+        f"{api}/v1/pipelines/{streamed}/stream", headers={**AUTH, "Last-Event-ID": "12-0"}
+    )
+    assert bad.status_code == 400 and "Last-Event-ID" in bad.json()["error"]["message"]
