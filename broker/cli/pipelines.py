@@ -82,21 +82,12 @@ def submit(
 def _print_stream(pipelines: Any, pipeline_id: str, timeout: float) -> int:
     """Print the answer as it streams (the pipeline id first, on stderr); the exit status.
     A round sent back by its validator, or an attempt failed over, is said on stderr."""
+    from broker.cli.job_stream import print_chunks
     from broker.pipelines.streaming import PipelineStreamFailed
 
     errors.print(f"pipeline {pipeline_id}", markup=False, highlight=False)
     try:
-        for chunk in pipelines.client.stream_pipeline(pipeline_id, timeout=timeout):
-            if chunk.get("object") == "cascade.reset":
-                reason = f"{chunk.get('error_class')}: {chunk.get('message')}"
-                errors.print(
-                    f"\n[answer restarted: {reason}]", markup=False, highlight=False, soft_wrap=True
-                )
-                continue
-            for choice in chunk.get("choices") or ():
-                text = (choice.get("delta") or {}).get("content")
-                if text:
-                    click.echo(text, nl=False)
+        print_chunks(pipelines.client.stream_pipeline(pipeline_id, timeout=timeout))
     except PipelineStreamFailed as exc:
         errors.print(f"\n{exc}", markup=False, highlight=False, soft_wrap=True)
         return 1 if exc.result is not None else EXIT_TIMEOUT

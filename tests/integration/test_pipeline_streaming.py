@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import yaml
 
 from broker.client import CascadeClient
 from broker.local_stack import LocalStack
@@ -23,14 +22,18 @@ from broker.pipelines.facade import Pipelines
 from broker.pipelines.records import PipelineStatus
 from broker.pipelines.streaming import PipelineStreamFailed
 from tests.integration.support import (
-    FIXTURE_CATALOG,
     Emulator,
     api_server,
     client_for,
     fresh_emulator,
     stack_on_database,
 )
-from tests.integration.test_pipelines import TRIAGE, VALIDATED
+from tests.integration.test_pipelines import (
+    TRIAGE,
+    VALIDATED,
+    WORKERS,
+    catalog_with_pipelines,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -44,26 +47,17 @@ ESCALATING: dict[str, Any] = {**VALIDATED, "max_rounds": 2}
 
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("pipestream-catalog") / "catalog.yaml"
-    named = {
-        "pipelines": {
-            "triage": {k: v for k, v in TRIAGE.items() if k != "name"},
-            "escalating": ESCALATING,
-        }
-    }
-    path.write_text(FIXTURE_CATALOG.read_text() + "\n" + yaml.safe_dump(named))
-    return str(path)
+    named = {"triage": TRIAGE, "escalating": ESCALATING}
+    return catalog_with_pipelines(tmp_path_factory.mktemp("pipestream-catalog"), named)
 
 
 @pytest.fixture(scope="module")
 def stack(
     redis_url: str, catalog: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalStack]:
-    workers = {name: (name, 4) for name in ("alpha", "beta", "gamma")}
-    logs = tmp_path_factory.mktemp("pipestream-logs")
-    env = {"CASCADE_API_KEYS": f"acme={KEY}"}
+    logs, env = tmp_path_factory.mktemp("pipestream-logs"), {"CASCADE_API_KEYS": f"acme={KEY}"}
     with stack_on_database(
-        redis_url, 7, config=catalog, log_dir=logs, workers=workers, env=env
+        redis_url, 7, config=catalog, log_dir=logs, workers=WORKERS, env=env
     ) as found:
         yield found
 
