@@ -252,3 +252,48 @@ def test_the_native_stream_refuses_an_unstreamed_pipeline_and_a_malformed_last_e
         f"{api}/v1/pipelines/{streamed}/stream", headers={**AUTH, "Last-Event-ID": "12-0"}
     )
     assert bad.status_code == 400 and "Last-Event-ID" in bad.json()["error"]["message"]
+
+
+def test_an_answer_step_failing_over_mid_stream_is_a_reset_inside_its_round(
+    api: str, client: CascadeClient, emulator: Emulator
+) -> None:
+    # Every stream from the smart tier's first model breaks after three chunks: the answer
+    # step's job fails over to b2, and the classifier (not streamed) is not touched.
+    emulator.faults(
+        {"provider": "gamma", "model": "gamma-large-1", "kind": "cut", "after_chunks": 3}
+    )
+    submitted = httpx.post(
+        f"{api}/v1/pipelines",
+        headers=AUTH,
+        json={"pipeline": "triage", "input": {"question": COMPLEX}, "stream": True},
+    )
+    pid = submitted.json()["id"]
+    events = _events(api, pid)
+
+    resets = [i for i, e in enumerate(events) if e.get("event") == "cascade.reset"]
+    assert resets and all(e["id"].startswith("0:") for e in events[:-1])
+    told = json.loads(events[resets[0]]["data"])
+    assert told["error_class"] == "ProviderConnectionError"
+    answer = [json.loads(e["data"]) for e in events[resets[-1] + 1 : -1]]
+    assert _text(answer) == _step_text(client, pid, "answer", 0)
+    assert events[-1]["data"] == "[DONE]"
+    [run] = Pipelines(client).record(pid).runs["answer"]
+    assert run.provider == "beta" and run.attempts > 1
+
+
+def test_a_validated_answer_that_passes_streams_once_and_ends_after_the_validator(
+    sdk: openai.OpenAI, client: CascadeClient
+) -> None:
+    raw = sdk.chat.completions.with_raw_response.create(
+        model="pipeline:escalating",
+        messages=[{"role": "user", "content": "Name a colour."}],
+        stream=True,
+    )
+    pid = raw.headers["x-cascade-pipeline-id"]
+    chunks = list(raw.parse())
+    # The stream ended when the pipeline did: the validator had judged the answer by then.
+    record = Pipelines(client).record(pid)
+    assert record.result is not None and record.result.status == PipelineStatus.SUCCEEDED
+    assert [run.round for run in record.runs["check"]] == [0]
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == record.result.text == _step_text(client, pid, "answer", 0)
