@@ -357,6 +357,21 @@ class CascadeClient:
             raise UnknownJob(job_id)
         return client_chunks(self.redis, self.store, job_id, after=after, timeout=timeout)
 
+    def stream_pipeline(
+        self, pipeline_id: str, *, after: str = "", timeout: float = 600.0
+    ) -> Iterator[dict[str, Any]]:
+        """A streamed pipeline's answer as chat.completion.chunk dicts: its output step's rounds
+        (``broker/pipelines/streaming.py``: a ``cascade.reset`` where a round was sent back,
+        resuming ``after`` a ``cascade_event_id``); raises PipelineStreamFailed."""
+        from broker.pipelines.state import PipelineStore  # they build on this module
+        from broker.pipelines.streaming import parse_cursor, pipeline_chunks
+
+        parse_cursor(after)  # a bad cursor is refused here, not at the first next()
+        pipelines = PipelineStore(self.redis, self.keys, self.settings.result_ttl_s)
+        if pipelines.load(pipeline_id) is None:
+            raise UnknownJob(pipeline_id)
+        return pipeline_chunks(pipelines, self.store, pipeline_id, after=after, timeout=timeout)
+
     def wait_many(
         self, job_ids: Sequence[str], timeout: float
     ) -> dict[str, CompletionResult | FailedResult]:

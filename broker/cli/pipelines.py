@@ -41,6 +41,7 @@ def _pipelines(ctx: click.Context) -> Any:
 @click.option("--id", "pipeline_id", help="the pipeline's id (default: a new one)")
 @click.option("--tenant", default="default", show_default=True)
 @click.option("--wait", is_flag=True, help="wait for the result and print it")
+@click.option("--stream", is_flag=True, help="print the output step's answer as it streams")
 @click.option("--timeout", type=float, default=300.0, show_default=True)
 @click.pass_context
 def submit(
@@ -50,6 +51,7 @@ def submit(
     pipeline_id: str | None,
     tenant: str,
     wait: bool,
+    stream: bool,
     timeout: float,
 ) -> None:
     """Submit a pipeline: SOURCE is a YAML/JSON file or a catalog pipeline's name."""
@@ -62,14 +64,35 @@ def submit(
         if Path(source).is_file():
             definition = yaml.safe_load(Path(source).read_text(encoding="utf-8"))
         data = json.loads(input_json)
-        found = pipelines.submit(definition, data, pipeline_id=pipeline_id, tenant=tenant)
+        envelope = {"stream": True} if stream else None
+        found = pipelines.submit(
+            definition, data, pipeline_id=pipeline_id, tenant=tenant, envelope=envelope
+        )
     except (PipelineError, SubmitError, json.JSONDecodeError, yaml.YAMLError) as exc:
         errors.print(f"refused, nothing was started:\n{exc}", markup=False, highlight=False)
         sys.exit(EXIT_REFUSED)
+    if stream:
+        sys.exit(_print_stream(pipelines, found, timeout))
     if not wait:
         click.echo(found)
         return
     _print_result(pipelines, found, timeout)
+
+
+def _print_stream(pipelines: Any, pipeline_id: str, timeout: float) -> int:
+    """Print the answer as it streams (the pipeline id first, on stderr); the exit status.
+    A round sent back by its validator, or an attempt failed over, is said on stderr."""
+    from broker.cli.job_stream import print_chunks
+    from broker.pipelines.streaming import PipelineStreamFailed
+
+    errors.print(f"pipeline {pipeline_id}", markup=False, highlight=False)
+    try:
+        print_chunks(pipelines.client.stream_pipeline(pipeline_id, timeout=timeout))
+    except PipelineStreamFailed as exc:
+        errors.print(f"\n{exc}", markup=False, highlight=False, soft_wrap=True)
+        return 1 if exc.result is not None else EXIT_TIMEOUT
+    click.echo()
+    return 0
 
 
 def _print_result(pipelines: Any, pipeline_id: str, timeout: float) -> None:

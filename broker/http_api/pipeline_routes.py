@@ -20,6 +20,7 @@ from broker.catalog_file import load_pipelines
 from broker.client import IdConflict, SubmitError
 from broker.http_api.errors import ApiError, not_found
 from broker.http_api.inputs import json_body, request_timeout
+from broker.http_api.pipeline_stream import PipeStyle, cursor_of, pipeline_sse, streamed_response
 from broker.http_api.state import ApiState, state_of, tenant_of
 from broker.http_api.streams import sse
 from broker.http_api.wait_slots import released_after
@@ -27,6 +28,7 @@ from broker.pipelines.facade import Pipelines, UnknownPipeline
 from broker.pipelines.graph import PipelineError
 from broker.pipelines.records import PipelineResult
 from broker.pipelines.state import PipelineRecord
+from broker.pipelines.streaming import Cursor
 
 __all__ = ["PIPELINE_MODEL_PREFIX", "ROUTES", "pipeline_completion"]
 
@@ -105,6 +107,9 @@ async def submit_pipeline(request: Request) -> Response:
         raise ApiError(
             400, "envelope: an object without tenant or id (set by cascade)", param="envelope"
         )
+    if body.get("stream"):
+        # The output step's rounds are submitted streamed: read at /v1/pipelines/{id}/stream.
+        envelope = {**envelope, "stream": True}
     webhook_url = body.get("webhook_url")
     if webhook_url is not None:
         try:
@@ -211,6 +216,38 @@ async def pipeline_events(request: Request) -> Response:
     return StreamingResponse(stream, media_type="text/event-stream")
 
 
+async def stream_pipeline(request: Request) -> Response:
+    """Server-Sent Events: a streamed pipeline's answer, its output step's chunks as they come.
+    ---
+    summary: Stream a pipeline's answer
+    description: >
+      For a pipeline submitted with `stream: true`. Each event's id is `<round>:<entry id>`;
+      `Last-Event-ID` resumes after it. `event: cascade.reset` where a round of the output step
+      was sent back (validation, escalation) or an attempt failed over: discard what came before.
+      Ends with `data: [DONE]`, or an error object when the pipeline failed.
+    responses:
+      200: {description: 'text/event-stream: chat.completion.chunk lines'}
+      400: {description: a Last-Event-ID not of the form <round>:<entry id>}
+      404: {description: no such pipeline for this API key}
+      409: {description: the pipeline was not submitted with stream true}
+    """
+    pipelines, record, tenant = await _record(request)
+    if not record.envelope.get("stream"):
+        raise ApiError(
+            409,
+            f"pipeline {record.pipeline_id} was not submitted to stream (stream: true in"
+            " POST /v1/pipelines); its answer is at /v1/pipelines/{id}",
+            param="stream",
+            code="not_streamed",
+        )
+    cursor = cursor_of(request)
+    timeout = request_timeout(request, state_of(request))
+    slot = state_of(request).waits.take(tenant)
+    style = PipeStyle(record.pipeline_id, native=True)
+    events = pipeline_sse(state_of(request), pipelines, cursor, style, timeout)
+    return streamed_response(released_after(events, slot), record.pipeline_id)
+
+
 async def cancel_pipeline(request: Request) -> Response:
     """Cancel a pipeline and its unfinished step jobs.
     ---
@@ -241,6 +278,8 @@ async def pipeline_completion(request: Request, body: dict[str, Any]) -> Respons
     )
     data = {"messages": messages, "question": question if isinstance(question, str) else ""}
     tenant, timeout = tenant_of(request), request_timeout(request, state_of(request))
+    if body.get("stream"):
+        return await _streamed_completion(request, body, name, data)
     # Taken before the start: over the tenant's bound, the 429 leaves no pipeline behind.
     with state_of(request).waits.take(tenant):
         pid = await _start(request, name, data, None, {})
@@ -265,6 +304,26 @@ async def pipeline_completion(request: Request, body: dict[str, Any]) -> Respons
     return JSONResponse(
         _chat_completion(body["model"], result), headers={"x-cascade-pipeline-id": pid}
     )
+
+
+async def _streamed_completion(
+    request: Request, body: dict[str, Any], name: str, data: dict[str, Any]
+) -> Response:
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise ApiError(400, "stream_options must be an object", param="stream_options")
+    state, tenant = state_of(request), tenant_of(request)
+    timeout = request_timeout(request, state)
+    slot = state.waits.take(tenant)
+    try:
+        pid = await _start(request, name, data, None, {"stream": True})
+    except BaseException:
+        slot.release()
+        raise
+    include_usage = bool((options or {}).get("include_usage"))
+    style = PipeStyle(pid, native=False, include_usage=include_usage, model=str(body["model"]))
+    events = pipeline_sse(state, _pipelines(request), Cursor(), style, timeout)
+    return streamed_response(released_after(events, slot), pid)
 
 
 def _chat_completion(model: str, result: PipelineResult) -> dict[str, Any]:
@@ -299,5 +358,6 @@ ROUTES = [
     Route("/v1/pipelines/{pipeline_id}", get_pipeline, methods=["GET"]),
     Route("/v1/pipelines/{pipeline_id}/wait", wait_pipeline, methods=["GET"]),
     Route("/v1/pipelines/{pipeline_id}/events", pipeline_events, methods=["GET"]),
+    Route("/v1/pipelines/{pipeline_id}/stream", stream_pipeline, methods=["GET"]),
     Route("/v1/pipelines/{pipeline_id}/cancel", cancel_pipeline, methods=["POST"]),
 ]

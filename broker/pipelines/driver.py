@@ -146,7 +146,10 @@ class PipelineDriver:
         if cap is not None:
             needs["max_cost_usd"] = cap
         tags = {"pipeline": record.pipeline_id, "step": new.step, "round": str(new.round)}
+        # A streamed pipeline streams its answer only: the output step's rounds, no other step.
+        streamed = bool(record.envelope.get("stream")) and new.step == record.spec.output_step
         envelope = {**record.envelope, "id": new.job_id, "tenant": record.tenant, "tags": tags}
+        envelope["stream"] = streamed
         return {"envelope": envelope, "needs": needs, "request": new.request}
 
     def _finish(

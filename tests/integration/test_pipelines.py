@@ -8,6 +8,7 @@ import json
 import signal
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -91,22 +92,30 @@ FAN_OUT: dict[str, Any] = {
 
 KEY_A, KEY_B = "sk-pipes-acme", "sk-pipes-globex"
 SECRET_A = "whsec-pipes-acme"
+# One worker for each provider of the fixture catalog.
+WORKERS = {name: (name, 4) for name in ("alpha", "beta", "gamma")}
+
+
+def catalog_with_pipelines(directory: Path, named: dict[str, Any]) -> str:
+    """The fixture catalog with a ``pipelines:`` section of ``named`` (their ``name`` left out:
+    the catalog's key names them)."""
+    path = directory / "catalog.yaml"
+    section = {name: {k: v for k, v in spec.items() if k != "name"} for name, spec in named.items()}
+    path.write_text(FIXTURE_CATALOG.read_text() + "\n" + yaml.safe_dump({"pipelines": section}))
+    return str(path)
 
 
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The fixture catalog with a ``pipelines:`` section naming TRIAGE."""
-    path = tmp_path_factory.mktemp("pipelines-catalog") / "catalog.yaml"
-    named = {"pipelines": {"triage": {k: v for k, v in TRIAGE.items() if k != "name"}}}
-    path.write_text(FIXTURE_CATALOG.read_text() + "\n" + yaml.safe_dump(named))
-    return str(path)
+    return catalog_with_pipelines(tmp_path_factory.mktemp("pipelines-catalog"), {"triage": TRIAGE})
 
 
 @pytest.fixture(scope="module")
 def stack(
     redis_url: str, catalog: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalStack]:
-    workers = {name: (name, 4) for name in ("alpha", "beta", "gamma")}
+    workers = WORKERS
     logs = tmp_path_factory.mktemp("pipelines-logs")
     env = {
         "CASCADE_API_KEYS": f"acme={KEY_A},globex={KEY_B}",

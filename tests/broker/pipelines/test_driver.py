@@ -123,3 +123,19 @@ def test_cascade_pipeline_status_shows_the_steps_as_a_tree(pipelines: Pipelines)
     assert "round 0 · queued · tier fast" in shown.output and "waiting" in shown.output
     unknown = CliRunner().invoke(main, [*options, "pipeline", "status", "nope"])
     assert unknown.exit_code == 2
+
+
+def test_a_streamed_pipeline_submits_only_its_output_steps_rounds_streamed(
+    pipelines: Pipelines,
+) -> None:
+    side_by_side = {
+        "output": "answer",
+        "steps": {
+            "notes": {"tier": "fast", "prompt": "notes on {{ input.name }}"},
+            "answer": {"tier": "fast", "prompt": "answer {{ input.name }}"},
+        },
+    }
+    pipelines.submit(side_by_side, {"name": "ada"}, pipeline_id="ps", envelope={"stream": True})
+    notes, answer = (pipelines.client.store.load(f"ps.{step}.0") for step in ("notes", "answer"))
+    assert notes is not None and answer is not None
+    assert (notes.job.envelope.stream, answer.job.envelope.stream) == (False, True)
