@@ -3,7 +3,8 @@
 A skip at the last hop of a route used to fail the job. When the reason passes by itself (an
 open circuit closes after its ``open_s``, a rate-limit slot comes), the job is held instead:
 the same hop is published again for a later look, as long as its deadline leaves room. A
-skip for a lasting reason (no usable API key, a spend cap) still ends the job, and a skip
+skip for a lasting reason (no usable API key) still ends the job, a spend cap holds only a
+job with a deadline (``DEADLINE_HOLD_CLASSES``), and a skip
 anywhere but the last hop reroutes as before: holding never wins over a real alternative.
 A hold records no attempt (a job held for an hour would carry hundreds); the worker logs it,
 and ``cascade queues`` counts it. The held job waits in the scheduler's held set for its queue
@@ -24,10 +25,15 @@ from workers.delivery import Delivery, NextMessage, RunOutcome, seconds_to_deadl
 if TYPE_CHECKING:
     from workers.context import WorkerContext
 
-__all__ = ["HOLD_CLASSES", "held", "hold_countdown", "hold_in_scheduler"]
+__all__ = ["DEADLINE_HOLD_CLASSES", "HOLD_CLASSES", "held", "hold_countdown", "hold_in_scheduler"]
 
 # Skip reasons that pass by themselves.
 HOLD_CLASSES = frozenset({"CircuitOpen", "RateLimited"})
+# Skip reasons that may pass before the job's deadline: a spend cap reached for now (calls in
+# flight hold reservations that settle for less, and its day or month ends). Only a job with a
+# deadline is held for one: without a deadline "for now" could mean until next month, and such
+# a job ends as it did (a caller with no deadline gets the refusal at once).
+DEADLINE_HOLD_CLASSES = frozenset({"SpendCapReached"})
 
 
 def hold_countdown(
@@ -35,7 +41,9 @@ def hold_countdown(
 ) -> float | None:
     """Seconds until the held job's next look, or None when it must not be held (a lasting
     reason, or a deadline that comes before the next look)."""
-    if error_class not in HOLD_CLASSES:
+    if error_class in DEADLINE_HOLD_CLASSES and seconds_to_deadline is None:
+        return None
+    if error_class not in HOLD_CLASSES | DEADLINE_HOLD_CLASSES:
         return None
     if seconds_to_deadline is not None and hold_s >= seconds_to_deadline:
         return None

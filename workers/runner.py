@@ -306,6 +306,11 @@ class JobRunner:
         if isinstance(decision, Fail):
             hold = held(now, skip.error_class, skip.reason, self.context.settings.hold_s)
             if hold is not None:  # unavailable for now, not for good: wait, do not fail
+                # No attempt takes the call's mark away here (a spend cap refuses after the
+                # mark was set): left, the next look would count a lost call.
+                run_scripts(
+                    self.context.store.client, [self.context.store.calls.unmark_call(now.job_id)]
+                )
                 log.info("held: no target can take the job for now", reason=skip.reason)
                 return hold
         self.context.store.add_attempt(
