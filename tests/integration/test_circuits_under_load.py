@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -172,7 +173,11 @@ def test_a_key_held_longer_than_a_job_may_wait_is_skipped_as_rate_limited_withou
     [first] = submit(client, "throttle", 1)
     assert isinstance(results_within(client, [first], timeout=60)[first], FailedResult)
 
-    later = submit(client, "throttle", 3)
+    # Hold instead of fail: a job that may wait is held while the key is, so these have a
+    # deadline (8 s) that comes before the key's 30 s: they end skipped, with no call.
+    deadline = (datetime.now(UTC) + timedelta(seconds=8)).isoformat()
+    job = {"needs": {"tier": "throttle"}, "request": PROMPT, "envelope": {"deadline": deadline}}
+    later = client.submit_many([dict(job) for _ in range(3)])
     results = results_within(client, later, timeout=60)
 
     assert emulator.calls()["by_provider"] == {"throttled": 1}  # the first job's call only
