@@ -211,6 +211,15 @@ class Keys:
         """Counter: picks made for a queue, for the starvation bound's every-Nth pick."""
         return f"{self.sched_queue(queue)}:picks"
 
+    def sched_held(self, queue: str) -> str:
+        """Sorted set: jobs held for a queue (every target unavailable for now, or waiting for a
+        rate-limit slot), by the epoch second of their next look."""
+        return f"{self.sched_queue(queue)}:held"
+
+    def sched_held_messages(self, queue: str) -> str:
+        """Hash: held job id -> the Celery message its next look is (its hop, not the first)."""
+        return f"{self.sched_queue(queue)}:held-messages"
+
     def sched_arrivals(self) -> str:
         """Counter: the arrival number of each new job without a deadline (its order)."""
         return f"{self.prefix}:sched:arrivals"

@@ -17,18 +17,25 @@ from broker.celery_app import task_argsrepr, task_name
 from broker.jobs import TargetRef
 from routing.catalog import Catalog
 
-__all__ = ["first_hop_message", "task_message"]
+__all__ = ["first_hop_message", "hop_message", "task_message"]
 
 
 def first_hop_message(catalog: Catalog, job_id: str, target: TargetRef, reply_to: str) -> bytes:
     """The message that starts ``job_id`` on ``target``, its route's first hop."""
+    return hop_message(catalog, job_id, 0, target, reply_to)
+
+
+def hop_message(
+    catalog: Catalog, job_id: str, hop: int, target: TargetRef, reply_to: str
+) -> bytes:
+    """The message that runs hop ``hop`` of ``job_id`` on ``target``."""
     wire_format = catalog.provider(target.provider).wire_format
     return task_message(
         task_name(target.provider, wire_format),
         job_id,
-        0,
+        hop,
         queue=target.queue,
-        argsrepr=task_argsrepr(job_id, 0, tier=target.tier, model=target.model),
+        argsrepr=task_argsrepr(job_id, hop, tier=target.tier, model=target.model),
         reply_to=reply_to,
     )
 

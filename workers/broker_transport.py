@@ -7,6 +7,17 @@ table), and a profile of a loaded worker put about a twentieth of its CPU there
 (docs/performance.md). Those clients all share the channel's one connection pool and redis-py
 clients are thread-safe, so one per channel and pool does the same work.
 
+It also keeps a channel able to reach Redis after its transport let go of its connection. On a
+connection loss Celery's consumer calls ``Connection.collect()``, which detaches the transport
+(``transport.client = None``) even when it could not close every channel (a channel caught in
+its BRPOP read raises there, and kombu moves on). The consumer then closes the connection again;
+that channel's close puts its unacknowledged messages back, which needs a fresh pool, and kombu
+builds one from ``transport.client.hostname``: an AttributeError, which Celery does not count as
+a connection error, so the whole worker exited ("Unrecoverable error") with calls in flight. The
+channel remembers the parameters it last connected with and uses them once the transport has no
+connection left: the restore then succeeds, or fails with a connection error Celery ignores
+(the messages stay in the unacked set for the restore sweep), and the worker reconnects.
+
 The producer does not use this: it writes Celery's messages itself (``broker/client.py``).
 """
 
@@ -24,6 +35,17 @@ TRANSPORT = f"{__name__}:Transport"
 
 class Channel(kombu_redis.Channel):
     _shared: tuple[Any, Any] | None = None  # (connection pool, the client built on it)
+    _connparams_seen: dict[str, Any] | None = None  # what the last pool was built with
+
+    def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
+        transport = self.connection
+        seen = self._connparams_seen
+        if seen is not None and (transport is None or transport.client is None):
+            return dict(seen)  # detached (see the module docstring): reach the same server
+        params: dict[str, Any] = super()._connparams(asynchronous=asynchronous)  # type: ignore[misc]
+        if not asynchronous:  # the poll loop's connection class is bound to this transport
+            self._connparams_seen = dict(params)
+        return params
 
     def _create_client(self, asynchronous: bool = False) -> Any:
         if asynchronous:  # the poll loop's own connections stay kombu's business

@@ -53,6 +53,7 @@ class NextMessage:
     target: TargetRef
     countdown_s: float | None = None
     moves_on: bool = False  # a reroute: the job's record moves to ``hop`` once it is sent
+    held: bool = False  # waits in the scheduler's held set for its look, not as a countdown
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,7 @@ from workers.delivery import (
     seconds_to_deadline,
     skip_decision,
 )
-from workers.holding import held
+from workers.holding import held, hold_in_scheduler
 from workers.lost_calls import record_lost_call
 from workers.stream_calls import stream_target
 from workers.telemetry import Telemetry
@@ -116,11 +116,16 @@ class JobRunner:
             # taken at once by another worker, find the job claimed and be put off for minutes.
             # Sent before the record moves on: a crash between the two re-runs this hop (at
             # least once) instead of leaving the job with no message at all.
-            following = outcome.next
-            self.publish(job_id, following.hop, following.target, following.countdown_s)
-            if following.moves_on:
-                store.advance(job_id, following.hop)
+            self._send_next(job_id, outcome.next)
         return outcome
+
+    def _send_next(self, job_id: str, following: NextMessage) -> None:
+        if following.held:  # waits in the scheduler's held set, not as a countdown message
+            hold_in_scheduler(self.context, job_id, following)
+        else:
+            self.publish(job_id, following.hop, following.target, following.countdown_s)
+        if following.moves_on:
+            self.context.store.advance(job_id, following.hop)
 
     def fail_internal(self, job_id: str, hop: int, error: Exception) -> RunOutcome:
         """End a job that cascade itself could not run (a bug, not a provider's failure), so
@@ -212,7 +217,7 @@ class JobRunner:
             return RunOutcome(
                 "wait",
                 f"waiting {gate.seconds:.2f}s for a rate-limit slot",
-                NextMessage(now.hop, now.target, gate.seconds),
+                NextMessage(now.hop, now.target, gate.seconds, held=True),
             )
         return Skip("RateLimited", f"{gate.reason} ({gate.seconds:.1f}s) for the job to wait")
 
@@ -301,6 +306,11 @@ class JobRunner:
         if isinstance(decision, Fail):
             hold = held(now, skip.error_class, skip.reason, self.context.settings.hold_s)
             if hold is not None:  # unavailable for now, not for good: wait, do not fail
+                # No attempt takes the call's mark away here (a spend cap refuses after the
+                # mark was set): left, the next look would count a lost call.
+                run_scripts(
+                    self.context.store.client, [self.context.store.calls.unmark_call(now.job_id)]
+                )
                 log.info("held: no target can take the job for now", reason=skip.reason)
                 return hold
         self.context.store.add_attempt(

@@ -16,18 +16,20 @@ __all__ = ["queues"]
 @click.option("--json", "as_json", is_flag=True, help="print JSON lines instead of a table")
 @click.pass_context
 def queues(ctx: click.Context, as_json: bool) -> None:
-    """Jobs waiting in the scheduler per (queue, priority, tenant), and each queue's Celery
-    list (picked, not yet taken by a worker)."""
+    """Jobs waiting in the scheduler per (queue, priority, tenant), jobs held per queue (no
+    target can take them for now), and each queue's Celery list (picked, not yet taken)."""
     import redis
 
     from broker.keys import Keys
-    from broker.scheduler import SchedulerState
+    from broker.scheduler import HeldJobs, SchedulerState
     from routing.queues import all_queues
 
     settings = ctx.obj.settings()
     names = all_queues(catalog_or_exit(ctx))
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
-    counts = SchedulerState(client, Keys(settings.key_prefix)).waiting(names)
+    keys = Keys(settings.key_prefix)
+    counts = SchedulerState(client, keys).waiting(names)
+    held = HeldJobs(client, keys).counts(names)
     pipe = client.pipeline(transaction=False)
     for name in names:
         pipe.llen(name)
@@ -36,6 +38,9 @@ def queues(ctx: click.Context, as_json: bool) -> None:
         for count in counts:
             row = {"queue": count.queue, "priority": count.priority.value}
             click.echo(json.dumps({**row, "tenant": count.tenant, "waiting": count.jobs}))
+        for name, n in held.items():
+            if n:
+                click.echo(json.dumps({"queue": name, "held": n}))
         return
     table = Table(title="waiting in the scheduler (picked by priority, tenant share, deadline)")
     for column in ("queue", "priority", "tenant", "waiting"):
@@ -43,5 +48,7 @@ def queues(ctx: click.Context, as_json: bool) -> None:
     for count in counts:
         table.add_row(count.queue, count.priority.value, count.tenant, f"{count.jobs:,}")
     console.print(table)
+    on_hold = ", ".join(f"{name} {n}" for name, n in held.items() if n)
+    console.print(f"held (no target can take them for now): {on_hold or 'none'}")
     on_lists = ", ".join(f"{name} {n}" for name, n in listed.items() if n)
     console.print(f"on the Celery queues: {on_lists or 'none'}")

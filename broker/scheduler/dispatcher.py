@@ -10,12 +10,14 @@ so the worst a race does is leave a queue a few messages over its depth.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 
 import redis
 import structlog
 
 from broker.keys import Keys
+from broker.scheduler.holds import HeldJobs
 from broker.scheduler.picking import PickPolicy, plan_picks
 from broker.scheduler.state import SchedulerState
 
@@ -40,6 +42,7 @@ class Dispatcher:
         sweep_s: float,
     ) -> None:
         self.state = SchedulerState(client, keys)
+        self.held = HeldJobs(client, keys)
         self.client = client
         self.keys = keys
         self.queues = list(queues)
@@ -57,12 +60,15 @@ class Dispatcher:
         self._woken.set()
 
     def top_up(self, queue: str) -> int:
-        """Move picked jobs onto ``queue`` until it holds ``depth`` messages or nothing waits;
-        returns how many were moved."""
+        """Move due held jobs, then picked jobs, onto ``queue`` until it holds ``depth``
+        messages or nothing waits; returns how many were moved."""
         moved = 0
-        for _ in range(_ROUNDS):
+        for round_ in range(_ROUNDS):
             snapshot = self.state.snapshot(queue)
             room = self.depth - snapshot.queued
+            if round_ == 0:  # held jobs whose look is due had their turn: they go first
+                released = self.held.release(queue, time.time(), room)
+                moved, room = released, room - released
             if room <= 0 or snapshot.total_waiting() == 0:
                 break
             picks = plan_picks(snapshot, room, self.policy)

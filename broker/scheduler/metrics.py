@@ -11,6 +11,7 @@ import redis
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from broker.scheduler.holds import HeldJobs
 from broker.scheduler.state import SchedulerState
 
 __all__ = ["SchedulerCollector"]
@@ -18,15 +19,18 @@ __all__ = ["SchedulerCollector"]
 
 class SchedulerCollector(Collector):
     """``cascade_scheduled_jobs{queue, tier, provider, priority, tenant}``: jobs waiting in the
-    scheduler, not yet on their Celery queue."""
+    scheduler, not yet on their Celery queue; ``cascade_held_jobs{queue, tier, provider}``:
+    jobs held because no target can take them for now."""
 
     def __init__(self, state: SchedulerState, queues: Sequence[str]) -> None:
         self.state = state
+        self.held = HeldJobs(state.client, state.keys)
         self.queues = list(queues)
 
     def collect(self) -> Iterator[Metric]:
         try:
             counts = self.state.waiting(self.queues)
+            held = self.held.counts(self.queues)
         except redis.RedisError:
             return  # cascade_redis_up (RedisCollector) says Redis did not answer
         gauge = GaugeMetricFamily(
@@ -40,3 +44,12 @@ class SchedulerCollector(Collector):
             labels = [count.queue, tier, provider, count.priority.value, count.tenant]
             gauge.add_metric(labels, count.jobs)
         yield gauge
+        holds = GaugeMetricFamily(
+            "cascade_held_jobs",
+            "Jobs held for a queue until their next look (every target unavailable for now).",
+            labels=["queue", "tier", "provider"],
+        )
+        for queue, n in held.items():
+            tier, _, provider = queue.partition(".")
+            holds.add_metric([queue, tier, provider], n)
+        yield holds

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = [
     "FIXTURE_CATALOG",
     "Emulator",
     "catalog_with_daily_cap",
+    "api_process",
     "api_server",
     "client_for",
     "forget_provider_health",
@@ -166,6 +167,14 @@ def _answers(url: str) -> bool:
 def api_server(stack: LocalStack, *options: str) -> Iterator[str]:
     """``cascade api`` as a real uvicorn process on the stack's environment and a free port,
     logging to the stack's ``api`` log; its base URL once it answers, stopped on exit."""
+    with api_process(stack, *options) as (base, _process):
+        yield base
+
+
+@contextmanager
+def api_process(stack: LocalStack, *options: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``api_server``, with the process too (a test that kills it); its own session, so a
+    signal to its group reaches every uvicorn process. Stopped on exit unless already dead."""
     port = free_port()
     log = stack.log_path("api").open("ab")
     process = subprocess.Popen(
@@ -178,8 +187,9 @@ def api_server(stack: LocalStack, *options: str) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _answers(f"{base}/openapi.json"), 20, "the API")
-        yield base
+        yield base, process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)
         log.close()

@@ -173,15 +173,11 @@ def test_a_key_held_longer_than_a_jobs_deadline_allows_is_skipped_as_rate_limite
     [first] = submit(client, "throttle", 1)
     assert isinstance(results_within(client, [first], timeout=60)[first], FailedResult)
 
-    # Jobs without a deadline are held until the key is free again (the scheduler's hold
-    # instead of fail); these may wait 4 s, less than a hold (CASCADE_HOLD_S, 5 s) or the key's.
-    deadline = (datetime.now(UTC) + timedelta(seconds=4)).isoformat()
-    later = client.submit_many(
-        [
-            {"needs": {"tier": "throttle"}, "request": PROMPT, "envelope": {"deadline": deadline}}
-            for _ in range(3)
-        ]
-    )
+    # Hold instead of fail: a job that may wait is held while the key is, so these have a
+    # deadline (8 s) that comes before the key's 30 s: they end skipped, with no call.
+    deadline = (datetime.now(UTC) + timedelta(seconds=8)).isoformat()
+    job = {"needs": {"tier": "throttle"}, "request": PROMPT, "envelope": {"deadline": deadline}}
+    later = client.submit_many([dict(job) for _ in range(3)])
     results = results_within(client, later, timeout=60)
 
     assert emulator.calls()["by_provider"] == {"throttled": 1}  # the first job's call only

@@ -16,8 +16,10 @@ from broker.client import CascadeClient
 from broker.jobs import CompletionResult
 from broker.keys import Keys
 from broker.local_stack import LocalStack
+from broker.scheduler import HeldJobs
 from routing.circuit import CircuitPolicy, model_target
 from routing.circuit_store import CircuitBreakers
+from routing.queues import all_queues
 from tests.integration.support import FAST_ENV, Emulator, client_for, fresh_emulator
 
 pytestmark = pytest.mark.integration
@@ -80,6 +82,8 @@ def test_jobs_whose_only_target_is_circuit_open_are_held_and_answered_once_it_cl
     time.sleep(OPEN_S / 2)
     assert client.store.results(ids) == {}  # waiting, not failed
     assert emulator.calls()["by_provider"] == {}  # and no call while the circuit is open
+    held = HeldJobs(client.redis, Keys()).counts(all_queues(client.catalog))
+    assert sum(held.values()) > 0  # held in the scheduler, where `cascade queues` counts them
 
     results = client.wait_many(ids, timeout=30)
 

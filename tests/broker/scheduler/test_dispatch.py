@@ -11,7 +11,7 @@ import pytest
 
 from broker.batches import Batches
 from broker.client import CascadeClient
-from broker.scheduler import Dispatcher, PickPolicy, SchedulerState
+from broker.scheduler import Dispatcher, HeldJobs, PickPolicy, SchedulerState
 from tests.queued import queued
 
 pytestmark = pytest.mark.integration
@@ -118,3 +118,21 @@ def test_a_batch_cancelled_while_waiting_is_dropped_at_dispatch_and_never_queued
     assert (moved, listed(client)) == (1, ["after"])
     assert queued(client.redis, QUEUE) == 1
     assert SchedulerState(client.redis, client.keys).waiting([QUEUE]) == []
+
+
+def test_a_top_up_moves_due_held_jobs_first_and_only_into_the_queue_s_room(
+    client: CascadeClient,
+) -> None:
+    submit(client, [f"w{i}" for i in range(5)])
+    held = HeldJobs(client.redis, client.keys)
+    now = datetime.now(UTC).timestamp()
+    for n in range(4):
+        message = json.dumps({"headers": {"id": f"h{n}"}}).encode()
+        held.hold(QUEUE, f"h{n}", message, now - 10 + n)  # due
+    held.hold(QUEUE, "later", json.dumps({"headers": {"id": "later"}}).encode(), now + 600)
+
+    assert dispatcher(client, depth=3).top_up(QUEUE) == 3
+
+    assert listed(client) == ["h0", "h1", "h2"]  # held first, no more than the room
+    assert held.counts([QUEUE]) == {QUEUE: 2}  # h3 waits for room, "later" for its time
+    assert queued(client.redis, QUEUE) == 5 + 3  # the five submitted still wait, none moved

@@ -1,0 +1,66 @@
+"""The worker's Redis transport closes a channel with messages in flight after its connection
+was already torn down, as Celery does on a Redis restart, without an AttributeError."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, cast
+
+import pytest
+import redis
+from kombu import Connection, Exchange, Producer, Queue
+
+from workers.broker_transport import TRANSPORT, Channel
+
+QUEUE = "transport-test"
+
+
+@pytest.fixture
+def connection(redis_url: str, client: redis.Redis) -> Iterator[Connection]:
+    client.delete(QUEUE, "unacked", "unacked_index")
+    with Connection(redis_url, transport=TRANSPORT) as conn:
+        yield conn
+    client.delete(QUEUE, "unacked", "unacked_index")
+
+
+def _deliver_one_unacked(connection: Connection) -> Channel:
+    queue = Queue(QUEUE, Exchange(QUEUE), routing_key=QUEUE)
+    Producer(connection.default_channel).publish(
+        {"n": 1}, exchange=queue.exchange, routing_key=QUEUE, declare=[queue]
+    )
+    message = queue(connection.default_channel).get(no_ack=False)
+    assert message is not None  # delivered, not acknowledged: in the channel's unacked set
+    channel = connection.default_channel
+    assert isinstance(channel, Channel)
+    return channel
+
+
+def test_closing_a_channel_after_its_transport_lost_the_connection_restores_unacked_messages(
+    connection: Connection, client: redis.Redis
+) -> None:
+    channel = _deliver_one_unacked(connection)
+    # What Celery's connection-loss path leaves behind when collect() could not close the
+    # channel (its BRPOP read failed): the transport detached from its connection, and the
+    # channel's pools dropped, so the close must build a pool again from nothing.
+    cast(Any, channel)._disconnect_pools()  # kombu's own step, untyped in its stubs
+    connection.transport.client = None
+
+    channel.close()
+
+    assert client.llen(QUEUE) == 1  # the message in flight is back on its queue
+    assert client.hlen("unacked") == 0
+
+
+def test_closing_a_channel_while_redis_is_unreachable_raises_a_connection_error(
+    connection: Connection,
+) -> None:
+    channel = _deliver_one_unacked(connection)
+    cast(Any, channel)._disconnect_pools()  # kombu's own step, untyped in its stubs
+    assert channel._connparams_seen is not None
+    channel._connparams_seen = {**channel._connparams_seen, "port": 1}  # nothing listens there
+    connection.transport.client = None
+
+    # A connection error is what Celery's close path ignores and reconnects after; the message
+    # stays in the unacked set for the restore sweep.
+    with pytest.raises(tuple(connection.connection_errors)):
+        channel.close()
