@@ -1,0 +1,186 @@
+"""Provider batch offload end to end: jobs that may wait are parked at submit, a real
+``cascade offload`` poller sends them through the emulator's OpenAI Batch API and folds the
+answers back under their job ids at the batch price; lines the provider expires, or has not
+answered by their fall-back time, are answered by a real worker on the synchronous route; a
+SIGKILLed poller's provider batch is taken over by the next one. Every job answered once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from broker.catalog_file import load_catalog
+from broker.client import CascadeClient
+from broker.jobs import CompletionResult
+from broker.keys import Keys
+from broker.local_stack import LocalStack
+from broker.settings import Settings
+from routing.estimate import actual_cost_usd
+from tests.integration.support import FAST_ENV, FIXTURE_CATALOG, Emulator, fresh_emulator, wait_for
+
+pytestmark = pytest.mark.integration
+
+PROMPT = {"messages": [{"role": "user", "content": "Summarise the offload."}], "max_tokens": 20}
+BATCH_PRICE = {"input": 0.05, "output": 0.20}  # half of a1's price
+MARGIN_S = 20.0
+POLLER_ENV = {"CASCADE_OFFLOAD_POLL_S": "0.3", "CASCADE_OFFLOAD_LEASE_S": "2"}
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> str:
+    data: dict[str, Any] = yaml.safe_load(FIXTURE_CATALOG.read_text())
+    data["providers"]["alpha"]["batch"] = {
+        "max_requests": 50, "max_bytes": 1_000_000, "completion_window_s": 86400}
+    for model in data["models"]:
+        if model["name"] == "a1":
+            model["batch_price"] = BATCH_PRICE
+    path = tmp_path_factory.mktemp("offload") / "catalog.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def stack(catalog: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    logs = tmp_path_factory.mktemp("offload-logs")
+    with LocalStack(config=catalog, log_dir=logs, extra_env={**FAST_ENV, **POLLER_ENV}) as s:
+        s.start_redis()
+        s.start_emulator()
+        s.start_worker("alpha", concurrency=8)
+        s.wait_for_workers()
+        yield s
+
+
+@pytest.fixture()
+def emulator(stack: LocalStack) -> Iterator[Emulator]:
+    with fresh_emulator(stack) as control:
+        httpx.delete(f"{stack.emulator_url}/_emulator/batches").raise_for_status()
+        yield control
+
+
+@pytest.fixture()
+def client(stack: LocalStack, catalog: str) -> Iterator[CascadeClient]:
+    settings = Settings(
+        redis_url=stack.redis_url, config=catalog, profile="emulated",
+        emulator_url=stack.emulator_url, offload_enabled=True,
+        offload_margin_s=MARGIN_S, offload_min_wait_s=1,
+    )
+    loaded = load_catalog(catalog, "emulated", emulator_url=stack.emulator_url)
+    with closing(CascadeClient(settings, loaded)) as made:
+        made.redis.flushdb()
+        yield made
+
+
+def batches(stack: LocalStack, **settings: Any) -> None:
+    httpx.post(f"{stack.emulator_url}/_emulator/batches", json=settings).raise_for_status()
+
+
+def submit(client: CascadeClient, count: int, deadline_s: float) -> list[str]:
+    deadline = datetime.now(UTC) + timedelta(seconds=deadline_s)
+    return [client.submit(PROMPT, model="a1", tenant="patient", deadline=deadline)
+            for _ in range(count)]
+
+
+def results(client: CascadeClient, ids: list[str], timeout: float) -> list[CompletionResult]:
+    wait_for(lambda: all(client.get(i) is not None for i in ids), timeout, "every job answered")
+    found = [client.get(i) for i in ids]
+    assert all(isinstance(item, CompletionResult) for item in found), found
+    return [item for item in found if isinstance(item, CompletionResult)]
+
+
+def text(value: bytes | str | None) -> str:
+    return value.decode() if isinstance(value, bytes) else value or ""
+
+
+def offloaded(result: CompletionResult) -> bool:
+    return (result.attempts[-1].worker or "").startswith("offload:")
+
+
+def test_parked_jobs_are_answered_through_the_batch_api_at_the_batch_price(
+    stack: LocalStack, client: CascadeClient, emulator: Emulator
+) -> None:
+    batches(stack, completion_delay_s=0.5)
+    ids = submit(client, 6, deadline_s=600)
+    # parked, not queued: nothing runs before a poller does
+    time.sleep(1.0)
+    assert all(client.get(i) is None for i in ids)
+    assert "offloaded" in text(client.redis.hget(Keys().job(ids[0]), "offload"))
+    stack.start_offload()
+    try:
+        done = results(client, ids, 30)
+    finally:
+        stack.kill_offload()
+    assert all(offloaded(item) for item in done)
+    assert all(len(item.attempts) == 1 for item in done)
+    a1 = client.catalog.model("a1")
+    model = a1.model_copy(update={"price": a1.batch_price})
+    for item in done:
+        assert item.cost_usd == pytest.approx(actual_cost_usd(model, item.usage))
+    assert emulator.calls()["by_status"].get("200", 0) <= 6
+
+
+def test_an_expiring_batch_leaves_30_percent_unfinished_and_each_still_answered_once(
+    stack: LocalStack, client: CascadeClient, emulator: Emulator
+) -> None:
+    batches(stack, completion_delay_s=0.5, expire=True, unfinished_fraction=0.3)
+    ids = submit(client, 10, deadline_s=600)
+    stack.start_offload()
+    try:
+        done = results(client, ids, 30)
+    finally:
+        stack.kill_offload()
+    via_batch = [item for item in done if offloaded(item)]
+    assert len(via_batch) == 7
+    assert {item.job_id for item in done} == set(ids)
+    for item in done:
+        assert [a.outcome.value for a in item.attempts] == ["success"]
+
+
+def test_lines_unanswered_by_their_fall_back_time_go_synchronous_before_the_deadline(
+    stack: LocalStack, client: CascadeClient, emulator: Emulator
+) -> None:
+    batches(stack, completion_delay_s=3600)
+    deadline_s = MARGIN_S + 3
+    started = time.monotonic()
+    ids = submit(client, 5, deadline_s=deadline_s)
+    stack.start_offload()
+    try:
+        done = results(client, ids, 30)
+    finally:
+        stack.kill_offload()
+    assert time.monotonic() - started < deadline_s
+    assert not any(offloaded(item) for item in done)
+    assert all(len(item.attempts) == 1 for item in done)
+    fell_back = client.redis.hget(Keys().job(ids[0]), "offload_fallback")
+    assert fell_back is not None
+
+
+def test_a_sigkilled_poller_provider_batch_is_taken_over_and_answered_once(
+    stack: LocalStack, client: CascadeClient, emulator: Emulator
+) -> None:
+    batches(stack, completion_delay_s=3)
+    ids = submit(client, 8, deadline_s=600)
+    stack.start_offload(name="first")
+    keys = Keys()
+    def submitted() -> bool:
+        records = client.redis.smembers(keys.offload_records())
+        return any(client.redis.hexists(keys.offload_record(text(r)), "batch_id")
+                   for r in records)
+
+    wait_for(submitted, 15, "a provider batch submitted")
+    stack.kill_offload("first")
+    assert all(client.get(i) is None for i in ids)
+    stack.start_offload(name="second")
+    try:
+        done = results(client, ids, 30)
+    finally:
+        stack.kill_offload("second")
+    assert all(offloaded(item) for item in done)
+    assert len({item.attempts[0].worker for item in done}) == 1  # one provider batch
+    assert client.redis.scard(keys.offload_records()) == 0
