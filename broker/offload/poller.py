@@ -166,10 +166,12 @@ class OffloadPoller:
             self.state.close(record_id)
             return
         lines = record["lines"].split()
-        jobs = self._still_parked(provider, lines)
+        jobs = self._live(provider, self._still_parked(provider, lines))
         stored = {job_id: self.actions.store.load(job_id) for job_id in jobs}
         known = [s for s in stored.values() if s is not None]
         if not known:
+            # every line answered, fallen back or ended by a cancel: stop paying for the rest
+            self._cancel_quietly(provider, record)
             self._finish_record(record_id, record, provider)
             return
         api = self._api(provider, known[0])
@@ -222,6 +224,34 @@ class OffloadPoller:
     def _release_holds(self, record: Mapping[str, str]) -> None:
         for job_id in record.get("lines", "").split():
             self.actions.spend.release(hold_id(job_id))
+
+    def _live(self, provider: str, jobs: Mapping[str, ParkedJob]) -> dict[str, ParkedJob]:
+        """The parked jobs that have not ended; one that has (its batch or itself cancelled)
+        leaves its parking here."""
+        live: dict[str, ParkedJob] = {}
+        for job_id, job in jobs.items():
+            if self.actions.store.result(job_id) is None:
+                live[job_id] = job
+            else:
+                self.actions.fall_back(provider, job, None, "the job ended while offloaded")
+        return live
+
+    def _cancel_quietly(self, provider: str, record: Mapping[str, str]) -> None:
+        """Cancel the provider batch where it still runs; a failure is only logged (the
+        provider ends it by its window anyway, and nothing of it is read any more)."""
+        lines = record.get("lines", "").split()
+        stored = self.actions.store.load(lines[0]) if lines else None
+        if stored is None:
+            return
+        try:
+            api = self._api(provider, stored)
+            if api.status(record["batch_id"]).state == "running":
+                api.cancel(record["batch_id"])
+                log.info("provider batch cancelled", provider=provider,
+                         batch_id=record["batch_id"])
+        except (ProviderError, httpx.HTTPError) as exc:
+            log.warning("provider batch not cancelled", batch_id=record["batch_id"],
+                        error=str(exc))
 
     def _still_parked(self, provider: str, lines: Sequence[str]) -> dict[str, ParkedJob]:
         wanted = set(lines)

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import yaml
 
+from broker.batches import Batches
 from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
 from broker.jobs import CompletionResult
@@ -184,3 +185,56 @@ def test_a_sigkilled_poller_provider_batch_is_taken_over_and_answered_once(
     assert all(offloaded(item) for item in done)
     assert len({item.attempts[0].worker for item in done}) == 1  # one provider batch
     assert client.redis.scard(keys.offload_records()) == 0
+
+
+def test_lines_the_provider_failed_are_answered_on_the_synchronous_route(
+    stack: LocalStack, client: CascadeClient, emulator: Emulator
+) -> None:
+    batches(stack, completion_delay_s=0.5)
+    emulator.faults({"provider": "alpha", "kind": "status", "status": 500, "first_n": 2})
+    ids = submit(client, 6, deadline_s=600)
+    stack.start_offload()
+    try:
+        done = results(client, ids, 30)
+    finally:
+        stack.kill_offload()
+    assert sum(offloaded(item) for item in done) == 4
+    assert all(len(item.attempts) == 1 for item in done)
+    reasons = [text(client.redis.hget(Keys().job(i), "offload_fallback")) for i in ids]
+    assert sum("errored" in reason for reason in reasons) == 2
+
+
+def test_cancelling_a_cascade_batch_cancels_its_provider_batch(
+    stack: LocalStack, client: CascadeClient, emulator: Emulator
+) -> None:
+    batches(stack, completion_delay_s=3600)
+    facade = Batches(client)
+    record = facade.submit(
+        [{"custom_id": f"r{n}", "method": "POST", "url": "/v1/chat/completions",
+          "body": {**PROMPT, "model": "a1"}} for n in range(3)],
+        tenant="patient", completion_window="24h",
+    )
+    stack.start_offload()
+    try:
+        wait_for(lambda: provider_batches(stack), 15, "the provider batch created")
+        facade.cancel(record.id, tenant="patient")
+        wait_for(lambda: provider_status(stack) in ("cancelling", "cancelled"), 15,
+                 "the provider batch cancelled")
+    finally:
+        stack.kill_offload()
+    assert emulator.calls()["by_status"].get("200", 0) == 0
+    assert client.redis.scard(Keys().offload_records()) == 0
+
+
+def provider_batches(stack: LocalStack) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = httpx.get(
+        f"{stack.emulator_url}/_emulator/batches").json()["batches"]
+    return listed
+
+
+def provider_status(stack: LocalStack) -> str:
+    """The provider batch's status as its own API tells it (the emulator runs lazily)."""
+    batch_id = provider_batches(stack)[0]["id"]
+    answer = httpx.get(f"{stack.emulator_url}/alpha/v1/batches/{batch_id}",
+                       headers={"Authorization": "Bearer emulated"})
+    return str(answer.json()["status"])
