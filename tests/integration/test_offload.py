@@ -124,6 +124,8 @@ def test_parked_jobs_are_answered_through_the_batch_api_at_the_batch_price(
     for item in done:
         assert item.cost_usd == pytest.approx(actual_cost_usd(model, item.usage))
     assert emulator.calls()["by_status"].get("200", 0) <= 6
+    saved = int(client.redis.hget(Keys().offload_saved(), "patient") or 0) / 1e9
+    assert saved == pytest.approx(sum(item.cost_usd for item in done), rel=1e-3)  # half price
 
 
 def test_an_expiring_batch_leaves_30_percent_unfinished_and_each_still_answered_once(
