@@ -77,25 +77,26 @@ class OffloadPoller:
     # --- parked jobs into provider batches -----------------------------------------------
 
     def submit_parked(self, provider: str) -> None:
+        """Unclaimed parked jobs into new provider batches; a claimed one is its record's."""
         parked = self.state.parked(provider)
         claims = self.state.claims([job.job_id for job in parked])
         now = time.time()
         free: dict[str, tuple[ParkedJob, StoredJob]] = {}
         lines: list[BatchLine] = []
         for job, holder in zip(parked, claims, strict=True):
+            if holder is not None:
+                continue
             stored = self.actions.store.load(job.job_id)
             if stored is None or self.actions.store.result(job.job_id) is not None:
                 self.actions.fall_back(provider, job, None, "the job ended while parked")
             elif job.fall_back_at <= now:
                 self.actions.fall_back(provider, job, stored, "its fall-back time came")
-            elif holder is None:
-                line = self._line(provider, stored)
-                if line is None:
-                    why = "the provider's batch API refused the line or is not driven"
-                    self.actions.fall_back(provider, job, stored, why)
-                else:
-                    free[job.job_id] = (job, stored)
-                    lines.append(line)
+            elif (line := self._line(provider, stored)) is None:
+                why = "the provider's batch API refused the line or is not driven"
+                self.actions.fall_back(provider, job, stored, why)
+            else:
+                free[job.job_id] = (job, stored)
+                lines.append(line)
         grouping = group_lines(lines, self.catalog)
         for job_id in grouping.too_large:
             job, stored = free[job_id]
@@ -109,7 +110,7 @@ class OffloadPoller:
             return None
         try:
             item = BatchItem("l0", stored.job.request)
-            text = openai_batch.input_lines([item], self._target(stored))
+            text = openai_batch.input_lines([item], self._target(provider, first.model))
         except ProviderError:
             return None
         size = openai_batch.line_sizes(text)[0]
@@ -141,7 +142,7 @@ class OffloadPoller:
         if not items:
             self.state.close(record_id)
             return
-        api = self._api(provider, held[0][1])
+        api = self._api(provider, model)
         try:
             batch_id = api.submit(items, {"cascade_record": record_id})
         except (ProviderError, httpx.HTTPError) as exc:
@@ -167,14 +168,12 @@ class OffloadPoller:
             return
         lines = record["lines"].split()
         jobs = self._live(provider, self._still_parked(provider, lines))
-        stored = {job_id: self.actions.store.load(job_id) for job_id in jobs}
-        known = [s for s in stored.values() if s is not None]
-        if not known:
+        if not jobs:
             # every line answered, fallen back or ended by a cancel: stop paying for the rest
             self._cancel_quietly(provider, record)
             self._finish_record(record_id, record, provider)
             return
-        api = self._api(provider, known[0])
+        api = self._api(provider, record["model"])
         status = api.status(record["batch_id"])
         due = [job for job in jobs.values() if job.fall_back_at <= time.time()]
         if status.state != "ended" and due and "cancel_sent" not in record:
@@ -183,12 +182,12 @@ class OffloadPoller:
             self.state.set_fields(record_id, {"cancel_sent": "1"})
             status = api.status(record["batch_id"])
         if status.state == "ended":
-            self._fold(record_id, record, provider, lines, jobs, stored, api, status)
+            self._fold(record_id, record, provider, lines, jobs, api, status)
             self._finish_record(record_id, record, provider)
             return
         for job in due:
-            self.actions.fall_back(provider, job, stored[job.job_id], "its fall-back time came",
-                                   record_id=record_id)
+            self.actions.fall_back(provider, job, self.actions.store.load(job.job_id),
+                                   "its fall-back time came", record_id=record_id)
 
     def _fold(
         self,
@@ -197,7 +196,6 @@ class OffloadPoller:
         provider: str,
         lines: Sequence[str],
         jobs: Mapping[str, ParkedJob],
-        stored: Mapping[str, StoredJob | None],
         api: BatchApi,
         status: BatchStatus,
     ) -> None:
@@ -205,9 +203,10 @@ class OffloadPoller:
         submitted_at = datetime.fromisoformat(record["submitted_at"])
         worker = f"offload:{provider}:{record['batch_id']}"
         for job_id, outcome in zip(lines, outcomes, strict=True):
-            job, held = jobs.get(job_id), stored.get(job_id)
+            job = jobs.get(job_id)
             if job is None:
                 continue  # answered or fallen back already
+            held = self.actions.store.load(job_id)
             if outcome.state == "succeeded" and outcome.answer is not None and held is not None:
                 self.actions.answer(provider, job, held, outcome.answer,
                                     submitted_at=submitted_at, worker=worker)
@@ -229,22 +228,18 @@ class OffloadPoller:
         """The parked jobs that have not ended; one that has (its batch or itself cancelled)
         leaves its parking here."""
         live: dict[str, ParkedJob] = {}
-        for job_id, job in jobs.items():
-            if self.actions.store.result(job_id) is None:
-                live[job_id] = job
-            else:
+        for (job_id, job), ended in zip(jobs.items(), self.state.ended(list(jobs)), strict=True):
+            if ended:
                 self.actions.fall_back(provider, job, None, "the job ended while offloaded")
+            else:
+                live[job_id] = job
         return live
 
     def _cancel_quietly(self, provider: str, record: Mapping[str, str]) -> None:
         """Cancel the provider batch where it still runs; a failure is only logged (the
         provider ends it by its window anyway, and nothing of it is read any more)."""
-        lines = record.get("lines", "").split()
-        stored = self.actions.store.load(lines[0]) if lines else None
-        if stored is None:
-            return
         try:
-            api = self._api(provider, stored)
+            api = self._api(provider, record["model"])
             if api.status(record["batch_id"]).state == "running":
                 api.cancel(record["batch_id"])
                 log.info("provider batch cancelled", provider=provider,
@@ -259,10 +254,10 @@ class OffloadPoller:
 
     # --- where and with which key ----------------------------------------------------------
 
-    def _target(self, stored: StoredJob) -> AdapterTarget:
-        first = stored.route[0]
-        provider = self.catalog.provider(first.provider)
-        return AdapterTarget(first.provider, provider.base_url, first.model_id, provider.options)
+    def _target(self, provider: str, model: str) -> AdapterTarget:
+        config = self.catalog.provider(provider)
+        model_id = self.catalog.model(model).model_id
+        return AdapterTarget(provider, config.base_url, model_id, config.options)
 
     def _key_id(self, provider: str) -> str:
         config = self.catalog.provider(provider)
@@ -270,11 +265,10 @@ class OffloadPoller:
                       placeholder=config.placeholder_key is not None)
         return ids[0] if ids else ""
 
-    def _api(self, provider: str, stored: StoredJob) -> BatchApi:
+    def _api(self, provider: str, model: str) -> BatchApi:
         config = self.catalog.provider(provider)
-        key_id = self._key_id(provider)
-        secret = config.placeholder_key or self.environ.get(key_id, "")
-        api = batch_api_for(config.wire_format, self.http, self._target(stored), secret)
+        secret = config.placeholder_key or self.environ.get(self._key_id(provider), "")
+        api = batch_api_for(config.wire_format, self.http, self._target(provider, model), secret)
         if api is None:
             raise ValueError(f"provider {provider!r}: no batch API for {config.wire_format}")
         return api

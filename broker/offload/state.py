@@ -147,6 +147,13 @@ class OffloadState:
         raw = self.client.hmget(self.keys.offload_claims(), list(job_ids))
         return [None if value is None else _text(value) for value in raw]
 
+    def ended(self, job_ids: Sequence[str]) -> list[bool]:
+        """Whether each job has its final result, in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.exists(self.keys.result(job_id))
+        return [bool(found) for found in pipe.execute()] if job_ids else []
+
     def records(self) -> list[str]:
         return sorted(_text(item) for item in self.client.smembers(self.keys.offload_records()))
 
