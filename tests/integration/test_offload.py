@@ -51,7 +51,7 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> str:
 def stack(catalog: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     logs = tmp_path_factory.mktemp("offload-logs")
     with LocalStack(config=catalog, log_dir=logs, extra_env={**FAST_ENV, **POLLER_ENV}) as s:
-        s.start_redis()
+        s.start_redis(appendonly=True)  # the restart test needs what Redis persisted
         s.start_emulator()
         s.start_worker("alpha", concurrency=8)
         s.wait_for_workers()
@@ -97,6 +97,12 @@ def results(client: CascadeClient, ids: list[str], timeout: float) -> list[Compl
 
 def text(value: bytes | str | None) -> str:
     return value.decode() if isinstance(value, bytes) else value or ""
+
+
+def provider_batch_submitted(client: CascadeClient) -> bool:
+    keys = Keys()
+    records = client.redis.smembers(keys.offload_records())
+    return any(client.redis.hexists(keys.offload_record(text(r)), "batch_id") for r in records)
 
 
 def offloaded(result: CompletionResult) -> bool:
@@ -171,12 +177,7 @@ def test_a_sigkilled_poller_provider_batch_is_taken_over_and_answered_once(
     ids = submit(client, 8, deadline_s=600)
     stack.start_offload(name="first")
     keys = Keys()
-    def submitted() -> bool:
-        records = client.redis.smembers(keys.offload_records())
-        return any(client.redis.hexists(keys.offload_record(text(r)), "batch_id")
-                   for r in records)
-
-    wait_for(submitted, 15, "a provider batch submitted")
+    wait_for(lambda: provider_batch_submitted(client), 15, "a provider batch submitted")
     stack.kill_offload("first")
     assert all(client.get(i) is None for i in ids)
     stack.start_offload(name="second")
@@ -240,3 +241,19 @@ def provider_status(stack: LocalStack) -> str:
     answer = httpx.get(f"{stack.emulator_url}/alpha/v1/batches/{batch_id}",
                        headers={"Authorization": "Bearer emulated"})
     return str(answer.json()["status"])
+
+
+def test_a_redis_restart_while_a_provider_batch_runs_loses_and_repeats_nothing(
+    stack: LocalStack, client: CascadeClient, emulator: Emulator
+) -> None:
+    batches(stack, completion_delay_s=3)
+    ids = submit(client, 6, deadline_s=600)
+    stack.start_offload()
+    try:
+        wait_for(lambda: provider_batch_submitted(client), 15, "a provider batch submitted")
+        stack.restart_redis(down_s=1)
+        done = results(client, ids, 40)
+    finally:
+        stack.kill_offload()
+    assert all(offloaded(item) for item in done)
+    assert all(len(item.attempts) == 1 for item in done)
