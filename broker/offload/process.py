@@ -20,7 +20,7 @@ from broker.store import JobStore
 from routing.catalog import Catalog
 from routing.spend import SpendLedger
 
-__all__ = ["build_poller", "run_poller"]
+__all__ = ["build_poller", "run_poller", "start_poller_thread"]
 
 
 def build_poller(
@@ -56,3 +56,19 @@ def run_poller(settings: Settings, catalog: Catalog, providers: Sequence[str]) -
         poller = build_poller(settings, catalog, client, http, providers)
         poller.run(stop, settings.offload_poll_s)
     client.close()
+
+
+def start_poller_thread(
+    settings: Settings, catalog: Catalog, providers: Sequence[str]
+) -> threading.Thread:
+    """A poller for ``providers`` in a daemon thread of this process (``cascade worker`` with
+    offloading on): it lives as long as the worker; its leases let any number run."""
+    client = redis.Redis.from_url(settings.redis_url)
+    http = httpx.Client(timeout=30)
+    poller = build_poller(settings, catalog, client, http, providers)
+    thread = threading.Thread(
+        target=poller.run, args=(threading.Event(), settings.offload_poll_s), name="offload",
+        daemon=True,
+    )
+    thread.start()
+    return thread

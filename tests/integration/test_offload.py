@@ -257,3 +257,20 @@ def test_a_redis_restart_while_a_provider_batch_runs_loses_and_repeats_nothing(
         stack.kill_offload()
     assert all(offloaded(item) for item in done)
     assert all(len(item.attempts) == 1 for item in done)
+
+
+def test_a_worker_with_offloading_on_runs_a_poller_for_its_provider(
+    stack: LocalStack, client: CascadeClient, emulator: Emulator
+) -> None:
+    batches(stack, completion_delay_s=0.5)
+    ids = submit(client, 4, deadline_s=600)
+    stack.extra_env["CASCADE_OFFLOAD_ENABLED"] = "1"
+    try:
+        stack.start_worker("alpha", name="with-poller")
+    finally:
+        del stack.extra_env["CASCADE_OFFLOAD_ENABLED"]
+    try:
+        done = results(client, ids, 30)
+    finally:
+        stack.kill_worker("with-poller")
+    assert all(offloaded(item) for item in done)
