@@ -21,11 +21,10 @@ import httpx
 import structlog
 
 from adapters.base import AdapterTarget
-from adapters.batch_api import openai as openai_batch
 from adapters.batch_api.outcomes import BatchItem, BatchStatus
 from adapters.errors import ProviderError
 from broker.offload.lines import LineActions, hold_id
-from broker.offload.provider_calls import BatchApi, batch_api_for
+from broker.offload.provider_calls import BatchApi, batch_api_for, line_size
 from broker.offload.state import OffloadState, ParkedJob
 from broker.store import StoredJob
 from routing.catalog import Catalog
@@ -106,14 +105,14 @@ class OffloadPoller:
 
     def _line(self, provider: str, stored: StoredJob) -> BatchLine | None:
         first = stored.route[0]
-        if self.catalog.provider(provider).wire_format != "openai":
-            return None
+        wire = self.catalog.provider(provider).wire_format
         try:
-            item = BatchItem("l0", stored.job.request)
-            text = openai_batch.input_lines([item], self._target(provider, first.model))
+            size = line_size(wire, BatchItem("l0", stored.job.request),
+                             self._target(provider, first.model))
         except ProviderError:
             return None
-        size = openai_batch.line_sizes(text)[0]
+        if size is None:
+            return None
         return BatchLine(stored.job.id, provider, first.model, self._key_id(provider), size)
 
     def _submit(

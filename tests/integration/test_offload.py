@@ -42,6 +42,19 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> str:
     for model in data["models"]:
         if model["name"] == "a1":
             model["batch_price"] = BATCH_PRICE
+    # an Anthropic and a Gemini provider, for the other two batch APIs
+    timeouts = data["providers"]["alpha"]["timeouts"]
+    batch = {"max_requests": 50, "max_bytes": 1_000_000, "completion_window_s": 86400}
+    for name, wire, model_id in (("delta", "anthropic", "claude-haiku-4-5"),
+                                 ("epsilon", "gemini", "gemini-2.5-flash")):
+        data["providers"][name] = {"wire_format": wire, "base_url": f"https://{name}.example",
+                                   "api_key_env": f"{name.upper()}_API_KEY",
+                                   "timeouts": timeouts, "batch": batch}
+        data["models"].append({"name": name[0] + "1", "provider": name, "model_id": model_id,
+                               "context_window": 100000, "max_output_tokens": 4096,
+                               "price": {"input": 1.0, "output": 5.0},
+                               "batch_price": {"input": 0.5, "output": 2.5}})
+    data["tiers"]["other-wires"] = {"description": "the other batch APIs", "models": ["d1", "e1"]}
     path = tmp_path_factory.mktemp("offload") / "catalog.yaml"
     path.write_text(yaml.safe_dump(data))
     return str(path)
@@ -82,9 +95,9 @@ def batches(stack: LocalStack, **settings: Any) -> None:
     httpx.post(f"{stack.emulator_url}/_emulator/batches", json=settings).raise_for_status()
 
 
-def submit(client: CascadeClient, count: int, deadline_s: float) -> list[str]:
+def submit(client: CascadeClient, count: int, deadline_s: float, model: str = "a1") -> list[str]:
     deadline = datetime.now(UTC) + timedelta(seconds=deadline_s)
-    return [client.submit(PROMPT, model="a1", tenant="patient", deadline=deadline)
+    return [client.submit(PROMPT, model=model, tenant="patient", deadline=deadline)
             for _ in range(count)]
 
 
@@ -274,3 +287,22 @@ def test_a_worker_with_offloading_on_runs_a_poller_for_its_provider(
     finally:
         stack.kill_worker("with-poller")
     assert all(offloaded(item) for item in done)
+
+
+@pytest.mark.parametrize("model", ["d1", "e1"], ids=["anthropic", "gemini"])
+def test_anthropic_and_gemini_batches_are_offloaded_and_folded_back_too(
+    stack: LocalStack, client: CascadeClient, emulator: Emulator, model: str
+) -> None:
+    batches(stack, completion_delay_s=0.5)
+    ids = submit(client, 3, deadline_s=600, model=model)
+    stack.start_offload()
+    try:
+        done = results(client, ids, 30)
+    finally:
+        stack.kill_offload()
+    assert all(offloaded(item) for item in done)
+    priced = client.catalog.model(model)
+    batch_model = priced.model_copy(update={"price": priced.batch_price})
+    for item in done:
+        assert item.choices[0].message.content
+        assert item.cost_usd == pytest.approx(actual_cost_usd(batch_model, item.usage))
