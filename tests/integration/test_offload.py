@@ -108,6 +108,18 @@ def results(client: CascadeClient, ids: list[str], timeout: float) -> list[Compl
     return [item for item in found if isinstance(item, CompletionResult)]
 
 
+def answered_with_a_poller(
+    stack: LocalStack, client: CascadeClient, ids: list[str]
+) -> list[CompletionResult]:
+    """Start a poller, wait for every job's result, stop the poller (SIGKILL: it keeps nothing
+    a later poller needs)."""
+    stack.start_offload()
+    try:
+        return results(client, ids, 30)
+    finally:
+        stack.kill_offload()
+
+
 def text(value: bytes | str | None) -> str:
     return value.decode() if isinstance(value, bytes) else value or ""
 
@@ -131,11 +143,7 @@ def test_parked_jobs_are_answered_through_the_batch_api_at_the_batch_price(
     time.sleep(1.0)
     assert all(client.get(i) is None for i in ids)
     assert "offloaded" in text(client.redis.hget(Keys().job(ids[0]), "offload"))
-    stack.start_offload()
-    try:
-        done = results(client, ids, 30)
-    finally:
-        stack.kill_offload()
+    done = answered_with_a_poller(stack, client, ids)
     assert all(offloaded(item) for item in done)
     assert all(len(item.attempts) == 1 for item in done)
     a1 = client.catalog.model("a1")
@@ -152,11 +160,7 @@ def test_an_expiring_batch_leaves_30_percent_unfinished_and_each_still_answered_
 ) -> None:
     batches(stack, completion_delay_s=0.5, expire=True, unfinished_fraction=0.3)
     ids = submit(client, 10, deadline_s=600)
-    stack.start_offload()
-    try:
-        done = results(client, ids, 30)
-    finally:
-        stack.kill_offload()
+    done = answered_with_a_poller(stack, client, ids)
     via_batch = [item for item in done if offloaded(item)]
     assert len(via_batch) == 7
     assert {item.job_id for item in done} == set(ids)
@@ -171,11 +175,7 @@ def test_lines_unanswered_by_their_fall_back_time_go_synchronous_before_the_dead
     deadline_s = MARGIN_S + 3
     started = time.monotonic()
     ids = submit(client, 5, deadline_s=deadline_s)
-    stack.start_offload()
-    try:
-        done = results(client, ids, 30)
-    finally:
-        stack.kill_offload()
+    done = answered_with_a_poller(stack, client, ids)
     assert time.monotonic() - started < deadline_s
     assert not any(offloaded(item) for item in done)
     assert all(len(item.attempts) == 1 for item in done)
@@ -209,11 +209,7 @@ def test_lines_the_provider_failed_are_answered_on_the_synchronous_route(
     batches(stack, completion_delay_s=0.5)
     emulator.faults({"provider": "alpha", "kind": "status", "status": 500, "first_n": 2})
     ids = submit(client, 6, deadline_s=600)
-    stack.start_offload()
-    try:
-        done = results(client, ids, 30)
-    finally:
-        stack.kill_offload()
+    done = answered_with_a_poller(stack, client, ids)
     assert sum(offloaded(item) for item in done) == 4
     assert all(len(item.attempts) == 1 for item in done)
     reasons = [text(client.redis.hget(Keys().job(i), "offload_fallback")) for i in ids]
@@ -295,11 +291,7 @@ def test_anthropic_and_gemini_batches_are_offloaded_and_folded_back_too(
 ) -> None:
     batches(stack, completion_delay_s=0.5)
     ids = submit(client, 3, deadline_s=600, model=model)
-    stack.start_offload()
-    try:
-        done = results(client, ids, 30)
-    finally:
-        stack.kill_offload()
+    done = answered_with_a_poller(stack, client, ids)
     assert all(offloaded(item) for item in done)
     priced = client.catalog.model(model)
     batch_model = priced.model_copy(update={"price": priced.batch_price})
