@@ -35,6 +35,8 @@ __all__ = ["OffloadPoller"]
 
 log = structlog.get_logger("cascade.offload")
 
+_RENEW_EVERY = 500  # lines folded between renewals of the record's lease
+
 
 class OffloadPoller:
     def __init__(
@@ -201,7 +203,11 @@ class OffloadPoller:
         outcomes = api.results([f"l{n}" for n in range(len(lines))], status)
         submitted_at = datetime.fromisoformat(record["submitted_at"])
         worker = f"offload:{provider}:{record['batch_id']}"
-        for job_id, outcome in zip(lines, outcomes, strict=True):
+        for number, (job_id, outcome) in enumerate(zip(lines, outcomes, strict=True)):
+            if number % _RENEW_EVERY == _RENEW_EVERY - 1:
+                # a long fold keeps its lease: another poller folding the same lines would
+                # only be refused by SET NX, after paying round trips for nothing
+                self.state.lease(record_id, self.token, self.lease_s)
             job = jobs.get(job_id)
             if job is None:
                 continue  # answered or fallen back already

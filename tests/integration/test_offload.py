@@ -24,6 +24,7 @@ from broker.keys import Keys
 from broker.local_stack import LocalStack
 from broker.settings import Settings
 from routing.estimate import actual_cost_usd
+from routing.usage import UsageRow, read_usage
 from tests.integration.support import FAST_ENV, FIXTURE_CATALOG, Emulator, fresh_emulator, wait_for
 
 pytestmark = pytest.mark.integration
@@ -120,6 +121,10 @@ def answered_with_a_poller(
         stack.kill_offload()
 
 
+def tenant_usage(client: CascadeClient) -> list[UsageRow]:
+    return read_usage(client.redis, Keys(), scope="tenant", name="patient")
+
+
 def text(value: bytes | str | None) -> str:
     return value.decode() if isinstance(value, bytes) else value or ""
 
@@ -153,6 +158,10 @@ def test_parked_jobs_are_answered_through_the_batch_api_at_the_batch_price(
     assert emulator.calls()["by_status"].get("200", 0) <= 6
     saved = int(client.redis.hget(Keys().offload_saved(), "patient") or 0) / 1e9
     assert saved == pytest.approx(sum(item.cost_usd for item in done), rel=1e-3)  # half price
+    # the caps' counters count the batch price, and the reservations are all settled
+    [day] = [row for row in tenant_usage(client) if row.period.startswith("day:")]
+    assert day.cost_usd == pytest.approx(sum(item.cost_usd for item in done), rel=1e-6)
+    assert (day.jobs, day.reserved_usd) == (6, 0)
 
 
 def test_an_expiring_batch_leaves_30_percent_unfinished_and_each_still_answered_once(
@@ -193,6 +202,8 @@ def test_a_sigkilled_poller_provider_batch_is_taken_over_and_answered_once(
     wait_for(lambda: provider_batch_submitted(client), 15, "a provider batch submitted")
     stack.kill_offload("first")
     assert all(client.get(i) is None for i in ids)
+    # the offloaded work stays reserved against the caps while it is in flight
+    assert all(row.reserved_usd > 0 for row in tenant_usage(client))
     stack.start_offload(name="second")
     try:
         done = results(client, ids, 30)
