@@ -17,7 +17,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -27,7 +27,7 @@ from pydantic import TypeAdapter, ValidationError
 from broker.catalog_file import load_catalog, load_pipelines
 from broker.celery_app import create_celery
 from broker.job_streams import client_chunks
-from broker.job_writes import ForeignBatch, IdTaken, JobWriter, NewJob
+from broker.job_writes import ForeignBatch, IdTaken, JobWriter, NewJob, Written
 from broker.jobs import (
     CompletionJob,
     CompletionResult,
@@ -37,6 +37,7 @@ from broker.jobs import (
     format_validation_error,
 )
 from broker.keys import Keys
+from broker.offload.choice import OffloadRules, Placement, place
 from broker.settings import Settings
 from broker.store import JobStore
 from broker.submit_errors import (
@@ -246,22 +247,60 @@ class CascadeClient:
             if owners[batch_id] != item.job.envelope.tenant:
                 raise foreign_batch(item)
 
-    def enqueue(self, planned: Sequence[Planned]) -> None:
+    def enqueue(
+        self, planned: Sequence[Planned], *, completion_window: timedelta | None = None
+    ) -> None:
         """Write each job's record and its scheduler entry, a chunk per script (``JobWriter``).
 
         A Redis error part-way leaves whole chunks written and queued, never a record without
-        its entry; the same jobs enqueued again write only what is missing.
+        its entry; the same jobs enqueued again write only what is missing. With offloading on
+        (``CASCADE_OFFLOAD_ENABLED``), a job the offload decision lets wait is written to its
+        provider's parking queue instead (``broker/offload/``), and the decision's reason goes
+        on its record; ``completion_window`` is its batch's.
         """
+        rules = self._offload_rules()
+        now = datetime.now(UTC)
         for start in range(0, len(planned), _PUBLISH_BATCH):
             chunk = planned[start : start + _PUBLISH_BATCH]
+            placements = [
+                place(item.job, item.route[0], self.catalog, rules, now=now,
+                      completion_window=completion_window)
+                for item in chunk
+            ]
             try:
-                self.writer.write([self._new_job(item) for item in chunk])
+                written = self.writer.write(
+                    [self._new_job(item, where) for item, where in zip(chunk, placements,
+                                                                       strict=True)]
+                )
             except ForeignBatch as exc:
                 raise foreign_batch(chunk[exc.index]) from exc
             except IdTaken as exc:
                 raise taken(chunk[exc.index]) from exc
+            self._note_decisions(chunk, placements, written)
 
-    def _new_job(self, item: Planned) -> NewJob:
+    def _offload_rules(self) -> OffloadRules | None:
+        if not self.settings.offload_enabled:
+            return None
+        return OffloadRules(
+            margin=timedelta(seconds=self.settings.offload_margin_s),
+            min_wait=timedelta(seconds=self.settings.offload_min_wait_s),
+        )
+
+    def _note_decisions(
+        self, chunk: Sequence[Planned], placements: Sequence[Placement], written: Sequence[Written]
+    ) -> None:
+        """The offload decision on each new record (``offload`` field), for ``cascade status``
+        and the poller; informational, so written after the record in one pipeline."""
+        pipe = self.redis.pipeline(transaction=False)
+        noted = 0
+        for item, where, outcome in zip(chunk, placements, written, strict=True):
+            if where.decision is not None and outcome == Written.WRITTEN:
+                pipe.hset(self.keys.job(item.job.id), "offload", where.decision.reason)
+                noted += 1
+        if noted:
+            pipe.execute()
+
+    def _new_job(self, item: Planned, where: Placement) -> NewJob:
         job, first = item.job, item.route[0]
         return NewJob(
             job_id=job.id,
@@ -269,10 +308,10 @@ class CascadeClient:
             batch_id=job.envelope.batch_id,
             job_json=job.model_dump_json(),
             route_json=_TARGETS.dump_json(item.route).decode(),
-            queue=first.queue,
+            queue=where.queue,
             message=first_hop_message(self.catalog, job.id, first, self._reply_to),
             priority=job.envelope.priority.value,
-            deadline=None if job.envelope.deadline is None else job.envelope.deadline.timestamp(),
+            deadline=where.deadline,
         )
 
     def _route(

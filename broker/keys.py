@@ -227,3 +227,27 @@ class Keys:
     def sched_wake_channel(self) -> str:
         """Pub/sub channel: a queue's name, published when jobs were added for it."""
         return f"{self.prefix}:sched:wake"
+
+    # --- provider batch offload (broker/offload/) ------------------------------------------
+    # Parked jobs wait in the scheduler's sets of the queue ``offload.<provider>``, which no
+    # dispatcher serves; only the keys below are the offload's own.
+
+    def offload_claims(self) -> str:
+        """Hash: job id -> the offload record (provider batch) holding its line."""
+        return f"{self.prefix}:offload:claims"
+
+    def offload_record(self, record_id: str) -> str:
+        """Hash: one provider batch of parked jobs (provider, model, key, lines, its id)."""
+        return f"{self.prefix}:offload:record:{record_id}"
+
+    def offload_records(self) -> str:
+        """Set: the ids of offload records not yet settled."""
+        return f"{self.prefix}:offload:records"
+
+    def offload_lease(self, name: str) -> str:
+        """String with a TTL: the poller instance acting on a record or a provider's parking."""
+        return f"{self.prefix}:offload:lease:{name}"
+
+    def offload_saved(self) -> str:
+        """Hash: ``<tenant>`` -> nano-USD saved by answering at the batch price."""
+        return f"{self.prefix}:offload:saved"

@@ -102,6 +102,7 @@ class LocalStack:
         self._redis_command: list[str] | None = None
         self.emulator_process: subprocess.Popen[bytes] | None = None
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
+        self.pollers: dict[str, subprocess.Popen[bytes]] = {}
 
     # --- parts ---------------------------------------------------------------------------
 
@@ -172,6 +173,20 @@ class LocalStack:
         self.workers[label] = process
         return process
 
+    def start_offload(self, *providers: str, name: str = "offload") -> subprocess.Popen[bytes]:
+        """A ``cascade offload`` poller (for every provider with a batch mode by default)."""
+        command = [*self._cascade(), "offload"]
+        for provider in providers:
+            command += ["--provider", provider]
+        process = self._spawn(name, command)
+        self.pollers[name] = process
+        return process
+
+    def kill_offload(self, name: str = "offload", sig: signal.Signals = signal.SIGKILL) -> None:
+        process = self.pollers.pop(name)
+        os.killpg(process.pid, sig)
+        process.wait(timeout=30)
+
     def wait_for_workers(self, timeout: float = 30) -> None:
         """Until every started worker has logged that it is ready to consume."""
 
@@ -227,9 +242,10 @@ class LocalStack:
 
     def stop(self) -> None:
         """Stop workers first (they may still be publishing), then the emulator, then Redis."""
-        for process in self.workers.values():
+        for process in [*self.workers.values(), *self.pollers.values()]:
             _stop(process, signal.SIGTERM, grace=10)
         self.workers.clear()
+        self.pollers.clear()
         for part in (self.emulator_process, self.redis_process):
             if part is not None:
                 _stop(part, signal.SIGTERM, grace=5)

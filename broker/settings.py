@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     # Most provider batches end within the hour (Anthropic's and Gemini's batch pages).
     offload_margin_s: float = Field(default=1800.0, ge=0)
     offload_min_wait_s: float = Field(default=3600.0, ge=0)
+    # The offload poller (broker/offload/): how often it looks at parked jobs and provider
+    # batches, and how long one instance's lease on a record lasts (a SIGKILLed poller's
+    # records are taken over after this).
+    # Off by default: a parked job waits for a poller (``cascade offload``) until its
+    # fall-back time, so offloading is turned on where a poller runs.
+    offload_enabled: bool = False
+    offload_poll_s: float = Field(default=5.0, gt=0)
+    offload_lease_s: int = Field(default=60, ge=1)
     # A streamed job's Redis stream keeps at most about this many entries (XADD MAXLEN ~):
     # an answer of more chunks keeps its stored result whole, only its replay is cut short.
     stream_maxlen: int = Field(default=10_000, ge=100)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from broker.batches.store import BatchStore
 from broker.client import CascadeClient, IdConflict, SubmitError
 from broker.ids import BATCH_ID_MAX, id_problem
 from broker.webhooks import WebhookRegistry
+from routing.offload import parse_window
 
 __all__ = ["BatchIdTaken", "BatchIncomplete", "Batches"]
 
@@ -123,7 +125,7 @@ class Batches:
             input_file_id=input_file_id,
         )
         try:
-            self.client.enqueue(planned)
+            self.client.enqueue(planned, completion_window=_window(completion_window))
             self.store.mark_enqueued(batch_id)
         except (redis.RedisError, SubmitError) as exc:
             raise self._incomplete(batch_id, tenant, exc, cancel=cancel_if_incomplete) from exc
@@ -214,3 +216,12 @@ class Batches:
     def cancel(self, batch_id: str, *, tenant: str | None = None) -> BatchRecord:
         """End every unfinished job of the batch as cancelled; finished ones keep their result."""
         return self.store.cancel(batch_id, tenant=tenant)
+
+
+def _window(text: str) -> timedelta | None:
+    """The batch's completion window for the offload decision; one cascade cannot read (the
+    batch API checks the field) just offloads nothing."""
+    try:
+        return parse_window(text)
+    except ValueError:
+        return None

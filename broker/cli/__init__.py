@@ -14,6 +14,7 @@ from broker.cli.bench import bench, bench_schedule
 from broker.cli.common import CliContext
 from broker.cli.dead import dead
 from broker.cli.jobs import result, submit
+from broker.cli.offload import offload
 from broker.cli.operations import flower, health, metrics, ping
 from broker.cli.pipelines import pipeline
 from broker.cli.processes import demo, emulator, worker
@@ -57,5 +58,6 @@ for _command in (
     pipeline,
     bench_schedule,
     queues,
+    offload,
 ):
     main.add_command(_command)

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from broker.cli.common import EXIT_REFUSED, errors, job_client
+from broker.cli.common import EXIT_REFUSED, catalog_or_exit, errors, job_client
 
 __all__ = ["demo", "emulator", "start_pipeline_driver", "worker"]
 
@@ -30,6 +30,9 @@ def start_pipeline_driver(ctx: click.Context) -> None:
 @click.option("--concurrency", type=int, help="calls in flight (default: the providers' settings)")
 @click.option("--loglevel", default="INFO", show_default=True)
 @click.option("--no-pipelines", is_flag=True, help="do not run a pipeline driver here")
+@click.option(
+    "--no-offload", is_flag=True, help="do not run an offload poller here (run with offloading on)"
+)
 @click.pass_context
 def worker(
     ctx: click.Context,
@@ -37,13 +40,19 @@ def worker(
     concurrency: int | None,
     loglevel: str,
     no_pipelines: bool,
+    no_offload: bool,
 ) -> None:
     """Run a worker for a provider: it consumes every <tier>.<provider> queue."""
     from workers.startup import run_worker
 
     if not no_pipelines:
         start_pipeline_driver(ctx)
-    run_worker(providers, ctx.obj.settings(), concurrency=concurrency, loglevel=loglevel)
+    settings = ctx.obj.settings()
+    if settings.offload_enabled and not no_offload:
+        from broker.offload.process import start_poller_thread
+
+        start_poller_thread(settings, catalog_or_exit(ctx), providers)
+    run_worker(providers, settings, concurrency=concurrency, loglevel=loglevel)
 
 
 @click.command()

@@ -230,12 +230,14 @@ def usage(
     import redis
 
     from broker.keys import Keys
+    from broker.offload.state import OffloadState
     from routing.usage import read_usage
 
     settings = ctx.obj.settings()
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
     try:
         rows = read_usage(client, Keys(settings.key_prefix), scope=scope, name=name, period=period)
+        saved = OffloadState(client, Keys(settings.key_prefix)).saved()
     finally:
         client.close()
     if as_json:
@@ -267,3 +269,10 @@ def usage(
             f"{row.reserved_usd:.6f}",
         )
     print_whole(console, table)
+    if saved:
+        savings = Table(title="saved by offloading (batch price against synchronous, all time)")
+        savings.add_column("tenant")
+        savings.add_column("saved (USD)")
+        for tenant, usd in sorted(saved.items()):
+            savings.add_row(tenant, f"{usd:.6f}")
+        print_whole(console, savings)

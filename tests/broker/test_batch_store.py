@@ -122,12 +122,12 @@ def test_a_batch_whose_job_id_another_tenant_took_mid_enqueue_is_cancelled_spari
     client = batches.client
     enqueue = client.enqueue
 
-    def raced(planned: Any) -> None:
+    def raced(planned: Any, **options: Any) -> None:
         # globex takes a line's id after the checks, before the line is written
         theirs = {"needs": {"tier": "fast"}, "request": {"messages": [{"role": "user",
                   "content": "Hi"}]}, "envelope": {"id": "nightly-2", "tenant": "globex"}}
         enqueue(client.plan_many([theirs]))
-        enqueue(planned)
+        enqueue(planned, **options)
 
     monkeypatch.setattr(client, "enqueue", raced)
 
