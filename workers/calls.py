@@ -41,6 +41,7 @@ def call_target(
             api_key,
             job_id=job_id,
             total_timeout_s=provider.timeouts.total,
+            headers_timeout_s=provider.timeouts.headers,
         )
     )
 
@@ -71,6 +72,7 @@ def call_provider(
     *,
     job_id: str,
     total_timeout_s: float,
+    headers_timeout_s: float | None = None,
 ) -> ParsedResponse:
     """The parsed answer; raises a ProviderError subclass for every way the call can fail.
 
@@ -81,16 +83,42 @@ def call_provider(
     call = adapter.build_request(request, target, api_key)
     headers = {**call.headers, "X-Cascade-Job-Id": job_id}
     deadline = time.monotonic() + total_timeout_s
+    timeout = _headers_timeout(client.timeout, headers_timeout_s)
     try:
         with client.stream(
-            call.method, call.url, headers=headers, json=dict(call.json), params=dict(call.params)
+            call.method,
+            call.url,
+            headers=headers,
+            json=dict(call.json),
+            params=dict(call.params),
+            timeout=timeout,
         ) as response:
+            _restore_read_timeout(response, client.timeout)
             body = _read_within(response, deadline, total_timeout_s)
     except httpx.TransportError as exc:
         raise map_transport_error(exc) from exc
     if not 200 <= response.status_code < 300:
         raise adapter.classify_error(response.status_code, response.headers, body)
     return adapter.parse_response(response.status_code, response.headers, body, target)
+
+
+def _headers_timeout(base: httpx.Timeout, headers_s: float | None) -> httpx.Timeout:
+    """The client's timeouts with the read limit cut to the headers' limit (httpx reads the
+    status line and headers under its read timeout)."""
+    if headers_s is None or (base.read is not None and base.read <= headers_s):
+        return base
+    return httpx.Timeout(connect=base.connect, read=headers_s, write=base.write, pool=base.pool)
+
+
+def _restore_read_timeout(response: httpx.Response, base: httpx.Timeout) -> None:
+    """Once the headers came, each body read waits the client's own read timeout again.
+
+    httpcore takes the read limit for the body from the request's ``timeout`` extension when
+    the body is first read, that is after this call, so setting it here is enough.
+    """
+    limits = response.request.extensions.get("timeout")
+    if isinstance(limits, dict):
+        limits["read"] = base.read
 
 
 def _read_within(response: httpx.Response, deadline: float, total_timeout_s: float) -> bytes:
