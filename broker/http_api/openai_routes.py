@@ -28,9 +28,12 @@ from broker.jobs import FailedResult
 __all__ = ["ROUTES", "failed_status"]
 
 # The HTTP status a failed job is answered with, by its error class; anything else is 502.
+# A content-filter refusal is the request's fault, not a gateway's: OpenAI answers it 400, and
+# an SDK retries a 502 (the same prompt, refused again) where it raises a 400 at once.
 _FAILED_STATUS = {
     "InvalidRequest": 400,
     "ContextTooLong": 400,
+    "ContentBlocked": 400,
     "Cancelled": 409,
     "DeadlineExceeded": 504,
 }
