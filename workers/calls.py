@@ -16,7 +16,13 @@ from broker.jobs import CompletionRequest, TargetRef
 from routing.catalog import ProviderConfig
 from workers.delivery import CallOutcome
 
-__all__ = ["call_provider", "call_target", "timed_call"]
+__all__ = [
+    "call_provider",
+    "call_target",
+    "headers_timeout",
+    "restore_read_timeout",
+    "timed_call",
+]
 
 log = structlog.get_logger("cascade.worker")
 
@@ -83,7 +89,7 @@ def call_provider(
     call = adapter.build_request(request, target, api_key)
     headers = {**call.headers, "X-Cascade-Job-Id": job_id}
     deadline = time.monotonic() + total_timeout_s
-    timeout = _headers_timeout(client.timeout, headers_timeout_s)
+    timeout = headers_timeout(client.timeout, headers_timeout_s)
     try:
         with client.stream(
             call.method,
@@ -93,7 +99,7 @@ def call_provider(
             params=dict(call.params),
             timeout=timeout,
         ) as response:
-            _restore_read_timeout(response, client.timeout)
+            restore_read_timeout(response, client.timeout)
             body = _read_within(response, deadline, total_timeout_s)
     except httpx.TransportError as exc:
         raise map_transport_error(exc) from exc
@@ -102,7 +108,7 @@ def call_provider(
     return adapter.parse_response(response.status_code, response.headers, body, target)
 
 
-def _headers_timeout(base: httpx.Timeout, headers_s: float | None) -> httpx.Timeout:
+def headers_timeout(base: httpx.Timeout, headers_s: float | None) -> httpx.Timeout:
     """The client's timeouts with the read limit cut to the headers' limit (httpx reads the
     status line and headers under its read timeout)."""
     if headers_s is None or (base.read is not None and base.read <= headers_s):
@@ -110,7 +116,7 @@ def _headers_timeout(base: httpx.Timeout, headers_s: float | None) -> httpx.Time
     return httpx.Timeout(connect=base.connect, read=headers_s, write=base.write, pool=base.pool)
 
 
-def _restore_read_timeout(response: httpx.Response, base: httpx.Timeout) -> None:
+def restore_read_timeout(response: httpx.Response, base: httpx.Timeout) -> None:
     """Once the headers came, each body read waits the client's own read timeout again.
 
     httpcore takes the read limit for the body from the request's ``timeout`` extension when

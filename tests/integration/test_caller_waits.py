@@ -165,3 +165,20 @@ def test_an_idempotency_key_reused_for_another_request_is_a_422(
             extra_headers={"Idempotency-Key": "order-43"},
         )
     assert _calls(emulator, "alpha") == 1
+
+
+def test_a_streamed_job_whose_reader_s_wait_ended_starts_no_call_after_it(
+    api: str, emulator: Emulator
+) -> None:
+    emulator.faults({"provider": "alpha", "kind": "timeout", "hang_s": 60})
+    stream = _sdk(api).chat.completions.create(
+        model="fast", messages=HELLO, stream=True, extra_headers={"X-Cascade-Timeout": "2"}
+    )
+    job_id = stream.response.headers["x-cascade-job-id"]
+    with pytest.raises(openai.APIError):
+        for _ in stream:
+            pass
+
+    wait_for(lambda: _ended(api, job_id), 15, "the abandoned streamed job ending")
+    assert _job(api, job_id)["status"] == "failed"
+    assert _calls(emulator, "beta") == 0
