@@ -14,13 +14,11 @@ from typing import Any
 import httpx
 import openai
 import pytest
-import redis
-import yaml
 from openai.types.chat import ChatCompletionMessageParam
 
 from broker.local_stack import LocalStack
+from tests.integration.sdk_stack import calls_to, catalog_on_shipped_timeouts, sdk_stack
 from tests.integration.support import (
-    FIXTURE_CATALOG,
     Emulator,
     api_server,
     fresh_emulator,
@@ -32,37 +30,20 @@ pytestmark = pytest.mark.integration
 KEY = "sk-test-waits"
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello."}]
 OTHER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Something else."}]
-ENV = {
-    "CASCADE_API_KEYS": f"acme={KEY}",
-    "CASCADE_VISIBILITY_TIMEOUT_S": "120",
-    "CASCADE_RESTORE_INTERVAL_S": "1",
-    "CASCADE_CLAIM_TTL_S": "60",
-}
 
 
 @pytest.fixture(scope="module")
 def catalog(tmp_path_factory: pytest.TempPathFactory) -> str:
-    data: dict[str, Any] = yaml.safe_load(FIXTURE_CATALOG.read_text())
-    data["providers"]["alpha"].pop("timeouts")
-    path = tmp_path_factory.mktemp("waits") / "catalog.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return str(path)
+    return catalog_on_shipped_timeouts(tmp_path_factory.mktemp("waits"))
 
 
 @pytest.fixture(scope="module")
 def stack(
     catalog: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalStack]:
-    # A database of its own: Celery's queue names are not prefixed.
-    url = redis_url.rsplit("/", 1)[0] + "/15"
-    redis.Redis.from_url(url).flushdb()
     logs = tmp_path_factory.mktemp("waits-logs")
-    with LocalStack(config=catalog, redis_url=url, log_dir=logs, extra_env=ENV) as s:
-        s.start_redis()
-        s.start_emulator()
-        s.start_worker("alpha", "beta", "gamma", name="all", concurrency=8)
-        s.wait_for_workers(timeout=60)
-        yield s
+    with sdk_stack(catalog, redis_url, 15, logs, KEY) as stack:
+        yield stack
 
 
 @pytest.fixture(scope="module")
@@ -106,11 +87,6 @@ def _ended(api: str, job_id: str) -> bool:
     return _job(api, job_id)["status"] in ("succeeded", "failed")
 
 
-def _calls(emulator: Emulator, provider: str) -> int:
-    counts = emulator.calls()["by_model"]
-    return int(sum(v for k, v in counts.items() if k.startswith(f"{provider}/")))
-
-
 def test_a_job_whose_caller_got_its_504_starts_no_call_after_the_wait(
     api: str, emulator: Emulator
 ) -> None:
@@ -121,7 +97,7 @@ def test_a_job_whose_caller_got_its_504_starts_no_call_after_the_wait(
     wait_for(lambda: _ended(api, job_id), 15, "the abandoned job ending")
     job = _job(api, job_id)
     assert job["status"] == "failed"
-    assert _calls(emulator, "alpha") == 1 and _calls(emulator, "beta") == 0
+    assert calls_to(emulator, "alpha") == 1 and calls_to(emulator, "beta") == 0
 
 
 def test_on_timeout_continue_lets_the_job_go_on_to_its_answer(api: str, emulator: Emulator) -> None:
@@ -130,7 +106,7 @@ def test_on_timeout_continue_lets_the_job_go_on_to_its_answer(api: str, emulator
 
     wait_for(lambda: _ended(api, job_id), 25, "the job going on")
     assert _job(api, job_id)["status"] == "succeeded"
-    assert _calls(emulator, "beta") == 1
+    assert calls_to(emulator, "beta") == 1
 
 
 def test_the_sdk_s_retries_of_a_timed_out_post_with_an_idempotency_key_get_one_job(
@@ -142,13 +118,13 @@ def test_the_sdk_s_retries_of_a_timed_out_post_with_an_idempotency_key_get_one_j
         model="fast", messages=HELLO, extra_headers={"Idempotency-Key": "order-42"}
     )
     assert answer.model == "alpha-small-1"
-    assert _calls(emulator, "alpha") == 1  # one job, one call, however many POSTs
+    assert calls_to(emulator, "alpha") == 1  # one job, one call, however many POSTs
 
     again = _sdk(api).chat.completions.create(
         model="fast", messages=HELLO, extra_headers={"Idempotency-Key": "order-42"}
     )
     assert again.id == answer.id
-    assert _calls(emulator, "alpha") == 1
+    assert calls_to(emulator, "alpha") == 1
 
 
 def test_an_idempotency_key_reused_for_another_request_is_a_422(
@@ -164,7 +140,7 @@ def test_an_idempotency_key_reused_for_another_request_is_a_422(
             messages=OTHER,
             extra_headers={"Idempotency-Key": "order-43"},
         )
-    assert _calls(emulator, "alpha") == 1
+    assert calls_to(emulator, "alpha") == 1
 
 
 def test_a_streamed_job_whose_reader_s_wait_ended_starts_no_call_after_it(
@@ -181,4 +157,4 @@ def test_a_streamed_job_whose_reader_s_wait_ended_starts_no_call_after_it(
 
     wait_for(lambda: _ended(api, job_id), 15, "the abandoned streamed job ending")
     assert _job(api, job_id)["status"] == "failed"
-    assert _calls(emulator, "beta") == 0
+    assert calls_to(emulator, "beta") == 0
