@@ -94,6 +94,12 @@ class Timeouts(_Frozen):
     write: float = Field(default=10, gt=0)
     pool: float = Field(default=10, gt=0)
     total: float = Field(default=120, gt=0)
+    # Plain calls only: the longest wait from the request to the response headers, apart from
+    # ``read`` (the longest silence once they came). A provider that accepts the connection and
+    # never answers is given up after this, not after ``read``; a plain answer comes with its
+    # headers only once it is generated, so a provider whose answers take longer (reasoning
+    # models, long outputs) needs a larger value (workers/calls.py).
+    headers: float = Field(default=6, gt=0)
     # Streamed calls only: the longest wait for the first token (from the request, headers and
     # role chunk included), and the longest silence between two reads once it came. A stream
     # reads with the smaller of the two as httpx's read timeout, so either fails the call over
@@ -135,6 +141,11 @@ class ProviderConfig(_Frozen):
     timeouts: Timeouts = Timeouts()
     concurrency: int = Field(default=64, ge=1, description="calls in flight per worker")
     max_retries: int = Field(default=2, ge=0, description="retries on the same target")
+    # A call that timed out already cost its whole time limit: retrying it as often as a fast
+    # 5xx would hold the job for minutes before its fallback is tried.
+    max_timeout_retries: int = Field(
+        default=1, ge=0, description="retries after a timeout, within max_retries"
+    )
     options: dict[str, str | int | float | bool] = Field(default_factory=dict)
     placeholder_key: str | None = Field(
         default=None, description="set by an emulator profile only, never by the file"

@@ -16,7 +16,13 @@ from broker.jobs import CompletionRequest, TargetRef
 from routing.catalog import ProviderConfig
 from workers.delivery import CallOutcome
 
-__all__ = ["call_provider", "call_target", "timed_call"]
+__all__ = [
+    "call_provider",
+    "call_target",
+    "headers_timeout",
+    "restore_read_timeout",
+    "timed_call",
+]
 
 log = structlog.get_logger("cascade.worker")
 
@@ -41,6 +47,7 @@ def call_target(
             api_key,
             job_id=job_id,
             total_timeout_s=provider.timeouts.total,
+            headers_timeout_s=provider.timeouts.headers,
         )
     )
 
@@ -71,6 +78,7 @@ def call_provider(
     *,
     job_id: str,
     total_timeout_s: float,
+    headers_timeout_s: float | None = None,
 ) -> ParsedResponse:
     """The parsed answer; raises a ProviderError subclass for every way the call can fail.
 
@@ -81,16 +89,42 @@ def call_provider(
     call = adapter.build_request(request, target, api_key)
     headers = {**call.headers, "X-Cascade-Job-Id": job_id}
     deadline = time.monotonic() + total_timeout_s
+    timeout = headers_timeout(client.timeout, headers_timeout_s)
     try:
         with client.stream(
-            call.method, call.url, headers=headers, json=dict(call.json), params=dict(call.params)
+            call.method,
+            call.url,
+            headers=headers,
+            json=dict(call.json),
+            params=dict(call.params),
+            timeout=timeout,
         ) as response:
+            restore_read_timeout(response, client.timeout)
             body = _read_within(response, deadline, total_timeout_s)
     except httpx.TransportError as exc:
         raise map_transport_error(exc) from exc
     if not 200 <= response.status_code < 300:
         raise adapter.classify_error(response.status_code, response.headers, body)
     return adapter.parse_response(response.status_code, response.headers, body, target)
+
+
+def headers_timeout(base: httpx.Timeout, headers_s: float | None) -> httpx.Timeout:
+    """The client's timeouts with the read limit cut to the headers' limit (httpx reads the
+    status line and headers under its read timeout)."""
+    if headers_s is None or (base.read is not None and base.read <= headers_s):
+        return base
+    return httpx.Timeout(connect=base.connect, read=headers_s, write=base.write, pool=base.pool)
+
+
+def restore_read_timeout(response: httpx.Response, base: httpx.Timeout) -> None:
+    """Once the headers came, each body read waits the client's own read timeout again.
+
+    httpcore takes the read limit for the body from the request's ``timeout`` extension when
+    the body is first read, that is after this call, so setting it here is enough.
+    """
+    limits = response.request.extensions.get("timeout")
+    if isinstance(limits, dict):
+        limits["read"] = base.read
 
 
 def _read_within(response: httpx.Response, deadline: float, total_timeout_s: float) -> bytes:

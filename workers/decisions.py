@@ -15,6 +15,7 @@ from adapters.errors import (
     ContextTooLong,
     InvalidRequest,
     ProviderError,
+    ProviderTimeout,
     RateLimited,
     TransientError,
 )
@@ -29,6 +30,7 @@ class RetryPolicy:
     base_backoff_s: float
     max_backoff_s: float
     max_retry_after_s: float  # a longer Retry-After is not waited for: the job reroutes
+    max_timeout_retries: int = 1  # further tries after a timeout, within max_retries
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,8 @@ def _retry_wait(
 ) -> float | None:
     """How long to wait before the next call to the same target, or None to give it up."""
     if calls_on_target > policy.max_retries:
+        return None
+    if isinstance(error, ProviderTimeout) and calls_on_target > policy.max_timeout_retries:
         return None
     if isinstance(error, RateLimited) and error.retry_after is not None:
         if error.retry_after > policy.max_retry_after_s:

@@ -189,6 +189,7 @@ def retry_decision(
             base_backoff_s=settings.base_backoff_s,
             max_backoff_s=settings.max_backoff_s,
             max_retry_after_s=settings.max_retry_after_s,
+            max_timeout_retries=provider.max_timeout_retries,
         ),
         seconds_to_deadline=seconds_to_deadline(now.stored),
         reroute_on_content_block=now.stored.job.needs.reroute_on_content_block,

@@ -4,7 +4,8 @@ chunk appended to the job's Redis stream, the whole answer assembled for the sto
 Beside ``workers/calls.py`` (the plain call) and returning the same ``CallOutcome``, so the
 runner settles, retries and reroutes a streamed call exactly as a plain one.
 
-Time limits: the catalog's ``timeouts.first_token`` (from the request to the first token) and
+Time limits: the catalog's ``timeouts.headers`` (from the request to the response headers),
+``timeouts.first_token`` (from the request to the first token) and
 ``timeouts.stream_idle`` (the longest silence between reads); httpx reads with the smaller as
 its read timeout, so a silent provider is given up within it, and a provider that trickles
 bytes without a token is given up when the first-token deadline passes. Either is a
@@ -36,7 +37,7 @@ from adapters.streams import Chunk, StreamParser, assemble, get_stream_format
 from broker.job_streams import JobStreamWriter
 from broker.jobs import CompletionRequest, TargetRef
 from routing.catalog import ProviderConfig
-from workers.calls import timed_call
+from workers.calls import headers_timeout, restore_read_timeout, timed_call
 from workers.delivery import CallOutcome
 
 __all__ = ["ChunkRelay", "stream_target"]
@@ -117,6 +118,10 @@ def _stream(
         write=limits.write,
         pool=limits.pool,
     )
+    # A stream's headers come before its answer is generated: a provider silent past
+    # timeouts.headers is given up then, not at the first-token limit.
+    reading = timeout
+    timeout = headers_timeout(reading, limits.headers)
     headers = {**call.headers, "X-Cascade-Job-Id": job_id}
     parser = stream_format.parser(where)
     try:
@@ -128,6 +133,7 @@ def _stream(
             params=dict(call.params),
             timeout=timeout,
         ) as response:
+            restore_read_timeout(response, reading)
             if not 200 <= response.status_code < 300:
                 body = response.read()
                 adapter = get_adapter(provider.wire_format)

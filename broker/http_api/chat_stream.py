@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -26,6 +27,7 @@ from broker.client import SubmitError
 from broker.http_api.errors import ApiError
 from broker.http_api.openai_compat import CompatError, job_inputs, priority_of
 from broker.http_api.state import RESULT, ApiState, state_of, tenant_of
+from broker.http_api.wait_bound import ON_TIMEOUT_HEADER, job_deadline
 from broker.http_api.wait_slots import released_after
 from broker.job_streams import (
     ReadPace,
@@ -90,8 +92,9 @@ def render(item: StreamEntry | StreamEnd, style: SseStyle) -> tuple[str, bool]:
 
 def _ending(end: StreamEnd, style: SseStyle) -> str:
     if end.result is None:
-        message = f"job {style.job_id} did not finish within the timeout; it goes on"
-        return _error(message, "timeout", style.job_id, "timeout")
+        job_id = style.job_id
+        message = f"job {job_id} did not finish within the timeout; see /v1/jobs/{job_id}"
+        return _error(message, "timeout", job_id, "timeout")
     if isinstance(end.result, FailedResult):
         return _error(end.result.error_message, end.result.error_class, style.job_id)
     return "data: [DONE]\n\n"
@@ -161,11 +164,13 @@ async def stream_chat_completion(
         priority = priority_of(request.headers.get("x-cascade-priority"), fields)
     except CompatError as exc:
         raise ApiError(exc.status, exc.message, param=exc.param, code=exc.code) from exc
+    # As a plain completion's: the job starts no call after its reader's wait ends.
+    deadline = job_deadline(datetime.now(UTC), timeout, request.headers.get(ON_TIMEOUT_HEADER))
     # Taken before the submit: over the tenant's bound, the 429 leaves no job behind.
     slot = state.waits.take(tenant)
     try:
         job = state.client.build_job(
-            fields, needs=needs, tenant=tenant, stream=True, priority=priority
+            fields, needs=needs, tenant=tenant, stream=True, priority=priority, deadline=deadline
         )
         job_id = await run_in_threadpool(state.client.submit, job)
     except SubmitError as exc:

@@ -45,7 +45,6 @@ def _decide(error: ProviderError, **overrides: object) -> object:
     [
         Overloaded("503"),
         ServerError("500"),
-        ProviderTimeout("read"),
         ProviderConnectionError("reset"),
         RateLimited("429"),
     ],
@@ -129,3 +128,24 @@ def test_full_jitter_stays_within_the_capped_exponential_ceiling() -> None:
 def test_full_jitter_counts_retries_from_one() -> None:
     with pytest.raises(ValueError):
         full_jitter_delay(0, base_s=1, cap_s=2)
+
+
+def test_a_timed_out_call_is_retried_on_the_same_target_at_most_once_by_default() -> None:
+    assert isinstance(_decide(ProviderTimeout("no headers"), calls_on_target=1), Retry)
+    assert _decide(ProviderTimeout("no headers"), calls_on_target=2) == Reroute(1)
+
+
+def test_other_transient_errors_keep_the_whole_retry_budget() -> None:
+    assert isinstance(_decide(ServerError("500"), calls_on_target=2), Retry)
+    assert _decide(ServerError("500"), calls_on_target=3) == Reroute(1)
+
+
+def test_a_timeout_retry_budget_of_zero_fails_over_at_once() -> None:
+    policy = RetryPolicy(
+        max_retries=2,
+        base_backoff_s=0.5,
+        max_backoff_s=8,
+        max_retry_after_s=60,
+        max_timeout_retries=0,
+    )
+    assert _decide(ProviderTimeout("no headers"), policy=policy) == Reroute(1)
