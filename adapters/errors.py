@@ -16,7 +16,10 @@ ProviderError                       a provider call failed
 │   ├── ContentBlocked              the provider's safety system refused the request
 │   ├── ModelNotFound               the provider does not know the model id (a catalog mistake)
 │   └── UnsupportedParameter        a 400 naming a parameter this target does not take
-└── InvalidRequest                  no provider would accept it: fail the job now
+├── InvalidRequest                  no provider would accept it: fail the job now
+└── PrefillRefused                  a fallback refused (4xx) to continue a broken stream's
+                                    partial answer: the job fails with the stream's own
+                                    error, which this carries, not with the refusal
 
 Adapters classify; the worker acts. ``map_transport_error`` is the one place that turns httpx's
 exceptions into these classes, and ``map_stream_error`` the one place for a stream's faults, which
@@ -63,6 +66,7 @@ __all__ = [
     "UnsupportedParameter",
     "map_stream_error",
     "map_transport_error",
+    "PrefillRefused",
 ]
 
 
@@ -144,6 +148,22 @@ class UnsupportedParameter(TargetError):
 
 class InvalidRequest(ProviderError):
     """The request itself is wrong; no provider would accept it, so the job fails at once."""
+
+
+class PrefillRefused(ProviderError):
+    """A call that was to continue a partial answer (an assistant prefill) was refused with a
+    4xx. The job ends with the fault that broke its stream (``original_class``,
+    ``original_message``): the refusal is the fallback's, and would hide what went wrong."""
+
+    def __init__(self, refusal: ProviderError, original_class: str, original_message: str):
+        super().__init__(
+            f"the fallback refused to continue the partial answer ({refusal.error_class}:"
+            f" {refusal.message})",
+            status_code=refusal.status_code,
+            provider_code=refusal.provider_code,
+        )
+        self.original_class = original_class
+        self.original_message = original_message
 
 
 def map_transport_error(exc: httpx.TransportError) -> ProviderError:

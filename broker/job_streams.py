@@ -3,9 +3,11 @@
 Every entry has a ``kind`` and a JSON ``data`` field:
 
 - ``chunk``: an OpenAI ``chat.completion.chunk`` as the worker's parser gave it;
-- ``reset``: the attempt whose chunks came before it failed after some of its answer was
-  appended (``data`` names the error); a reader discards what it got, since the answer that
-  follows (another attempt, maybe on another target) starts again from its first chunk.
+- ``reset``: what came before it is not to be used (``data`` names the error that broke it);
+  a reader discards what it got, since the answer that follows (another attempt, maybe on
+  another target) starts again from its first chunk. The next attempt writes it, with its
+  first chunk: an attempt that failed after appending part of an answer leaves no reset,
+  because the next may continue that part instead (a prefill, ``workers/stream_resume.py``).
 
 The stream ends with the job: a reader stops when the job's result is stored (``end`` in
 ``read_job_stream``), and the entry ids are the SSE event ids a caller resumes from.
@@ -43,14 +45,6 @@ _BLOCK_MS = 1000
 # After the usage chunk (the last of an answer) the result is a round trip away: look again
 # after this, then after twice as long each time, up to _BLOCK_MS.
 _SOON_MS = 10
-# Written before an attempt's first chunk when the stream's last entry is a chunk: an earlier
-# attempt appended an answer that did not become the result and could not say so itself (its
-# worker was lost mid-stream, or its whole answer failed the caller's JSON schema).
-_SUPERSEDED = {
-    "error_class": "AttemptSuperseded",
-    "message": "an earlier attempt's answer is not the job's result (its worker was lost, or"
-    " the answer failed the job's JSON schema); the next answer follows whole",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,24 +112,35 @@ class JobStreamWriter:
     def __init__(self, client: redis.Redis, keys: Keys, job_id: str, ttl_s: int, maxlen: int):
         self._client = client
         self._key = keys.job_stream(job_id)
+        self._cancel_key = keys.job_cancel(job_id)
         self._ttl_s = ttl_s
         self._maxlen = maxlen
-        self._first = True
+        self._pending: list[tuple[EntryKind, dict[str, Any]]] = []
 
     def append(self, chunks: Sequence[dict[str, Any]]) -> None:
         entries: list[tuple[EntryKind, dict[str, Any]]] = [("chunk", chunk) for chunk in chunks]
-        if self._first and entries:
-            self._first = False
-            if self._ends_on_a_chunk():
-                entries.insert(0, ("reset", _SUPERSEDED))
+        if entries and self._pending:
+            entries[:0], self._pending = self._pending, []
         self._add(entries)
-
-    def _ends_on_a_chunk(self) -> bool:
-        last = cast(list[Any], self._client.xrevrange(self._key, count=1))
-        return bool(last) and decode_entries([(self._key, last)])[0].kind == "chunk"
 
     def reset(self, error_class: str, message: str) -> None:
         self._add([("reset", {"error_class": error_class, "message": message})])
+
+    def reset_before_first(self, error_class: str, message: str) -> None:
+        """A reset to go with this attempt's first chunk (none if it appends nothing): what an
+        earlier attempt left is not to be continued."""
+        self._pending = [("reset", {"error_class": error_class, "message": message})]
+
+    def entries(self) -> list[StreamEntry]:
+        """Every entry the stream holds (what earlier attempts left, for the next to go on
+        from)."""
+        found = cast(list[Any], self._client.xrange(self._key))
+        return decode_entries([(self._key, found)]) if found else []
+
+    def cancel_requested(self) -> bool:
+        """Whether the job's streaming caller disconnected and wants it stopped
+        (``broker/job_cancel.py``)."""
+        return bool(self._client.exists(self._cancel_key))
 
     def _add(self, entries: Sequence[tuple[EntryKind, dict[str, Any]]]) -> None:
         if not entries:

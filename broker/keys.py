@@ -45,6 +45,12 @@ class Keys:
         a failed attempt's partial answer is to be discarded (broker/job_streams.py)."""
         return f"{self.prefix}:job:{job_id}:stream"
 
+    def job_cancel(self, job_id: str) -> str:
+        """String with the result's TTL: the streamed job's caller disconnected while a worker
+        held it (broker/job_cancel.py); that worker stops reading the provider at its next look,
+        and any later delivery ends the job ``Cancelled`` without a call."""
+        return f"{self.prefix}:job:{job_id}:cancel"
+
     def done_channel(self, job_id: str) -> str:
         """Pub/sub channel: the job's final status, published once when it ends."""
         return f"{self.prefix}:done:{job_id}"

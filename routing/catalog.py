@@ -25,6 +25,7 @@ from pydantic_core import PydanticCustomError
 from broker.jobs import Capability
 from routing.batch_facts import BatchLimits, batch_problems
 from routing.circuit import CircuitPolicy
+from routing.prefill import prefill_problems
 from routing.rate_limit import RateLimitConfig
 
 __all__ = [
@@ -217,6 +218,9 @@ class ModelConfig(_Frozen):
     quality: float | None = Field(default=None, ge=0, le=1)
     # Set: the model may go through its provider's batch API, billed at this price.
     batch_price: Price | None = None
+    # The model continues a trailing assistant message: a broken stream goes on there from
+    # the text its caller already has instead of restarting (routing/prefill.py).
+    prefill: bool = False
 
     @model_validator(mode="after")
     def _output_fits_window(self) -> ModelConfig:
@@ -276,6 +280,7 @@ class Catalog(_Frozen):
             *self._escalation_problems(),
             *self._untiered_problems(),
             *batch_problems(self.models, self.providers),
+            *prefill_problems(self.models, self.providers),
         ]
         if problems:
             # One custom error with every problem, each led by its path, so a caller fixes all

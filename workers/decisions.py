@@ -14,6 +14,7 @@ from adapters.errors import (
     ContentBlocked,
     ContextTooLong,
     InvalidRequest,
+    PrefillRefused,
     ProviderError,
     ProviderTimeout,
     RateLimited,
@@ -46,6 +47,8 @@ class Reroute:
 @dataclass(frozen=True, slots=True)
 class Fail:
     reason: str
+    # the class the job fails with, when it is not the last call's (a refused prefill)
+    error_class: str | None = None
 
 
 Decision = Retry | Reroute | Fail
@@ -80,6 +83,10 @@ def decide(
     rng: random.Random | None = None,
 ) -> Decision:
     """What to do after the ``calls_on_target``-th call to route[hop] raised ``error``."""
+    if isinstance(error, PrefillRefused):
+        return Fail(
+            f"{error.original_message} (then {error.message})", error_class=error.original_class
+        )
     if isinstance(error, InvalidRequest):
         return Fail(f"the request was refused as invalid: {error.message}")
     if isinstance(error, ContentBlocked) and not reroute_on_content_block:

@@ -34,6 +34,7 @@ from routing.estimate import actual_cost_usd, estimate_prompt_tokens, output_all
 from routing.spend import SpendGrant, estimate_call
 from workers.admission import Admitted, Skip, Wait
 from workers.calls import call_target
+from workers.cancels import CallCancelled, end_cancelled
 from workers.context import WorkerContext
 from workers.deadlines import out_of_time
 from workers.decisions import Decision, Fail, Reroute, Retry
@@ -53,7 +54,7 @@ from workers.delivery import (
 )
 from workers.holding import held, hold_in_scheduler
 from workers.lost_calls import record_lost_call
-from workers.stream_calls import stream_target
+from workers.stream_calls import StreamJob, stream_target
 from workers.telemetry import Telemetry
 
 __all__ = ["JobRunner", "NextMessage", "Publish", "RunOutcome"]
@@ -187,6 +188,8 @@ class JobRunner:
             self.context.gatekeeper.cancel(now.target, gate)
             return self._skip(now, Skip("SpendCapReached", grant.reason or "a spend cap"))
         outcome = self._call(now, gate.api_key)
+        if isinstance(outcome.error, CallCancelled):  # the caller went: no provider's fault
+            return end_cancelled(self.context, self.telemetry, self.worker, now, gate, outcome)
         if outcome.response is not None:
             return self._answered(now, gate, outcome, outcome.response, hold_id)
         self._settle_circuits(now, gate, outcome)
@@ -226,10 +229,10 @@ class JobRunner:
         client = self.context.http(target.provider)
         provider = self.context.catalog.provider(target.provider)
         if job.envelope.stream:
+            model = self.context.catalog.model(target.model)
             writer = self.context.stream_writer(now.job_id)
-            return stream_target(
-                client, provider, job.request, target, api_key, job_id=job.id, writer=writer
-            )
+            streamed = StreamJob(job.id, job.request, model, now.previous, writer)
+            return stream_target(client, provider, target, api_key, streamed)
         return call_target(client, provider, job.request, target, api_key, job_id=job.id)
 
     # --- after the call ------------------------------------------------------------------
@@ -359,7 +362,8 @@ class JobRunner:
                 status_code=status_code,
             )
         else:
-            return self._fail(now.stored, now.hop, error_class, decision.reason)
+            failed_as = decision.error_class or error_class
+            return self._fail(now.stored, now.hop, failed_as, decision.reason)
         return planned_outcome(now, decision)
 
     def _record_circuit_changes(self, replies: list[Any]) -> None:

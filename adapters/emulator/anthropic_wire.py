@@ -26,7 +26,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from adapters.emulator.content import Message, Prompt, Reply, ReplyChoice, ToolSpec, short_hash
+from adapters.emulator.content import (
+    Message,
+    Prompt,
+    Reply,
+    ReplyChoice,
+    ToolSpec,
+    prefill_of,
+    short_hash,
+)
 from adapters.emulator.faults import FaultRule
 from adapters.emulator.wire import (
     Answer,
@@ -256,7 +264,13 @@ class AnthropicWire:
             request = _Request.model_validate(data)
         except ValidationError as exc:
             return Parsed(model=model, error=_validation_answer(exc, data))
-        return Parsed(model=request.model, prompt=_prompt_from(provider, request))
+        prompt = _prompt_from(provider, request)
+        if prompt.prefill is not None and prompt.prefill != prompt.prefill.rstrip():
+            # Anthropic's own words for a prefill that ends in whitespace
+            message = "messages: final assistant content cannot end with trailing whitespace"
+            error = anthropic_error_answer(400, "invalid_request_error", message)
+            return Parsed(model=request.model, error=error)
+        return Parsed(model=request.model, prompt=prompt)
 
     def success(self, prompt: Prompt, reply: Reply, meta: CallMeta) -> Answer:
         choice = reply.choices[0]
@@ -345,6 +359,7 @@ def _prompt_from(provider: str, request: _Request) -> Prompt:
         max_tokens=request.max_tokens,
         json_mode=output_format is not None,
         json_schema=output_format.schema_ if output_format is not None else None,
+        prefill=prefill_of(messages),
     )
 
 

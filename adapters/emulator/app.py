@@ -9,6 +9,8 @@ format's event stream (``streaming.py``), broken the way a stream fault rule say
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,6 +42,8 @@ from adapters.emulator.wire import Answer, CallMeta, WireFormat
 __all__ = ["JOB_ID_HEADER", "create_app", "emulator_state"]
 
 JOB_ID_HEADER = "x-cascade-job-id"
+# Where the app puts the connection's transport for a ``reset`` fault (see _EmulatorApp).
+_TRANSPORT = "cascade.emulator.transport"
 
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -62,6 +66,39 @@ class _DroppedConnection(Response):
         await send({"type": "http.response.body", "body": b'{"id": "chatcmpl-', "more_body": True})
 
 
+class _ResetConnection(Response):
+    """Resets the connection before any byte of an answer: SO_LINGER 0, then an abort, so
+    the kernel sends RST (the client: "connection reset by peer", no status line)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        transport = scope.get(_TRANSPORT)
+        if transport is None:
+            raise RuntimeError("a reset fault needs the emulator served by uvicorn over TCP")
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+        # Let the server see the connection lost before this returns, so it sends no 500.
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+
+class _EmulatorApp(Starlette):
+    """Starlette, plus the server's transport in the scope: ASGI gives an app no way to
+    reset its connection, and a ``reset`` fault must. uvicorn's ``send`` is a method of its
+    request cycle, which holds the transport; under another server the fault says so."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        cycle = getattr(send, "__self__", None)
+        transport = getattr(cycle, "transport", None)
+        if transport is not None:
+            scope[_TRANSPORT] = transport
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     config: EmulatorConfig | None = None, routes: Sequence[WireRoute] = DEFAULT_ROUTES
 ) -> Starlette:
@@ -72,7 +109,7 @@ def create_app(
     async def provider_call(request: Request) -> Response:
         return await _handle_call(state, routes, request)
 
-    app = Starlette(
+    app = _EmulatorApp(
         routes=[
             Mount("/_emulator", routes=[*control_routes(state), *batch_control_routes(batches)]),
             *batch_routes(batches),
@@ -134,6 +171,11 @@ async def _answer(
     if rule.kind == "disconnect":
         state.record_outcome(job_id, "disconnect")
         return _DroppedConnection()
+    if rule.kind == "reset":
+        state.record_outcome(job_id, "reset")
+        if rule.hang_s:
+            await _hold(request, rule.hang_s)
+        return _ResetConnection()
     if rule.kind == "timeout":
         await _hold(request, rule.hang_s if rule.hang_s is not None else state.config.hang_s)
     return _finish(state, job_id, wire.fault(rule, prompt.model))
@@ -162,7 +204,13 @@ def _stream(
     script = render_stream(wire.name, answer.body, include_usage=ask.include_usage)
     state.record_outcome(job_id, "200" if rule is None else rule.kind)
     plan = plan_stream(script, rule, state.config.hang_s)
-    return StreamingAnswer(pace(plan, state.latency.chunk_interval_s), answer.headers)
+
+    def closed_early(sent: int, planned: int) -> None:
+        state.record_client_closed(job_id, sent, planned)
+
+    return StreamingAnswer(
+        pace(plan, state.latency.chunk_interval_s), answer.headers, on_client_closed=closed_early
+    )
 
 
 def _finish(state: EmulatorState, job_id: str | None, answer: Answer) -> Response:

@@ -16,7 +16,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from adapters.emulator.labels import pick_label
@@ -33,6 +33,8 @@ __all__ = [
     "ToolCall",
     "ToolSpec",
     "estimate_tokens",
+    "continue_text",
+    "prefill_of",
     "fill_schema",
     "make_reply",
     "prompt_tokens",
@@ -100,6 +102,9 @@ class Prompt:
     json_schema: Mapping[str, Any] | None = None
     # token log probabilities asked for: None for none, else how many alternatives per token
     logprobs: int | None = None
+    # the text of a final assistant turn the answer continues (Anthropic's prefill); it is the
+    # last of ``messages`` too, so it counts in the prompt's tokens
+    prefill: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +161,10 @@ def short_hash(*parts: str, length: int = 24) -> str:
 
 
 def make_reply(prompt: Prompt) -> Reply:
-    """The deterministic reply to ``prompt``."""
+    """The deterministic reply to ``prompt``; to a prefill, the rest of the reply it begins
+    (``continue_text``)."""
+    if prompt.prefill is not None:
+        return _continue_reply(prompt, prompt.prefill)
     digest = short_hash(
         prompt.provider,
         prompt.model,
@@ -170,6 +178,41 @@ def make_reply(prompt: Prompt) -> Reply:
         for index in range(prompt.n)
     )
     return Reply(digest=digest, choices=choices, prompt_tokens=prompt_tokens(prompt.messages))
+
+
+def prefill_of(messages: Sequence[Message]) -> str | None:
+    """The text of a final assistant turn, which Anthropic's Messages API continues (its
+    "prefill Claude's response"); None when the conversation ends otherwise."""
+    last = messages[-1] if messages else None
+    return last.text if last is not None and last.role == "assistant" and last.text else None
+
+
+def continue_text(whole: str, prefill: str) -> str:
+    """What follows ``prefill`` in the answer ``whole``: the rest of ``whole`` when it begins
+    with the prefill; else (the prefill is another model's start) the words of ``whole`` after
+    as many words as the prefill has, so an answer continued anywhere is as long as a whole one.
+    """
+    if whole.startswith(prefill):
+        return whole[len(prefill) :]
+    rest = whole.split()[len(prefill.split()) :]
+    return " " + " ".join(rest) if rest else "."
+
+
+def _continue_reply(prompt: Prompt, prefill: str) -> Reply:
+    """The reply the conversation before the prefill gets, cut to what follows the prefill."""
+    before = replace(prompt, messages=prompt.messages[:-1], prefill=None)
+    whole = make_reply(before)
+    choices = tuple(
+        choice
+        if choice.text is None
+        else replace(
+            choice,
+            text=continue_text(choice.text, prefill),
+            completion_tokens=estimate_tokens(continue_text(choice.text, prefill)),
+        )
+        for choice in whole.choices
+    )
+    return replace(whole, choices=choices, prompt_tokens=prompt_tokens(prompt.messages))
 
 
 def fill_schema(schema: Mapping[str, Any], seed: str, hint: str = "") -> dict[str, Any]:

@@ -35,6 +35,7 @@ FaultKind = Literal[
     "rate_limit",
     "timeout",
     "disconnect",
+    "reset",
     "slow_first_token",
     "stall",
     "cut",
@@ -52,6 +53,7 @@ _DEFAULT_STATUS: dict[str, int] = {
     "rate_limit": 429,
     "timeout": 504,
     "disconnect": 200,
+    "reset": 200,
     **dict.fromkeys(STREAM_KINDS, 200),
 }
 
@@ -63,7 +65,10 @@ class FaultRule(BaseModel):
     ``error_code``; ``rate_limit`` answers 429 with a ``retry-after`` header (``retry_after``
     seconds, default 1; none for ``error_code: insufficient_quota`` unless given);
     ``timeout`` holds the connection ``hang_s`` seconds (default: the emulator's) then answers
-    504; ``disconnect`` sends the headers of an answer and closes the connection mid-body.
+    504; ``disconnect`` sends the headers of an answer and closes the connection mid-body;
+    ``reset`` reads the request, waits ``hang_s`` seconds (default 0), then resets the
+    connection (TCP RST) before any byte of an answer: the client gets no status line at all
+    (httpx: ``ReadError`` "connection reset by peer"). Plain and streamed calls alike.
 
     Stream kinds (streamed calls only; the answer starts 200 and then breaks):
     ``slow_first_token`` waits ``hang_s`` (default: the emulator's) before the first event;
@@ -94,8 +99,8 @@ class FaultRule(BaseModel):
     def _status_fits_kind(self) -> FaultRule:
         if self.kind == "rate_limit" and self.status not in (None, 429):
             raise ValueError("status: a rate_limit rule answers 429; leave status out")
-        if self.kind == "disconnect" and self.status is not None:
-            raise ValueError("status: a disconnect rule sends no status; leave it out")
+        if self.kind in ("disconnect", "reset") and self.status is not None:
+            raise ValueError(f"status: a {self.kind} rule sends no status; leave it out")
         if self.kind in STREAM_KINDS and self.status is not None:
             raise ValueError(f"status: a {self.kind} rule streams a 200; leave status out")
         if self.after_chunks is not None and self.kind not in ("stall", "cut", "malformed_chunk"):

@@ -42,6 +42,7 @@ class EmulatorState:
         self.by_status: Counter[str] = Counter()
         self.by_job: Counter[str] = Counter()
         self.by_job_status: dict[str, Counter[str]] = {}
+        self.closed_by_client: dict[str, dict[str, int]] = {}
         self.arrivals: dict[str, deque[float]] = {}
         self._rule_calls: Counter[tuple[int, str, str]] = Counter()
 
@@ -66,6 +67,10 @@ class EmulatorState:
         self.by_status[outcome] += 1
         if job_id:
             self.by_job_status.setdefault(job_id, Counter())[outcome] += 1
+
+    def record_client_closed(self, job_id: str | None, sent: int, planned: int) -> None:
+        """A streamed answer's client hung up after ``sent`` of its ``planned`` events."""
+        self.closed_by_client[job_id or "-"] = {"sent": sent, "planned": planned}
 
     def next_fault(self, provider: str, model: str, *, stream: bool = False) -> FaultRule | None:
         """Advance every matching rule's counter for this call and return the rule that fires."""
@@ -98,6 +103,8 @@ class EmulatorState:
             "answered_by_job": answered,
             "by_job": dict(self.by_job),
             "by_job_status": {job: dict(s) for job, s in self.by_job_status.items()},
+            # streamed answers whose client hung up before their end, by job id
+            "closed_by_client": {job: dict(n) for job, n in self.closed_by_client.items()},
         }
         if times:
             body["arrivals"] = {name: list(kept) for name, kept in self.arrivals.items()}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from starlette.responses import Response
@@ -107,12 +107,19 @@ def pace(plan: StreamPlan, interval_s: float) -> StreamPlan:
 
 
 class StreamingAnswer(Response):
-    """A 200 ``text/event-stream`` answer that plays a ``StreamPlan``."""
+    """A 200 ``text/event-stream`` answer that plays a ``StreamPlan``; ``on_client_closed``
+    hears of a client that hung up before the end (events sent, events planned)."""
 
-    def __init__(self, plan: StreamPlan, headers: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        plan: StreamPlan,
+        headers: Mapping[str, str],
+        on_client_closed: Callable[[int, int], None] | None = None,
+    ) -> None:
         super().__init__(status_code=200)
         self.plan = plan
         self.extra_headers = dict(headers)
+        self.on_client_closed = on_client_closed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = {
@@ -127,12 +134,17 @@ class StreamingAnswer(Response):
                 "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
             }
         )
+        planned = sum(1 for step in self.plan.steps if isinstance(step, bytes))
+        sent = 0
         for step in self.plan.steps:
             if isinstance(step, Hold):
                 if await _client_left_within(receive, step.seconds):
+                    if self.on_client_closed is not None:
+                        self.on_client_closed(sent, planned)
                     return
                 continue
             await send({"type": "http.response.body", "body": step, "more_body": True})
+            sent += 1
         if self.plan.ends:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         # else: returning with the body unfinished makes the server drop the connection,

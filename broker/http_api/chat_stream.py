@@ -8,6 +8,9 @@ was appended; the next attempt's answer follows whole) is told to a native reade
 ``event: cascade.reset``, to discard what it got and read on; an OpenAI SDK reader cannot be
 told to discard, so it gets an error naming the original fault and the job id, whose whole
 answer stays readable at ``/v1/jobs/{id}``.
+
+A ``stream: true`` caller that disconnects cancels its job unless it asked otherwise
+(``on_disconnect.py``); a reader of ``/v1/jobs/{id}/stream`` never does.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ from starlette.responses import Response, StreamingResponse
 
 from broker.client import SubmitError
 from broker.http_api.errors import ApiError
+from broker.http_api.on_disconnect import (
+    ON_DISCONNECT_HEADER,
+    cancel_on_disconnect,
+    cancels_on_disconnect,
+)
 from broker.http_api.openai_compat import CompatError, job_inputs, priority_of
 from broker.http_api.state import RESULT, ApiState, state_of, tenant_of
 from broker.http_api.wait_bound import ON_TIMEOUT_HEADER, job_deadline
@@ -162,6 +170,7 @@ async def stream_chat_completion(
     try:
         fields, needs = job_inputs(body, state.client.catalog)
         priority = priority_of(request.headers.get("x-cascade-priority"), fields)
+        cancel = cancels_on_disconnect(request.headers.get(ON_DISCONNECT_HEADER), fields)
     except CompatError as exc:
         raise ApiError(exc.status, exc.message, param=exc.param, code=exc.code) from exc
     # As a plain completion's: the job starts no call after its reader's wait ends.
@@ -180,6 +189,9 @@ async def stream_chat_completion(
         slot.release()
         raise
     style = SseStyle(job_id, native=False, include_usage=include_usage)
-    events = released_after(job_sse(state, style, "0-0", timeout), slot)
+    events = job_sse(state, style, "0-0", timeout)
+    if cancel:
+        events = cancel_on_disconnect(events, state, job_id, tenant)
+    events = released_after(events, slot)
     headers = {**SSE_HEADERS, "x-cascade-job-id": job_id}
     return StreamingResponse(events, media_type="text/event-stream", headers=headers)

@@ -104,33 +104,42 @@ def test_the_clients_chunks_raise_stream_failed_naming_the_jobs_error(client: re
         next(chunks)
 
 
-def test_an_attempt_after_one_that_left_chunks_without_a_reset_writes_a_reset_first(
+def test_a_reset_before_the_first_chunk_goes_with_it_and_only_once(
     client: redis.Redis,
 ) -> None:
-    # A worker lost mid-stream (or a whole answer failing the job's JSON schema) leaves chunks
-    # that no reset follows; the next attempt's answer must not be read as their continuation.
+    # The next attempt decides whether what an earlier one left is continued or reset
+    # (workers/stream_resume.py); a reset it asks for is written with its first chunk.
     job_id = uuid.uuid4().hex
     JobStreamWriter(client, KEYS, job_id, ttl_s=60, maxlen=1000).append([_chunk("lost")])
     again = JobStreamWriter(client, KEYS, job_id, ttl_s=60, maxlen=1000)
+    again.reset_before_first("WorkerLost", "lost mid-call")
     again.append([_chunk("a")])
     again.append([_chunk("b")])
 
     entries = decode_entries(client.xread({KEYS.job_stream(job_id): "0-0"}))
     assert [entry.kind for entry in entries] == ["chunk", "reset", "chunk", "chunk"]
-    assert entries[1].data["error_class"] == "AttemptSuperseded"
+    assert entries[1].data["error_class"] == "WorkerLost"
+    assert [entry.id for entry in again.entries()] == [entry.id for entry in entries]
 
 
-def test_an_attempt_after_a_reset_or_on_an_empty_stream_writes_no_reset(
+def test_a_reset_before_the_first_chunk_of_an_attempt_that_appends_nothing_is_never_written(
     client: redis.Redis,
 ) -> None:
     job_id = uuid.uuid4().hex
-    first = JobStreamWriter(client, KEYS, job_id, ttl_s=60, maxlen=1000)
-    first.append([_chunk("a")])
-    first.reset("ServerError", "cut")
-    JobStreamWriter(client, KEYS, job_id, ttl_s=60, maxlen=1000).append([_chunk("b")])
+    writer = JobStreamWriter(client, KEYS, job_id, ttl_s=60, maxlen=1000)
+    writer.reset_before_first("ServerError", "cut")
+    writer.append([])
 
-    entries = decode_entries(client.xread({KEYS.job_stream(job_id): "0-0"}))
-    assert [entry.kind for entry in entries] == ["chunk", "reset", "chunk"]
+    assert writer.entries() == []
+
+
+def test_the_writer_sees_the_cancel_flag_of_its_job(client: redis.Redis) -> None:
+    job_id = uuid.uuid4().hex
+    writer = JobStreamWriter(client, KEYS, job_id, ttl_s=60, maxlen=1000)
+    assert not writer.cancel_requested()
+
+    client.set(KEYS.job_cancel(job_id), "1", ex=60)
+    assert writer.cancel_requested()
 
 
 def test_a_reader_looks_at_the_result_soon_after_the_usage_chunk_then_less_often() -> None:

@@ -142,6 +142,25 @@ def test_a_reset_mid_answer_is_retried(sdk: openai.OpenAI, emulator: Emulator) -
     assert _tries(answer) == [("a1", "retry"), ("a1", "success")]
 
 
+def test_a_reset_before_the_response_headers_is_retried_once_then_fails_over(
+    sdk: openai.OpenAI, emulator: Emulator
+) -> None:
+    # The connection is accepted and reset (RST) before any byte of an answer.
+    emulator.faults({"provider": "alpha", "kind": "reset", "first_n": 1})
+    answer = _ask(sdk)
+    assert _tries(answer) == [("a1", "retry"), ("a1", "success")]
+    assert answer["attempts"][0]["error_class"] == "ProviderConnectionError"
+    assert "reset" in answer["attempts"][0]["error_message"].lower()
+
+    emulator.faults({"provider": "alpha", "kind": "reset"})
+    answer = _ask(sdk)
+    tries = _tries(answer)
+    # retried within the budget (or passed over once alpha's circuit opened), then b1
+    assert tries[0] == ("a1", "retry") and tries[-1] == ("b1", "success")
+    assert {outcome for model, outcome in tries[1:-1]} <= {"retry", "reroute", "skipped"}
+    assert all(model == "a1" for model, _ in tries[:-1])
+
+
 def test_context_length_exceeded_reroutes_to_a_larger_window_without_a_retry(
     sdk: openai.OpenAI, emulator: Emulator
 ) -> None:

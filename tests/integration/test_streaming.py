@@ -236,6 +236,21 @@ def test_a_cut_before_the_first_token_fails_over_without_the_caller_seeing_it(
     assert all(e["data"] != "" and "cascade.reset" != e.get("event") for e in _events(api, job_id))
 
 
+def test_a_reset_before_the_response_headers_fails_the_stream_over_unseen(
+    sdk: openai.OpenAI, api: str, emulator: Emulator
+) -> None:
+    emulator.faults({**ALPHA, "kind": "reset"})
+    job_id, chunks = _stream(sdk)
+
+    job = _job(api, job_id)
+    first, second = job["result"]["attempts"]
+    assert (first["target"]["model"], first["error_class"]) == ("a1", "ProviderConnectionError")
+    assert second["target"]["model"] == "b1" and second["outcome"] == "success"
+    assert _text(chunks) == _answer(job)
+    assert not any(e.get("event") == "cascade.reset" for e in _events(api, job_id))
+    assert emulator.calls()["by_status"]["reset"] == 1
+
+
 @pytest.mark.parametrize(
     ("rule", "error_class"),
     [

@@ -275,3 +275,9 @@ def test_real_provider_urls_map_onto_the_emulator_as_documented() -> None:
 def test_an_unknown_profile_is_an_error_listing_the_known_ones() -> None:
     with pytest.raises(UnknownNameError, match="unknown profile 'prod'; known profiles: emulated"):
         catalog().with_profile("prod")
+
+
+def test_prefill_on_a_model_whose_wire_format_has_none_is_refused_naming_the_path() -> None:
+    data = catalog_data()
+    data["models"][0]["prefill"] = True
+    assert "models[0].prefill: wire format 'openai' has no assistant prefill" in _errors(data)

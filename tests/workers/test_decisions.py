@@ -13,6 +13,7 @@ from adapters.errors import (
     InvalidRequest,
     ModelNotFound,
     Overloaded,
+    PrefillRefused,
     ProviderConnectionError,
     ProviderError,
     ProviderTimeout,
@@ -149,3 +150,16 @@ def test_a_timeout_retry_budget_of_zero_fails_over_at_once() -> None:
         max_timeout_retries=0,
     )
     assert _decide(ProviderTimeout("no headers"), policy=policy) == Reroute(1)
+
+
+def test_a_refused_prefill_fails_the_job_with_the_error_that_broke_its_stream() -> None:
+    refusal = InvalidRequest("This model does not support assistant message prefill.")
+    error = PrefillRefused(refusal, "ProviderConnectionError", "stream cut: the body ended")
+    decision = decide(
+        error, hop=0, calls_on_target=1, context_windows=[16_000, 32_000], policy=POLICY
+    )
+
+    assert isinstance(decision, Fail)
+    assert decision.error_class == "ProviderConnectionError"
+    assert decision.reason.startswith("stream cut: the body ended")
+    assert "does not support assistant message prefill" in decision.reason

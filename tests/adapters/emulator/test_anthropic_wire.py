@@ -243,3 +243,28 @@ def test_quota_fault_is_a_429_with_spend_limit_details_and_no_retry_after(
 def test_context_fault_says_prompt_is_too_long(client: TestClient) -> None:
     set_rules(client, {"provider": "anthropic", "error_code": "context_length_exceeded"})
     assert post(client, messages_body()).json()["error"]["message"].startswith("prompt is too long")
+
+
+def test_a_final_assistant_turn_is_continued_not_answered_anew(client: TestClient) -> None:
+    # "Prefill Claude's response": the answer goes on from the assistant turn and holds only
+    # what follows it (https://docs.claude.com/en/docs/prefill-claudes-response).
+    whole = post(client, messages_body()).json()["content"][0]["text"]
+    start = " ".join(whole.split()[:4])
+    body = messages_body()
+    body["messages"].append({"role": "assistant", "content": start})
+    answer = post(client, body).json()
+
+    assert start + answer["content"][0]["text"] == whole
+    assert (
+        answer["usage"]["output_tokens"]
+        < post(client, messages_body()).json()["usage"]["output_tokens"]
+    )
+
+
+def test_a_prefill_that_ends_in_whitespace_is_a_400_as_anthropic_says(client: TestClient) -> None:
+    body = messages_body()
+    body["messages"].append({"role": "assistant", "content": "Paris is "})
+    response = post(client, body)
+
+    assert response.status_code == 400
+    assert "trailing whitespace" in response.json()["error"]["message"]

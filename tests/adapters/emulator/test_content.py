@@ -8,6 +8,7 @@ from adapters.emulator.content import (
     Message,
     Prompt,
     ToolSpec,
+    continue_text,
     estimate_tokens,
     fill_schema,
     make_reply,
@@ -110,3 +111,11 @@ def test_fill_schema_is_deterministic_and_ignores_optional_properties() -> None:
     assert fill_schema(WEATHER.parameters, "seed") == fill_schema(WEATHER.parameters, "seed")
     assert "verbose" not in fill_schema(WEATHER.parameters, "seed")
     assert fill_schema({}, "seed") == {}
+
+
+def test_a_prefill_from_another_model_is_continued_with_the_words_after_as_many_of_its_own() -> (
+    None
+):
+    assert continue_text("[b] one two three four", "[b] one two") == " three four"
+    assert continue_text("[b] one two three four", "[a] uno dos") == " three four"
+    assert continue_text("[b] one", "[a] uno dos tres") == "."

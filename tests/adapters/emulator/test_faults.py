@@ -56,3 +56,11 @@ def test_rule_with_unknown_field_or_out_of_range_fraction_is_refused() -> None:
         FaultRule.model_validate({"knd": "status"})
     with pytest.raises(ValidationError, match="rate_limit rule answers 429"):
         FaultRule.model_validate({"kind": "rate_limit", "status": 500})
+
+
+def test_a_reset_rule_sends_no_status_and_is_no_stream_kind() -> None:
+    # a reset comes before any response, so no status; plain and streamed calls alike
+    with pytest.raises(ValidationError, match="status: a reset rule sends no status"):
+        FaultRule(kind="reset", status=503)
+    rule = FaultRule(kind="reset", hang_s=0.5)
+    assert rule_matches(rule, "alpha", "m") and rule_matches(rule, "alpha", "m", stream=True)
