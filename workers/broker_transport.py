@@ -36,9 +36,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import structlog
 from kombu.transport import redis as kombu_redis
 
 __all__ = ["TRANSPORT", "Channel", "QoS", "Transport", "restore_orphans"]
+
+log = structlog.get_logger("cascade.worker")
 
 # (payload, exchange, routing key) of messages popped whose unacked record could not be written.
 _ORPHANS: list[tuple[Any, str, str]] = []
@@ -54,6 +57,7 @@ class QoS(kombu_redis.QoS):
             delivery = message.delivery_info
             with _ORPHANS_LOCK:
                 _ORPHANS.append((message._raw, delivery["exchange"], delivery["routing_key"]))
+            log.warning("a message popped as Redis went away is kept for the restore sweep")
             raise
 
     def restore_visible(self, *args: Any, **kwargs: Any) -> None:
@@ -78,6 +82,7 @@ def restore_orphans(channel: Any) -> int:
         with _ORPHANS_LOCK:
             _ORPHANS[:0] = taken
         return 0
+    log.warning("messages popped as Redis went away put back on their queues", count=len(taken))
     return len(taken)
 
 
