@@ -25,7 +25,7 @@ end
 redis.call('DEL', KEYS[1])
 local run = redis.call('HINCRBY', KEYS[2], 'run', 1)
 redis.call('HSET', KEYS[2], 'status', 'queued', 'hop', 0, 'route', ARGV[2])
-redis.call('HDEL', KEYS[2], 'finished_at')
+redis.call('HDEL', KEYS[2], 'finished_at', 'held')
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('PUBLISH', ARGV[4], ARGV[5])

@@ -226,6 +226,11 @@ class Keys:
         """Hash: held job id -> the Celery message its next look is (its hop, not the first)."""
         return f"{self.sched_queue(queue)}:held-messages"
 
+    def sched_held_for_circuit(self, provider: str, model: str) -> str:
+        """Hash: job id -> queue, of the jobs held because ``provider/model``'s circuit was
+        open; released at once when it closes (``broker/scheduler/holds.py``)."""
+        return f"{self.prefix}:sched:held-circuit:{provider}/{model}"
+
     def sched_arrivals(self) -> str:
         """Counter: the arrival number of each new job without a deadline (its order)."""
         return f"{self.prefix}:sched:arrivals"

@@ -92,6 +92,13 @@ class Settings(BaseSettings):
     # A job whose every remaining target is unavailable for now (circuit open, no rate-limit
     # slot soon) is held and looked at again after this long, instead of failing.
     hold_s: float = Field(default=5.0, gt=0)
+    # A job held because a spend cap is reached for now (with a deadline or without) waits at
+    # most this long from its first hold, or until the cap's day or month ends if sooner, then
+    # ends SpendCapReached. Not a countdown message: it may exceed the visibility timeout.
+    spend_hold_max_s: float = Field(default=3600.0, gt=0)
+    # Such a job looks again after hold_s, then twice as long each time up to this: a freed
+    # reservation is noticed within it, and a held backlog costs a delivery per job this often.
+    spend_hold_look_max_s: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _positive_weights(self) -> Settings:
@@ -99,7 +106,6 @@ class Settings(BaseSettings):
             if weight <= 0:
                 raise ValueError(f"tenant_weights.{tenant}: must be above 0, not {weight}")
         return self
-
 
     # No prefork: its children keep calling providers after a SIGKILL of the worker's main
     # process (broker/worker_pool.py refuses it however a worker is started).

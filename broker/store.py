@@ -30,6 +30,7 @@ from pydantic import TypeAdapter
 from broker.call_marks import CallMarks
 from broker.dead_letters import DeadLetters
 from broker.ids import is_valid_id
+from broker.job_holds import HoldRecord
 from broker.jobs import (
     Attempt,
     CompletionJob,
@@ -147,6 +148,7 @@ class StoredJob:
     status: JobStatus
     hop: int
     run: int = 0  # how many times the job was replayed from the dead letters
+    held: HoldRecord | None = None  # why it last waited without a call (broker/job_holds.py)
 
 
 class JobStore:
@@ -370,6 +372,13 @@ class JobStore:
         raw = self.client.hget(self.keys.job(job_id), "status")
         return None if raw is None else JobStatus(_text(raw))
 
+    def hold_record(self, job_id: str) -> HoldRecord | None:
+        """The job's hold entry (why it waits, or waited, without a call), if it was held."""
+        if not is_valid_id(job_id):
+            return None
+        raw = self.client.hget(self.keys.job(job_id), "held")
+        return None if raw is None else HoldRecord.from_json(raw)
+
 
 def _stored(fields: Any) -> StoredJob | None:
     """A job record as read from its hash, or None when there is none."""
@@ -381,6 +390,7 @@ def _stored(fields: Any) -> StoredJob | None:
         status=JobStatus(_text(fields[b"status"])),
         hop=int(fields[b"hop"]),
         run=int(fields.get(b"run", 0)),
+        held=HoldRecord.from_json(held) if (held := fields.get(b"held")) else None,
     )
 
 

@@ -151,11 +151,12 @@ def _own_candidates(
 def _held(
     facts: JobFacts, candidates: list[Candidate], dropped: dict[int, Dropped]
 ) -> list[Candidate]:
-    """When every candidate is dropped, those dropped only for an open circuit stay (and leave
-    ``dropped``): the job is held until a circuit closes (workers/holding.py), not refused."""
+    """When every candidate is dropped, those dropped only for a reason that passes by itself
+    (an open circuit, a spend cap reached for now) stay (and leave ``dropped``): the job is
+    held until one can take it (workers/holding.py), not refused."""
     kept: list[Candidate] = []
     for index, candidate in enumerate(candidates):
-        if not reasons(facts, candidate.model, but_circuits=True):
+        if not reasons(facts, candidate.model, but_passing=True):
             kept.append(candidate)
             del dropped[index]
     return kept
@@ -261,6 +262,8 @@ def plan(job: CompletionJob, catalog: Catalog, state: LiveState | None = None) -
         prompt_tokens=_prompt_tokens(job.request, (item.model for item in candidates), estimate),
         state=state or LiveState(),
         wire_formats={name: provider.wire_format for name, provider in catalog.providers.items()},
+        provider_caps={name: provider.spend_caps for name, provider in catalog.providers.items()},
+        tenant_caps=catalog.tenant_spend_caps(job.envelope.tenant),
     )
     kept: list[Candidate] = []
     dropped: dict[int, Dropped] = {}
@@ -271,7 +274,11 @@ def plan(job: CompletionJob, catalog: Catalog, state: LiveState | None = None) -
         else:
             kept.append(candidate)
     if not kept and (kept := _held(facts, candidates, dropped)):
-        notes = (*notes, "every candidate's circuit is open: the job waits until one closes")
+        notes = (
+            *notes,
+            "every candidate's circuit is open or its spend cap is reached for now:"
+            " the job is held until one can take it",
+        )
     if not kept:
         raise _nothing_left(job.needs, list(dropped.values()))
     ordered = _providers_first(job.needs.provider_order, _order(job, catalog, facts, kept))

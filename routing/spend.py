@@ -161,8 +161,14 @@ class SpendLedger:
         keys = [self._key(scope) for scope in scopes]
         keys.append(self.keys.spend_hold(hold_id))
         keys += [self._index(scope, moment) for scope in scopes]
+        critical = job.needs.critical
         return ScriptCall(
-            self._reserve, keys, args, parse=lambda reply: read_grant(scopes, hold_id, reply)
+            self._reserve,
+            keys,
+            args,
+            parse=lambda reply: read_grant(
+                scopes, hold_id, reply, ceiling=cost, critical=critical, now=moment
+            ),
         )
 
     # --- after a call --------------------------------------------------------------------
@@ -243,6 +249,7 @@ class SpendLedger:
         ]
         pipe = self.client.pipeline(transaction=False)
         for scope in scopes:
-            pipe.hmget(self._key(scope), "cost_nanos", "reserved_nanos", "total_tokens",
-                       "reserved_tokens")
+            pipe.hmget(
+                self._key(scope), "cost_nanos", "reserved_nanos", "total_tokens", "reserved_tokens"
+            )
         return standing_of(providers, scopes, pipe.execute())

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
-from broker.jobs import CompletionJob
+from broker.jobs import CompletionJob, CompletionRequest
 from routing.catalog import ModelConfig, SpendCaps
 from routing.estimate import estimate_cost_usd, output_token_ceiling, prompt_token_ceiling
-from routing.usage import to_nanos
+from routing.usage import period_end, to_nanos
 
 __all__ = [
     "CallEstimate",
@@ -21,8 +22,10 @@ __all__ = [
     "SpendGrant",
     "SpendStanding",
     "assess_caps",
+    "call_ceiling",
     "cap_args",
     "estimate_call",
+    "lasting_cap",
     "read_grant",
     "standing_of",
 ]
@@ -45,8 +48,13 @@ def estimate_call(job: CompletionJob, model: ModelConfig) -> CallEstimate:
     caps: the prompt's token ceiling at the input price plus every choice's output ceiling at
     the output price (``routing.estimate``). Not the planner's typical estimate: a call that
     cost more than it reserved could take a hard cap past its limit."""
-    prompt = prompt_token_ceiling(job.request)
-    output = output_token_ceiling(job.request, model) * job.request.n
+    return call_ceiling(job.request, model)
+
+
+def call_ceiling(request: CompletionRequest, model: ModelConfig) -> CallEstimate:
+    """``estimate_call`` from the request alone (the planner has no job yet)."""
+    prompt = prompt_token_ceiling(request)
+    output = output_token_ceiling(request, model) * request.n
     return CallEstimate(estimate_cost_usd(model, prompt, output), prompt + output)
 
 
@@ -95,14 +103,42 @@ def assess_caps(
     return level, reason
 
 
+def lasting_cap(
+    caps: SpendCaps | None, period: str, ceiling: CallEstimate, *, critical: bool
+) -> str | None:
+    """Why no window of ``period`` can ever allow a call that may cost ``ceiling``: its
+    reservation alone is above a cap (or, for a non-critical job, at its near fraction, which
+    the reserve script refuses such a job past), or None when an emptier window could."""
+    if caps is None:
+        return None
+    usd_cap, token_cap = _limits(caps, period)
+    for unit, cap, more in (("usd", usd_cap, ceiling.usd), ("tokens", token_cap, ceiling.tokens)):
+        if cap is None:
+            continue
+        shown = f"${more:.6f} against ${cap:.6f}" if unit == "usd" else f"{more:,} against {cap:,}"
+        if more > cap:
+            return f"the call's reservation alone is above the {unit}_per_{period} cap ({shown})"
+        if not critical and more >= caps.near_fraction * cap:
+            return (
+                f"the call's reservation alone is past {caps.near_fraction:.0%} of the"
+                f" {unit}_per_{period} cap ({shown}), where non-critical jobs are refused"
+            )
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class SpendGrant:
-    """The answer to ``reserve``: call, or skip this target (``reason`` says which cap)."""
+    """The answer to ``reserve``: call, or skip this target (``reason`` says which cap).
+
+    A refusal says when the cap's window ends (``resets_at``, the day's or month's end), and
+    ``lasting`` when no window can ever allow the call (its reservation alone is too much)."""
 
     allowed: bool
     hold_id: str
     reason: str | None = None
     near: bool = False
+    resets_at: datetime | None = None
+    lasting: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,13 +163,36 @@ def cap_args(scope: CapScope) -> list[str | int | float]:
     ]
 
 
-def read_grant(scopes: list[CapScope], hold_id: str, reply: Sequence[Any]) -> SpendGrant:
-    """The reserve script's reply ``{level, key index, unit, used, cap}`` as a grant."""
+def read_grant(
+    scopes: list[CapScope],
+    hold_id: str,
+    reply: Sequence[Any],
+    *,
+    ceiling: CallEstimate | None = None,
+    critical: bool = False,
+    now: datetime | None = None,
+) -> SpendGrant:
+    """The reserve script's reply ``{level, key index, unit, used, cap}`` as a grant; a
+    refusal is told apart as lasting (``lasting_cap`` of the refusing scope) or not, with its
+    window's end when ``now`` is given."""
     level, index, unit, used, cap = reply
     if int(level) == 0:
         return SpendGrant(allowed=True, hold_id=hold_id)
-    reason = _reason(scopes[int(index) - 1], int(level), _text(unit), _text(used), _text(cap))
-    return SpendGrant(allowed=int(level) == 1, hold_id=hold_id, reason=reason, near=True)
+    scope = scopes[int(index) - 1]
+    reason = _reason(scope, int(level), _text(unit), _text(used), _text(cap))
+    if int(level) == 1:
+        return SpendGrant(allowed=True, hold_id=hold_id, reason=reason, near=True)
+    never = None
+    if ceiling is not None:
+        never = lasting_cap(scope.caps, scope.period_kind, ceiling, critical=critical)
+    return SpendGrant(
+        allowed=False,
+        hold_id=hold_id,
+        reason=reason if never is None else f"{reason}; {never}: no window can allow it",
+        near=True,
+        resets_at=None if now is None else period_end(scope.period_kind, now),
+        lasting=never is not None,
+    )
 
 
 def _text(value: bytes | str | int) -> str:

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from adapters.parameters import uncarried
 from broker.jobs import Capability, CompletionRequest, RoutingNeeds
-from routing.catalog import ModelConfig
+from routing.catalog import ModelConfig, SpendCaps
 from routing.estimate import estimate_cost_usd, output_allowance
+from routing.spend_rules import call_ceiling, lasting_cap
 
 __all__ = ["JobFacts", "LiveState", "names", "reasons"]
 
@@ -44,6 +45,9 @@ class JobFacts:
     prompt_tokens: Mapping[str, int]  # catalog model name -> prompt tokens as it counts them
     state: LiveState
     wire_formats: Mapping[str, str]  # provider -> the wire format its adapter speaks
+    # provider -> its spend caps, and the tenant's own: for a cap no window can pass
+    provider_caps: Mapping[str, SpendCaps | None] = field(default_factory=dict)
+    tenant_caps: SpendCaps | None = None
 
     def prompt_for(self, model: ModelConfig) -> int:
         return self.prompt_tokens[model.name]
@@ -151,6 +155,22 @@ def _spend_capped(facts: JobFacts, model: ModelConfig) -> str | None:
     return facts.state.capped.get(model.provider)
 
 
+def _cap_never_allows(facts: JobFacts, model: ModelConfig) -> str | None:
+    # Lasting, unlike a cap reached for now: the call's reservation alone is more than a cap
+    # allows in a whole day or month, so no wait helps (the worker would refuse it forever).
+    provider_caps = facts.provider_caps.get(model.provider)
+    if provider_caps is None and facts.tenant_caps is None:
+        return None
+    ceiling = call_ceiling(facts.request, model)
+    critical = facts.needs.critical
+    for who, caps in (("provider", provider_caps), ("tenant", facts.tenant_caps)):
+        for period in ("day", "month"):
+            why = lasting_cap(caps, period, ceiling, critical=critical)
+            if why is not None:
+                return f"spend: {who} cap can never allow this call: {why}"
+    return None
+
+
 def _near_cap_non_critical(facts: JobFacts, model: ModelConfig) -> str | None:
     near = facts.state.near_cap.get(model.provider)
     if near is None or facts.needs.critical:
@@ -175,14 +195,19 @@ _FILTERS: tuple[_Filter, ...] = (
     _over_budget,
     _over_max_price,
     _under_quality,
+    _cap_never_allows,
     _circuit_open,
     _spend_capped,
     _near_cap_non_critical,
 )
+# Reasons that pass by themselves: an open circuit closes, a cap reached for now frees (calls
+# in flight settle for less than they reserved, its day or month ends).
+_PASSING: frozenset[_Filter] = frozenset({_circuit_open, _spend_capped, _near_cap_non_critical})
 
 
-def reasons(facts: JobFacts, model: ModelConfig, *, but_circuits: bool = False) -> list[str]:
-    """Why ``model`` cannot take the job, each filter's reason; with ``but_circuits``, leaving
-    out an open circuit (it closes again: a job held for it waits instead of being refused)."""
-    checks = [c for c in _FILTERS if not (but_circuits and c is _circuit_open)]
+def reasons(facts: JobFacts, model: ModelConfig, *, but_passing: bool = False) -> list[str]:
+    """Why ``model`` cannot take the job, each filter's reason; with ``but_passing``, leaving
+    out the reasons that pass by themselves (an open circuit, a spend cap reached for now): a
+    job held for one waits instead of being refused."""
+    checks = [c for c in _FILTERS if not (but_passing and c in _PASSING)]
     return [reason for check in checks if (reason := check(facts, model)) is not None]

@@ -37,6 +37,7 @@ __all__ = [
     "day_period",
     "index_period",
     "month_period",
+    "period_end",
     "read_usage",
     "to_nanos",
 ]
@@ -78,6 +79,20 @@ def day_period(now: datetime) -> str:
 
 def month_period(now: datetime) -> str:
     return f"month:{now.strftime('%Y-%m')}"
+
+
+def period_end(kind: str, now: datetime) -> datetime:
+    """When the UTC day (``kind`` ``day``) or calendar month (``month``) of ``now`` ends: the
+    moment a cap of that period allows calls again."""
+    start = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if kind == "day":
+        return start + timedelta(days=1)
+    first = start.replace(day=1)
+    return (
+        first.replace(year=first.year + 1, month=1)
+        if first.month == 12
+        else first.replace(month=first.month + 1)
+    )
 
 
 def index_period(period: str, now: datetime) -> str:
@@ -136,9 +151,7 @@ def _row(fields: dict[bytes, bytes]) -> UsageRow | None:
 
 
 def _matches(row: UsageRow, wanted: dict[str, str | None]) -> bool:
-    return all(
-        value is None or getattr(row, field) == value for field, value in wanted.items()
-    )
+    return all(value is None or getattr(row, field) == value for field, value in wanted.items())
 
 
 def read_usage(

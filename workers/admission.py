@@ -36,7 +36,7 @@ from broker.jobs import TargetRef
 from broker.keys import Keys
 from broker.script_batch import ScriptCall, run_scripts
 from routing.catalog import Catalog, ProviderConfig
-from routing.circuit import Permit, Transition, key_target, model_target
+from routing.circuit import CircuitState, Permit, Transition, key_target, model_target
 from routing.circuit_store import CircuitBreakers
 from routing.key_pool import PLACEHOLDER_KEY_ID, KeyPool, key_ids
 from routing.rate_limit import RateLimiter
@@ -78,8 +78,15 @@ class Wait:
 
 @dataclass(frozen=True, slots=True)
 class Skip:
+    """No call on this target now, and why. What the reason says of its end, for a hold
+    (``workers/holding.py``): ``opens_in_s``, when an open circuit lets a probe through;
+    ``resets_in_s``, when a spend cap's window ends; ``lasting``, that no wait can help."""
+
     error_class: str
     reason: str
+    opens_in_s: float | None = None
+    resets_in_s: float | None = None
+    lasting: bool = False
 
 
 @dataclass
@@ -124,7 +131,12 @@ class Gatekeeper:
         extra = tuple(replies[len(calls) :])
         if not model_permit.allowed:
             self._give_back(breakers, *asked)
-            return Skip("CircuitOpen", f"the circuit of {target.provider}/{target.model} is open")
+            opens = model_permit.retry_after_s if model_permit.state is CircuitState.OPEN else None
+            return Skip(
+                "CircuitOpen",
+                f"the circuit of {target.provider}/{target.model} is open",
+                opens_in_s=opens,
+            )
         chosen = self._choose_key(target.provider, first_key, asked[0] if asked else None)
         if isinstance(chosen, Skip | Wait):
             self._give_back(breakers, model_permit)

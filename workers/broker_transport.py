@@ -18,22 +18,80 @@ channel remembers the parameters it last connected with and uses them once the t
 connection left: the restore then succeeds, or fails with a connection error Celery ignores
 (the messages stay in the unacked set for the restore sweep), and the worker reconnects.
 
+It also keeps a message Redis handed over just as it went away. kombu pops a message (BRPOP)
+and then records it as unacknowledged (``QoS.append``: the ``unacked`` hash) in a second round
+trip; when Redis stops between the two (a restart under load), the pop is kept (the append-only
+file has it) and the record is not, and kombu drops the message it holds in memory on the
+error: a job with no message anywhere, which never ends. ``QoS.append`` keeps such a message in
+the process (``_ORPHANS``) and the next restore sweep, on a live connection, puts it back at the
+head of its queue. A worker killed before that sweep still loses it, as it would lose any
+message it holds; a message whose record was written but whose reply was lost is put back too,
+and runs at most once more, which the job store's claim and result guard allow.
+
 The producer does not use this: it writes Celery's messages itself (``broker/client.py``).
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import structlog
 from kombu.transport import redis as kombu_redis
 
-__all__ = ["TRANSPORT", "Channel", "Transport"]
+__all__ = ["TRANSPORT", "Channel", "QoS", "Transport", "restore_orphans"]
+
+log = structlog.get_logger("cascade.worker")
+
+# (payload, exchange, routing key) of messages popped whose unacked record could not be written.
+_ORPHANS: list[tuple[Any, str, str]] = []
+_ORPHANS_LOCK = threading.Lock()
+
+
+class QoS(kombu_redis.QoS):
+    def append(self, message: Any, delivery_tag: Any) -> None:
+        channel: Any = self.channel  # kombu's stubs type it as the virtual channel
+        try:
+            super().append(message, delivery_tag)
+        except channel.connection_errors:
+            delivery = message.delivery_info
+            with _ORPHANS_LOCK:
+                _ORPHANS.append((message._raw, delivery["exchange"], delivery["routing_key"]))
+            log.warning("a message popped as Redis went away is kept for the restore sweep")
+            raise
+
+    def restore_visible(self, *args: Any, **kwargs: Any) -> None:
+        restore_orphans(self.channel)
+        super().restore_visible(*args, **kwargs)
+
+
+def restore_orphans(channel: Any) -> int:
+    """Put the messages kept by ``QoS.append`` back at the head of their queues; returns how
+    many. Kept for the next sweep if Redis is still away."""
+    with _ORPHANS_LOCK:
+        taken = list(_ORPHANS)
+        _ORPHANS.clear()
+    if not taken:
+        return 0
+    try:
+        with channel.conn_or_acquire() as client, client.pipeline() as pipe:
+            for payload, exchange, routing_key in taken:
+                channel._do_restore_message(payload, exchange, routing_key, pipe, leftmost=True)
+            pipe.execute()
+    except channel.connection_errors:
+        with _ORPHANS_LOCK:
+            _ORPHANS[:0] = taken
+        return 0
+    log.warning("messages popped as Redis went away put back on their queues", count=len(taken))
+    return len(taken)
+
 
 # The value of Celery's ``broker_transport`` setting that selects this transport.
 TRANSPORT = f"{__name__}:Transport"
 
 
 class Channel(kombu_redis.Channel):
+    QoS = QoS
     _shared: tuple[Any, Any] | None = None  # (connection pool, the client built on it)
     _connparams_seen: dict[str, Any] | None = None  # what the last pool was built with
 

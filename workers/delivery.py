@@ -14,6 +14,7 @@ from typing import Literal
 
 from adapters.base import ParsedResponse
 from adapters.errors import ProviderError
+from broker.job_holds import HoldRecord
 from broker.jobs import (
     Attempt,
     AttemptOutcome,
@@ -54,6 +55,7 @@ class NextMessage:
     countdown_s: float | None = None
     moves_on: bool = False  # a reroute: the job's record moves to ``hop`` once it is sent
     held: bool = False  # waits in the scheduler's held set for its look, not as a countdown
+    record: HoldRecord | None = None  # the job's hold entry after this hold (held only)
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,7 +52,14 @@ from workers.delivery import (
     seconds_to_deadline,
     skip_decision,
 )
-from workers.holding import held, hold_in_scheduler
+from workers.holding import (
+    HoldPolicy,
+    held,
+    hold_in_scheduler,
+    release_on_close,
+    slot_wait,
+    spend_skip,
+)
 from workers.lost_calls import record_lost_call
 from workers.stream_calls import StreamJob, stream_target
 from workers.telemetry import Telemetry
@@ -81,6 +88,7 @@ class JobRunner:
         # safe to share between threads, a generator is not).
         self._token_prefix = f"{worker}:{uuid.uuid4().hex[:12]}"
         self._token_numbers = itertools.count()
+        self._hold_policy = HoldPolicy.of(context.settings)
 
     def run(self, job_id: str, hop: int) -> RunOutcome:
         """Run route[hop] of the job once."""
@@ -186,7 +194,7 @@ class JobRunner:
         grant: SpendGrant = gate.alongside[0]
         if not grant.allowed:  # refused: nothing was reserved
             self.context.gatekeeper.cancel(now.target, gate)
-            return self._skip(now, Skip("SpendCapReached", grant.reason or "a spend cap"))
+            return self._skip(now, spend_skip(grant, moment))
         outcome = self._call(now, gate.api_key)
         if isinstance(outcome.error, CallCancelled):  # the caller went: no provider's fault
             return end_cancelled(self.context, self.telemetry, self.worker, now, gate, outcome)
@@ -201,7 +209,11 @@ class JobRunner:
         for change in self.context.gatekeeper.settle(
             now.target, gate, error=outcome.error, latency_s=outcome.duration_s
         ):
-            self.telemetry.circuit_changed(change)
+            self._circuit_changed(change)
+
+    def _circuit_changed(self, change: Transition) -> None:
+        self.telemetry.circuit_changed(change)
+        release_on_close(self.context, change)
 
     def _admit(
         self, now: Delivery, alongside: list[ScriptCall[Any]]
@@ -217,11 +229,7 @@ class JobRunner:
         if gate.seconds <= self.context.settings.max_retry_after_s and (
             left is None or gate.seconds < left
         ):
-            return RunOutcome(
-                "wait",
-                f"waiting {gate.seconds:.2f}s for a rate-limit slot",
-                NextMessage(now.hop, now.target, gate.seconds, held=True),
-            )
+            return slot_wait(now, gate.seconds, gate.reason)
         return Skip("RateLimited", f"{gate.reason} ({gate.seconds:.1f}s) for the job to wait")
 
     def _call(self, now: Delivery, api_key: str) -> CallOutcome:
@@ -307,8 +315,10 @@ class JobRunner:
         recorded for it removes the mark of the call that was not made."""
         decision = skip_decision(now.hop, self._context_windows(now.stored), skip.reason)
         if isinstance(decision, Fail):
-            hold = held(now, skip.error_class, skip.reason, self.context.settings.hold_s)
-            if hold is not None:  # unavailable for now, not for good: wait, do not fail
+            hold = held(now, skip, self._hold_policy)
+            if isinstance(hold, str):  # held as long as it may be: it ends now, saying so
+                decision = Fail(f"{hold}; last: {skip.reason}")
+            elif hold is not None:  # unavailable for now, not for good: wait, do not fail
                 # No attempt takes the call's mark away here (a spend cap refuses after the
                 # mark was set): left, the next look would count a lost call.
                 run_scripts(
@@ -369,7 +379,7 @@ class JobRunner:
     def _record_circuit_changes(self, replies: list[Any]) -> None:
         for reply in replies:
             if isinstance(reply, Transition):
-                self.telemetry.circuit_changed(reply)
+                self._circuit_changed(reply)
 
     def _succeed(
         self,

@@ -1,4 +1,5 @@
-"""``cascade submit`` and ``cascade result``: one job in, its result out."""
+"""``cascade submit``, ``cascade result`` and ``cascade status``: one job in, its result out,
+and where it stands meanwhile."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import click
 from broker.cli.common import EXIT_REFUSED, EXIT_TIMEOUT, EXIT_UNKNOWN, errors, job_client
 from broker.cli.job_stream import print_stream
 
-__all__ = ["result", "submit"]
+__all__ = ["result", "status", "submit"]
 
 
 @click.command()
@@ -118,3 +119,24 @@ def _print_result(client: Any, job_id: str, *, wait: bool, timeout: float) -> No
     click.echo(found.model_dump_json(indent=2))
     if found.status == "failed":
         sys.exit(1)
+
+
+@click.command()
+@click.argument("job_id")
+@click.pass_context
+def status(ctx: click.Context, job_id: str) -> None:
+    """Print where a job stands as JSON: its status, why it waits if it is held (one entry:
+    reason, first and last time, count), and its attempts so far."""
+    client = job_client(ctx)
+    found = client.store.status(job_id)
+    if found is None:
+        errors.print(f"no job with id {job_id!r} (never submitted, or expired)", markup=False)
+        sys.exit(EXIT_UNKNOWN)
+    held = client.store.hold_record(job_id)
+    view = {
+        "job_id": job_id,
+        "status": found.value,
+        "held": None if held is None else held.view(),
+        "attempts": [a.model_dump(mode="json") for a in client.store.attempts(job_id)],
+    }
+    click.echo(json.dumps(view, indent=2))

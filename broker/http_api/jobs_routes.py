@@ -124,7 +124,7 @@ async def get_job(request: Request) -> Response:
     summary: Get a job
     parameters:
       - {name: wait, in: query, required: false, schema: {type: number}}
-    responses: {200: {description: '{id, status, result}'}, 404: {description: no such job}}
+    responses: {200: {description: '{id, status, result, held}'}, 404: {description: no such job}}
     """
     state, job_id = await _check_owner(request)
     wait = request_timeout(request, state, "wait") if "wait" in request.query_params else 0.0
@@ -138,7 +138,11 @@ async def get_job(request: Request) -> Response:
         if result
         else (await run_in_threadpool(state.client.status, job_id)).value
     )
-    return JSONResponse(_job_view(job_id, status, result))
+    view = _job_view(job_id, status, result)
+    # Why it waits, or waited, without a call (one entry, however often it was held).
+    held = await run_in_threadpool(state.client.store.hold_record, job_id)
+    view["held"] = None if held is None else held.view()
+    return JSONResponse(view)
 
 
 async def wait_jobs(request: Request) -> Response:

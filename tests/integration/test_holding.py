@@ -1,6 +1,8 @@
 """Hold instead of fail, end to end: jobs whose only target's circuit is open are accepted,
-wait without a call while it is open, and are all answered once it closes. Real worker, real
-emulator, a private Redis."""
+wait without a call while it is open, and are all answered once it closes: their looks come
+when the circuit lets a probe through, and the jobs held behind the probe are released the
+moment it closes, not when their hold timers run out. Real worker, real emulator, a private
+Redis."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from broker.jobs import CompletionResult
 from broker.keys import Keys
 from broker.local_stack import LocalStack
 from broker.scheduler import HeldJobs
-from routing.circuit import CircuitPolicy, model_target
+from routing.circuit import CircuitPolicy, CircuitState, model_target
 from routing.circuit_store import CircuitBreakers
 from routing.queues import all_queues
 from tests.integration.support import FAST_ENV, Emulator, client_for, fresh_emulator
@@ -94,3 +96,45 @@ def test_jobs_whose_only_target_is_circuit_open_are_held_and_answered_once_it_cl
     # a hold records no skip (a call the loaded machine made fail may have been retried)
     outcomes = [[a.outcome.value for a in result.attempts] for result in results.values()]
     assert not any("skipped" in kinds for kinds in outcomes), outcomes
+
+
+def test_held_jobs_look_again_within_moments_of_their_circuit_closing_not_after_their_hold(
+    catalog: str, tmp_path: Path
+) -> None:
+    # A hold timer (7 s) far longer than the circuit's open time (3 s): a job that waited for
+    # its timer would be answered seconds after the circuit closed.
+    env = {**FAST_ENV, "CASCADE_HOLD_S": "7"}
+    with LocalStack(config=catalog, log_dir=tmp_path, extra_env=env) as stack:
+        stack.start_redis()
+        stack.start_emulator()
+        stack.start_worker("alpha", concurrency=8)
+        stack.wait_for_workers()
+        emulator = Emulator(stack.emulator_url)
+        # The probe takes a while, so that the other jobs' looks meet the circuit half-open
+        # with its probe in flight, and are held again.
+        emulator.latency(providers={"alpha": 0.5})
+        with client_for(stack, catalog) as client:
+            open_circuit(client)
+            opened = time.monotonic()
+            ids = [client.submit(PROMPT, model="a1", tenant="held") for _ in range(12)]
+            breakers = CircuitBreakers(client.redis, Keys(), CircuitPolicy(**CIRCUIT))
+            target = model_target("alpha", "a1")
+            while breakers.snapshot([target])[target].state is not CircuitState.CLOSED:
+                assert time.monotonic() - opened < 20, "the circuit never closed"
+                time.sleep(0.05)
+            closed = time.monotonic()
+            results: dict[str, object] = {}
+            while len(results) < len(ids) and time.monotonic() - closed < 20:
+                results.update(client.store.results(ids))
+                time.sleep(0.05)
+            answered = time.monotonic()
+            records = [client.store.hold_record(job_id) for job_id in ids]
+        calls = emulator.answered()
+    assert len(results) == len(ids)
+    assert all(isinstance(result, CompletionResult) for result in results.values())
+    # The first looks came when the circuit let a probe through, not after the 7 s timer...
+    assert closed - opened < OPEN_S + 2.5, closed - opened
+    # ...and the jobs held again behind the probe were answered moments after it closed.
+    assert answered - closed < 2.5, answered - closed
+    assert any(record is not None and record.count >= 2 for record in records), records
+    assert calls == len(ids)

@@ -4,7 +4,9 @@ Two ``cascade worker`` processes share provider alpha, whose daily cap fits abou
 a 40-message prompt. The planner's typical token estimate counts such a prompt short (3 tokens
 of framing a message where the emulator, like the providers, bills more), so reserving that
 estimate let calls in flight together spend past the cap. The reservation is now a ceiling the
-call cannot exceed; the cap is checked on the results themselves.
+call cannot exceed; the cap is checked on the results themselves. The jobs the cap stops are
+held for it (a cap reached for now), here for at most two seconds
+(``CASCADE_SPEND_HOLD_MAX_S``), then end ``SpendCapReached``.
 
 Runs on database 2 of the session's Redis: Celery's queue names carry no prefix.
 """
@@ -59,6 +61,7 @@ def stack(
         config=capped[0],
         log_dir=tmp_path_factory.mktemp("hard-cap-logs"),
         workers={"alpha-1": ("alpha", 4), "alpha-2": ("alpha", 4)},
+        env={"CASCADE_SPEND_HOLD_MAX_S": "2", "CASCADE_HOLD_S": "0.5"},
     ) as started:
         yield started
 

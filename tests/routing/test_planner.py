@@ -186,7 +186,10 @@ def test_a_job_whose_every_candidate_has_an_open_circuit_is_planned_to_wait_not_
 
     assert _models(route) == ["a1", "b1", "g1", "b2"]
     assert _dropped(route) == {}
-    assert route.notes == ("every candidate's circuit is open: the job waits until one closes",)
+    assert route.notes == (
+        "every candidate's circuit is open or its spend cap is reached for now:"
+        " the job is held until one can take it",
+    )
 
 
 def test_a_candidate_with_an_open_circuit_and_a_lasting_reason_is_still_refused() -> None:

@@ -116,12 +116,55 @@ def test_a_tenant_near_its_cap_sends_non_critical_jobs_cheapest_first() -> None:
     assert _models(plan(job(), loaded, state)) == ["b1", "a1", "g1", "b2"]
 
 
-def test_every_provider_capped_refuses_the_job_with_each_reason() -> None:
+def test_every_provider_capped_for_now_plans_the_job_to_be_held_not_refused() -> None:
     state = LiveState(capped={name: f"{name} capped" for name in ("alpha", "beta", "gamma")})
+    route = plan(job(), catalog(), state)
+    assert _models(route) == ["a1", "b1", "g1", "b2"]
+    assert route.dropped == ()
+    assert "spend cap is reached for now: the job is held" in route.notes[0]
+
+
+def test_a_real_alternative_wins_over_holding_for_a_capped_provider() -> None:
+    route = plan(job(), catalog(), LiveState(capped={"alpha": "alpha capped"}))
+    assert _models(route) == ["b1", "g1", "b2"]
+    assert route.notes == ()
+
+
+def test_only_near_cap_targets_hold_a_non_critical_job_rather_than_refuse_it() -> None:
+    state = LiveState(near_cap={name: "near" for name in ("alpha", "beta", "gamma")})
+    route = plan(job(needs={"tier": "fast", "critical": False}), catalog(), state)
+    assert _models(route) == ["a1", "b1", "g1", "b2"]
+
+
+def _capped(provider: str, **caps: float) -> Catalog:
+    data = catalog_data()
+    data["providers"][provider]["spend_caps"] = caps
+    return catalog(data)
+
+
+def test_a_cap_no_window_can_pass_drops_the_target_for_good() -> None:
+    # a1's ceiling for 1,000 output tokens at $0.40/M is $0.0004, above a $0.0001 daily cap
+    capped = _capped("alpha", usd_per_day=0.0001)
+    route = plan(job(max_tokens=1000), capped, LiveState(capped={"alpha": "alpha capped"}))
+    assert _models(route) == ["b1", "g1", "b2"]
+    reason = route.dropped[0].reason
+    assert "can never allow this call" in reason and "usd_per_day" in reason, reason
+
+
+def test_a_job_whose_only_target_a_cap_can_never_allow_is_refused_at_submit_naming_it() -> None:
+    capped = _capped("alpha", usd_per_day=0.0001)
     with pytest.raises(NoRoute) as caught:
-        plan(job(), catalog(), state)
+        plan(job(max_tokens=1000, needs={"model": "a1"}), capped)
     assert caught.value.field == "needs"
-    assert "  - a1 (tier fast): alpha capped" in str(caught.value).splitlines()
+    assert "reservation alone is above the usd_per_day cap" in str(caught.value)
+
+
+def test_a_job_whose_only_target_is_capped_for_now_is_planned_on_it() -> None:
+    capped = _capped("alpha", usd_per_day=1.0)
+    route = plan(
+        job(max_tokens=1000, needs={"model": "a1"}), capped, LiveState(capped={"alpha": "x"})
+    )
+    assert _models(route) == ["a1"]
 
 
 # --- escalation in the plan ------------------------------------------------------------------

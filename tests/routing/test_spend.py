@@ -113,6 +113,30 @@ def test_a_call_that_would_pass_the_cap_is_refused_and_reserves_nothing(
     assert rows[0].reserved_usd == pytest.approx(0.01)
 
 
+def test_a_refusal_for_now_says_when_the_caps_window_ends(client: redis.Redis) -> None:
+    ledger = _ledger(client, _catalog({"usd_per_day": 0.015, "usd_per_month": 10.0}))
+    ledger.reserve(_job(), A1, hold_id="h1", estimate=ONE_CENT, now=NOW)
+    refused = ledger.reserve(_job(), A1, hold_id="h2", estimate=ONE_CENT, now=NOW)
+    assert not refused.allowed and not refused.lasting
+    assert refused.resets_at == datetime(2026, 11, 26, tzinfo=UTC)  # the UTC day's end
+
+
+def test_a_month_caps_refusal_ends_with_the_calendar_month(client: redis.Redis) -> None:
+    ledger = _ledger(client, _catalog({"usd_per_month": 0.015}))
+    ledger.reserve(_job(), A1, hold_id="h1", estimate=ONE_CENT, now=NOW)
+    refused = ledger.reserve(_job(), A1, hold_id="h2", estimate=ONE_CENT, now=NOW)
+    assert refused.resets_at == datetime(2026, 12, 1, tzinfo=UTC)
+
+
+def test_a_call_whose_reservation_alone_is_above_the_cap_is_refused_as_lasting(
+    client: redis.Redis,
+) -> None:
+    ledger = _ledger(client, _catalog({"usd_per_day": 0.005}))
+    refused = ledger.reserve(_job(), A1, hold_id="h1", estimate=ONE_CENT, now=NOW)
+    assert not refused.allowed and refused.lasting
+    assert refused.reason is not None and "no window can allow it" in refused.reason
+
+
 def test_near_the_cap_a_non_critical_call_is_refused_and_a_critical_one_allowed(
     client: redis.Redis,
 ) -> None:

@@ -4,6 +4,7 @@ was already torn down, as Celery does on a Redis restart, without an AttributeEr
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 import pytest
@@ -64,3 +65,41 @@ def test_closing_a_channel_while_redis_is_unreachable_raises_a_connection_error(
     # stays in the unacked set for the restore sweep.
     with pytest.raises(tuple(connection.connection_errors)):
         channel.close()
+
+
+class _GoneRedis:
+    """A pipeline whose Redis went away before it could answer."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: self
+
+    def execute(self) -> None:
+        raise redis.ConnectionError("Connection closed by server.")
+
+
+def test_a_message_popped_as_redis_went_away_before_its_unacked_record_is_put_back(
+    connection: Connection, client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = Queue(QUEUE, Exchange(QUEUE), routing_key=QUEUE)
+    Producer(connection.default_channel).publish(
+        {"n": 1}, exchange=queue.exchange, routing_key=QUEUE, declare=[queue]
+    )
+    channel = connection.default_channel
+    qos = cast(Any, channel).qos
+    real = qos.pipe_or_acquire
+
+    @contextmanager
+    def gone(*args: Any, **kwargs: Any) -> Iterator[_GoneRedis]:
+        yield _GoneRedis()
+
+    monkeypatch.setattr(qos, "pipe_or_acquire", gone)
+    with pytest.raises(redis.ConnectionError):
+        queue(channel).get(no_ack=False)  # popped; its unacked record never written
+    assert client.llen(QUEUE) == 0 and client.hlen("unacked") == 0  # nowhere in Redis
+    monkeypatch.setattr(qos, "pipe_or_acquire", real)
+
+    qos.restore_visible()  # the restore sweep, once Redis answers again
+
+    assert client.llen(QUEUE) == 1  # back on its queue, for the next delivery
+    message = queue(channel).get(no_ack=True)
+    assert message is not None and message.payload == {"n": 1}

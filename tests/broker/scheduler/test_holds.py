@@ -7,6 +7,7 @@ import pytest
 import redis
 
 from broker.client import CascadeClient
+from broker.job_holds import HoldRecord, next_hold_record
 from broker.keys import Keys
 from broker.scheduler import HeldJobs
 
@@ -48,3 +49,52 @@ def test_holding_a_job_again_rewrites_its_one_entry(held: HeldJobs, redis_db: re
     assert held.release(QUEUE, now=20.0, limit=5) == 0
     assert held.release(QUEUE, now=60.0, limit=5) == 1
     assert redis_db.lrange(QUEUE, 0, -1) == [b"second look"]
+
+
+def record(error_class: str, model: str = "a1", look_at: float = 100.0) -> HoldRecord:
+    return next_hold_record(
+        None,
+        error_class=error_class,
+        reason="why",
+        provider="alpha",
+        model=model,
+        hop=0,
+        now=1.0,
+        look_at=look_at,
+    )
+
+
+def test_a_hold_writes_the_jobs_hold_entry_on_its_record(
+    held: HeldJobs, redis_db: redis.Redis
+) -> None:
+    entry = record("SpendCapReached")
+    held.hold(QUEUE, "job", b"look", 100.0, record=entry)
+
+    assert HoldRecord.from_json(redis_db.hget(KEYS.job("job"), "held") or b"") == entry
+    assert not redis_db.exists(KEYS.sched_held_for_circuit("alpha", "a1"))  # not a circuit's
+
+
+def test_a_closed_circuit_makes_its_held_jobs_due_now_and_wakes_their_queues(
+    held: HeldJobs, redis_db: redis.Redis
+) -> None:
+    other = "holds-test-smart.alpha"
+    held.hold(QUEUE, "job-1", b"m1", 100.0, record=record("CircuitOpen"))
+    held.hold(other, "job-2", b"m2", 100.0, record=record("CircuitOpen"))
+    held.hold(QUEUE, "job-3", b"m3", 100.0, record=record("CircuitOpen", model="a2"))
+    held.hold(QUEUE, "job-4", b"m4", 100.0, record=record("CircuitOpen"))
+    assert held.release(QUEUE, now=200.0, limit=1) == 1  # job-1 left meanwhile (due first)
+    wake = redis_db.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    wake.subscribe(KEYS.sched_wake_channel())
+    wake.get_message(timeout=1)
+
+    assert held.release_circuit("alpha", "a1", now=5.0) == 2  # job-2 and job-4; not a2's
+
+    assert redis_db.zscore(KEYS.sched_held(QUEUE), "job-4") == 5.0
+    assert redis_db.zscore(KEYS.sched_held(other), "job-2") == 5.0
+    assert redis_db.zscore(KEYS.sched_held(QUEUE), "job-3") == 100.0
+    assert not redis_db.exists(KEYS.sched_held_for_circuit("alpha", "a1"))  # dropped at close
+    assert redis_db.ttl(KEYS.sched_held_for_circuit("alpha", "a2")) > 0  # bounded
+    woken = {wake.get_message(timeout=1)["data"] for _ in range(2)}
+    assert woken == {QUEUE.encode(), other.encode()}
+    assert held.release_circuit("alpha", "a1", now=6.0) == 0  # nothing listed any more
+    wake.close()
