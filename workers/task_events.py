@@ -56,5 +56,6 @@ class TaskEvents:
         with self._lock:
             for dispatcher in self._dispatchers.values():
                 dispatcher.close()
-                dispatcher.connection.release()
+                if dispatcher.connection is not None:
+                    dispatcher.connection.release()
             self._dispatchers.clear()
