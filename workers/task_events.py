@@ -6,7 +6,7 @@ connect and a PING before the single PUBLISH (a third of a worker's CPU per job 
 profile). One ``EventDispatcher`` kept for the process publishes the same events (same exchange,
 same fields, ``uuid`` = the job id, the worker's hostname) over one connection; its own mutex
 serialises the publishes of the pool's threads, and kombu's ``ensure`` reconnects it when Redis
-comes back.
+comes back. With ``Settings.task_events`` off nothing is sent.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ __all__ = ["TaskEvents"]
 class TaskEvents:
     """The worker process's event dispatcher, opened on first use."""
 
-    def __init__(self, app: Celery) -> None:
+    def __init__(self, app: Celery, *, enabled: bool = True) -> None:
         self._app = app
+        self.enabled = enabled
         self._lock = threading.Lock()
         self._dispatchers: dict[str, EventDispatcher] = {}
 
@@ -43,6 +44,8 @@ class TaskEvents:
     def sender(self, job_id: str, hostname: str) -> Send:
         """A ``send(event_type, **fields)`` for the task of ``job_id``, as ``send_event``."""
         policy = self._app.conf.task_publish_retry_policy
+        if not self.enabled:
+            return _no_event
 
         def send(event_type: str, **fields: Any) -> Any:
             dispatcher = self._dispatcher(hostname)
@@ -59,3 +62,7 @@ class TaskEvents:
                 if dispatcher.connection is not None:
                     dispatcher.connection.release()
             self._dispatchers.clear()
+
+
+def _no_event(event_type: str, **fields: Any) -> None:
+    """Task events are off (``Settings.task_events``): nothing is published."""

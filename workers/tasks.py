@@ -35,7 +35,7 @@ def register_tasks(app: Celery, settings: Settings) -> None:
     wire_formats = {name: config.wire_format for name, config in catalog.providers.items()}
     holder: dict[str, WorkerContext] = {}
     lock = threading.Lock()
-    task_events = TaskEvents(app)
+    task_events = TaskEvents(app, enabled=settings.task_events)
 
     def context() -> WorkerContext:
         with lock:

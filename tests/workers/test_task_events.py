@@ -11,6 +11,7 @@ import redis
 
 from broker.celery_app import create_celery
 from broker.settings import Settings
+from workers.startup import worker_argv
 from workers.task_events import TaskEvents
 
 pytestmark = pytest.mark.integration
@@ -25,7 +26,7 @@ def test_task_events_publish_every_event_over_one_connection(redis_url: str) -> 
     url = redis_url.rsplit("/", 1)[0] + "/11"
     app = create_celery(Settings(redis_url=url))
     watcher = redis.Redis.from_url(url)
-    listener = watcher.pubsub()
+    listener = watcher.pubsub()  # type: ignore[no-untyped-call]
     listener.psubscribe("*celeryev*")
     listener.get_message(timeout=1.0)  # the subscription's confirmation
     events = TaskEvents(app)
@@ -50,6 +51,33 @@ def test_task_events_publish_every_event_over_one_connection(redis_url: str) -> 
         assert {event["type"] for event in seen} == {"task-rerouted"}
         assert {event["hostname"] for event in seen} == {"worker@test"}
         assert [event["hop"] for event in seen] == list(range(50))
+    finally:
+        events.close()
+        listener.close()
+        watcher.close()
+
+
+def test_with_task_events_off_nothing_is_published_and_the_worker_is_started_without_them(
+    redis_url: str,
+) -> None:
+    url = redis_url.rsplit("/", 1)[0] + "/11"
+    settings = Settings(redis_url=url, task_events=False)
+    app = create_celery(settings)
+    assert app.conf.worker_send_task_events is False
+    assert "--task-events" not in worker_argv(
+        "emu", ["q"], pool="threads", concurrency=1, loglevel="INFO", task_events=False
+    )
+    assert "--task-events" in worker_argv(
+        "emu", ["q"], pool="threads", concurrency=1, loglevel="INFO"
+    )
+    watcher = redis.Redis.from_url(url)
+    listener = watcher.pubsub()  # type: ignore[no-untyped-call]
+    listener.psubscribe("*celeryev*")
+    listener.get_message(timeout=1.0)
+    events = TaskEvents(app, enabled=False)
+    try:
+        events.sender("job-0", "worker@test")("task-rerouted", hop=0)
+        assert listener.get_message(timeout=0.5) is None
     finally:
         events.close()
         listener.close()
