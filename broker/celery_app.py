@@ -68,7 +68,7 @@ def create_celery(settings: Settings) -> Celery:
         worker_soft_shutdown_timeout=settings.soft_shutdown_s,
         worker_enable_soft_shutdown_on_idle=True,
         task_create_missing_queues=True,
-        worker_send_task_events=True,
+        worker_send_task_events=settings.task_events,
         task_send_sent_event=False,
         worker_hijack_root_logger=False,
         enable_utc=True,

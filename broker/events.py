@@ -7,9 +7,11 @@ Events carry targets, error classes and status codes, never message contents or 
 - ``task-retried``: Celery's own retry event, so Flower shows the job as RETRY and counts it.
 - ``task-rerouted``: a custom task event; Flower shows the job in the state REROUTED, with the
   move (hop, from where to where, why) as its exception.
-- ``task-answered``: sent when a job is answered, just before Celery's own ``task-succeeded``:
-  it clears the exception an earlier hop's retry or reroute left on the task, so that a finished
-  job's page does not show it as the job's own. The task's result is the reroute chain.
+- ``task-answered``: sent when a job is answered after an earlier attempt (a retry or a
+  reroute), just before Celery's own ``task-succeeded``: it clears the exception that attempt left
+  on the task, so that a finished job's page does not show it as the job's own. A job answered at
+  its first attempt has nothing to clear and gets only ``task-succeeded`` (one publish fewer per
+  job). The task's result is the reroute chain.
 - ``task-failed``: sent when a job ends failed, so Flower shows FAILURE for a job whose Celery
   task itself returned normally (cascade records failures as results, not exceptions); its
   traceback is the reroute chain.

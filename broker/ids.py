@@ -17,6 +17,7 @@ __all__ = [
     "check_id",
     "id_problem",
     "is_valid_id",
+    "pipeline_of_job",
 ]
 
 ID_MAX = 128
@@ -51,3 +52,9 @@ def check_id(value: str, max_length: int = ID_MAX) -> str:
 
 def check_batch_id(value: str) -> str:
     return check_id(value, BATCH_ID_MAX)
+
+
+def pipeline_of_job(job_id: str) -> str | None:
+    """The pipeline a step job belongs to, by the form of its id (``<pipeline>.<step>.<n>``)."""
+    parts = job_id.split(".")
+    return parts[0] if len(parts) == 3 and parts[2].isdigit() else None

@@ -135,6 +135,11 @@ class Keys:
         """Pub/sub channel: each of the pipeline's events as it is appended."""
         return f"{self.prefix}:pipeline:{pipeline_id}:channel"
 
+    def pipeline_steps_channel(self) -> str:
+        """Pub/sub channel: a pipeline step job's end (the events channel's JSON), for the
+        pipeline drivers, so that they are not handed every other job's events too."""
+        return f"{self.prefix}:pipelines:step-ended"
+
     def pipeline_lock(self, pipeline_id: str) -> str:
         """String with a TTL: the driver advancing the pipeline right now."""
         return f"{self.prefix}:pipeline:{pipeline_id}:lock"

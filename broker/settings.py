@@ -107,6 +107,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"tenant_weights.{tenant}: must be above 0, not {weight}")
         return self
 
+    # Celery's task events (task-received, -started, -succeeded, and cascade's own reroute,
+    # retry and failure events), which Flower and `celery events` show. Three publishes per
+    # job cost about a twentieth of a worker's CPU (docs/performance.md); a deployment that
+    # runs no Flower can turn them off (CASCADE_TASK_EVENTS=0). cascade's own job events on
+    # its events channel are sent either way.
+    task_events: bool = True
     # No prefork: its children keep calling providers after a SIGKILL of the worker's main
     # process (broker/worker_pool.py refuses it however a worker is started).
     worker_pool: str = Field(default="threads", pattern=r"^(threads|gevent|solo)$")

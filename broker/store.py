@@ -29,7 +29,7 @@ from pydantic import TypeAdapter
 
 from broker.call_marks import CallMarks
 from broker.dead_letters import DeadLetters
-from broker.ids import is_valid_id
+from broker.ids import is_valid_id, pipeline_of_job
 from broker.job_holds import HoldRecord
 from broker.jobs import (
     Attempt,
@@ -51,7 +51,8 @@ _TARGETS = TypeAdapter(list[TargetRef])
 # KEYS: result, job hash, dead-letter set, attempts, batch hash ('' when none), claim ('' when
 # none), call mark ('' when none). ARGV: result JSON, status, ttl, done channel, events channel,
 # event JSON, job id, now, is_failure, batch channel ('' when none), the answering call's
-# attempt JSON ('' when none), the claim's token ('' when none), dead letters kept at most.
+# attempt JSON ('' when none), the claim's token ('' when none), dead letters kept at most,
+# the pipeline drivers' channel when the job is a pipeline's step ('' when not).
 # The batch counters move in the same script as the result, so they never disagree with it.
 # The attempt is recorded even when another delivery ended the job first: its call was made.
 # The claim is let go here too: the delivery that ends a job has nothing left to guard.
@@ -84,6 +85,9 @@ if KEYS[5] ~= '' then
 end
 redis.call('PUBLISH', ARGV[4], ARGV[2])
 redis.call('PUBLISH', ARGV[5], ARGV[6])
+if ARGV[14] ~= '' then
+  redis.call('PUBLISH', ARGV[14], ARGV[6])
+end
 return 1
 """
 
@@ -325,6 +329,7 @@ class JobStore:
                 last_attempt.model_dump_json() if last_attempt is not None else "",
                 claim_token or "",
                 self.dead_letters_max,
+                self.keys.pipeline_steps_channel() if pipeline_of_job(job_id) else "",
             ],
             parse=bool,
         )

@@ -7,8 +7,12 @@ reservation itself is counted as spent). A step that finds no hold counts nothin
 is counted once whichever of them runs, or runs twice.
 
 Every usage hash is listed in the index of its period (``usage:index:<period>``), which expires a
-day after the hashes it lists. Amounts from cjson come back as Lua numbers: they are formatted
-with %d, since Redis refuses "-0" and exponent notation as integers.
+day after the hashes it lists. A hash's labels (scope, name, period), its TTL and its place in
+the index are written by the step that creates it (``HSETNX`` of its scope), not again by every
+call: the TTL of a period's hash runs from the period's first call, which is when its period
+began or later, and that saved five commands per usage hash per call (issue 18).
+Amounts from cjson come back as Lua numbers: they are formatted with %d, since Redis refuses
+"-0" and exponent notation as integers.
 """
 
 from __future__ import annotations
@@ -50,10 +54,12 @@ for i = 1, 4 do
   local b = 5 + (i - 1) * 7
   redis.call('HINCRBY', KEYS[i], 'reserved_nanos', ARGV[1])
   redis.call('HINCRBY', KEYS[i], 'reserved_tokens', ARGV[2])
-  redis.call('HSET', KEYS[i], 'scope', ARGV[b + 4], 'name', ARGV[b + 5], 'period', ARGV[b + 6])
-  redis.call('EXPIRE', KEYS[i], ARGV[b + 3])
-  redis.call('SADD', KEYS[5 + i], KEYS[i])
-  redis.call('EXPIRE', KEYS[5 + i], tonumber(ARGV[b + 3]) + 86400)
+  if redis.call('HSETNX', KEYS[i], 'scope', ARGV[b + 4]) == 1 then
+    redis.call('HSET', KEYS[i], 'name', ARGV[b + 5], 'period', ARGV[b + 6])
+    redis.call('EXPIRE', KEYS[i], ARGV[b + 3])
+    redis.call('SADD', KEYS[5 + i], KEYS[i])
+    redis.call('EXPIRE', KEYS[5 + i], tonumber(ARGV[b + 3]) + 86400)
+  end
 end
 redis.call('SET', KEYS[5], cjson.encode({usd = ARGV[1], tok = ARGV[2],
   keys = {KEYS[1], KEYS[2], KEYS[3], KEYS[4]}}), 'EX', ARGV[4])
@@ -76,15 +82,20 @@ redis.call('DEL', KEYS[1])
 """
 
 # Give a hold's reservation back. KEYS: hold. Returns 1 if a reservation was released.
-RELEASE = _END_HOLD + """
+RELEASE = (
+    _END_HOLD
+    + """
 return 1
 """
+)
 
 # End a call's hold and count the call on every usage key. KEYS: hold, then per usage key: the
 # key and its index. ARGV: mode ('call': the reported usage; 'lost': the hold's own amounts, as
 # the cost of a call whose worker died), cost nanos, prompt, completion, total tokens, then per
 # usage key: ttl, scope, name, period. Returns 1 if the call was counted, 0 if its hold was gone.
-SETTLE = _END_HOLD + """
+SETTLE = (
+    _END_HOLD
+    + """
 local cost, prompt, completion, total = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local counter = 'jobs'
 if ARGV[1] == 'lost' then
@@ -98,10 +109,13 @@ for i = 1, (#KEYS - 1) / 2 do
   redis.call('HINCRBY', key, 'completion_tokens', completion)
   redis.call('HINCRBY', key, 'total_tokens', total)
   redis.call('HINCRBY', key, counter, 1)
-  redis.call('HSET', key, 'scope', ARGV[b + 1], 'name', ARGV[b + 2], 'period', ARGV[b + 3])
-  redis.call('EXPIRE', key, ARGV[b])
-  redis.call('SADD', index, key)
-  redis.call('EXPIRE', index, tonumber(ARGV[b]) + 86400)
+  if redis.call('HSETNX', key, 'scope', ARGV[b + 1]) == 1 then
+    redis.call('HSET', key, 'name', ARGV[b + 2], 'period', ARGV[b + 3])
+    redis.call('EXPIRE', key, ARGV[b])
+    redis.call('SADD', index, key)
+    redis.call('EXPIRE', index, tonumber(ARGV[b]) + 86400)
+  end
 end
 return 1
 """
+)

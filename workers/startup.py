@@ -24,7 +24,13 @@ __all__ = ["run_worker", "start_dispatcher", "worker_argv"]
 
 
 def worker_argv(
-    name: str, queues: list[str], *, pool: str, concurrency: int, loglevel: str
+    name: str,
+    queues: list[str],
+    *,
+    pool: str,
+    concurrency: int,
+    loglevel: str,
+    task_events: bool = True,
 ) -> list[str]:
     """Celery's worker arguments. Threads: provider calls wait on the network, not the CPU,
     so one process holds as many calls in flight as it has threads, with no monkey-patching."""
@@ -39,7 +45,7 @@ def worker_argv(
         # state in Redis and does not need them, and they slow every start.
         "--without-mingle",
         "--without-gossip",
-        "--task-events",
+        *(["--task-events"] if task_events else []),
     ]  # fmt: skip
 
 
@@ -79,6 +85,7 @@ def run_worker(
             pool=settings.worker_pool,
             concurrency=concurrency or settings.worker_concurrency or slots,
             loglevel=loglevel,
+            task_events=settings.task_events,
         )
     )
 

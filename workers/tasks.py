@@ -20,6 +20,7 @@ from broker.jobs import TargetRef
 from broker.settings import Settings
 from workers.context import WorkerContext
 from workers.runner import JobRunner
+from workers.task_events import TaskEvents
 from workers.telemetry import Telemetry
 
 __all__ = ["register_tasks"]
@@ -34,6 +35,7 @@ def register_tasks(app: Celery, settings: Settings) -> None:
     wire_formats = {name: config.wire_format for name, config in catalog.providers.items()}
     holder: dict[str, WorkerContext] = {}
     lock = threading.Lock()
+    task_events = TaskEvents(app, enabled=settings.task_events)
 
     def context() -> WorkerContext:
         with lock:
@@ -52,9 +54,9 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         )
 
     def execute(self: Task[[str, int], str], job_id: str, hop: int) -> str:
-        runner = JobRunner(
-            context(), publish, self.request.hostname or "worker", Telemetry(self.send_event)
-        )
+        hostname = self.request.hostname or "worker"
+        send = task_events.sender(job_id, hostname)
+        runner = JobRunner(context(), publish, hostname, Telemetry(send))
         try:
             outcome = runner.run(job_id, hop)
         except (redis.ConnectionError, redis.TimeoutError) as exc:

@@ -111,10 +111,15 @@ class Telemetry:
     ) -> None:
         metrics.observe_attempt(target, outcome="success", duration_s=duration_s)
         if first:
-            hop = attempts[-1].hop if attempts else 0
-            events.job_answered(
-                self.send, summary=answer_summary(attempts), hop=hop, attempts=len(attempts)
-            )
+            if len(attempts) > 1:
+                # Only an earlier retry or reroute left an exception on the task to clear;
+                # Celery's own task-succeeded carries the summary as the result either way.
+                events.job_answered(
+                    self.send,
+                    summary=answer_summary(attempts),
+                    hop=attempts[-1].hop,
+                    attempts=len(attempts),
+                )
             metrics.observe_job_end(
                 target,
                 outcome="succeeded",

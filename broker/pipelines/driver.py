@@ -19,6 +19,7 @@ import redis
 import structlog
 
 from broker.client import CascadeClient
+from broker.ids import pipeline_of_job
 from broker.pipelines.decisions import Decision, NewRun, decide
 from broker.pipelines.records import PipelineResult, PipelineStatus, StepRun
 from broker.pipelines.settle import budget_left, settled_run, spent
@@ -30,12 +31,6 @@ __all__ = ["PipelineDriver", "pipeline_of_job"]
 log = structlog.get_logger(__name__)
 # Enough for the longest chain of skips and submits one advance can make (32 steps, 10 rounds).
 _MAX_PASSES = 64
-
-
-def pipeline_of_job(job_id: str) -> str | None:
-    """The pipeline a step job belongs to, by the form of its id."""
-    parts = job_id.split(".")
-    return parts[0] if len(parts) == 3 and parts[2].isdigit() else None
 
 
 class PipelineDriver:
@@ -190,7 +185,7 @@ class PipelineDriver:
     def _listen(self, stop: threading.Event) -> None:
         pubsub = self.client.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         try:
-            pubsub.subscribe(self.client.keys.events_channel())
+            pubsub.subscribe(self.client.keys.pipeline_steps_channel())
             retry: set[str] = set(self.store.active())
             next_sweep = time.monotonic() + self.client.settings.pipeline_sweep_interval_s
             while not stop.is_set():

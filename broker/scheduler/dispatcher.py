@@ -66,7 +66,7 @@ class Dispatcher:
         for round_ in range(_ROUNDS):
             snapshot = self.state.snapshot(queue)
             room = self.depth - snapshot.queued
-            if round_ == 0:  # held jobs whose look is due had their turn: they go first
+            if round_ == 0 and snapshot.held:  # held jobs whose look is due had their turn
                 released = self.held.release(queue, time.time(), room)
                 moved, room = released, room - released
             if room <= 0 or snapshot.total_waiting() == 0:

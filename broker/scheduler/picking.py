@@ -49,6 +49,7 @@ class QueueSnapshot:
     picks: int
     waiting: Mapping[Priority, Mapping[str, int]]
     passes: Mapping[str, float]  # "<priority>:<tenant>" -> pass
+    held: int = 0  # jobs in the queue's held set, due or not
 
     def total_waiting(self) -> int:
         return sum(sum(tenants.values()) for tenants in self.waiting.values())

@@ -20,15 +20,17 @@ from broker.scheduler.picking import LEVELS, Pick, QueueSnapshot
 
 __all__ = ["Moved", "SchedulerState", "WaitingCount"]
 
-# KEYS: the Celery list, picks, passes, then the tenant set of each level (highest first).
-# ARGV: the waiting-set name of each level without its tenant.
-# Returns {list length, picks, passes (flat field/value), then per level {tenant, count, ...}}.
+# KEYS: the Celery list, picks, passes, the held set, then the tenant set of each level
+# (highest first). ARGV: the waiting-set name of each level without its tenant.
+# Returns {list length, picks, passes (flat field/value), held jobs, then per level
+# {tenant, count, ...}}. The held count lets a top-up skip the release script when nothing is
+# held, as nothing is on most top-ups.
 _SNAPSHOT = """
 local reply = {redis.call('LLEN', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0'),
-  redis.call('HGETALL', KEYS[3])}
+  redis.call('HGETALL', KEYS[3]), redis.call('ZCARD', KEYS[4])}
 for level = 1, #ARGV do
   local counts = {}
-  for _, tenant in ipairs(redis.call('SMEMBERS', KEYS[3 + level])) do
+  for _, tenant in ipairs(redis.call('SMEMBERS', KEYS[4 + level])) do
     table.insert(counts, tenant)
     table.insert(counts, redis.call('ZCARD', ARGV[level] .. tenant))
   end
@@ -106,6 +108,7 @@ class SchedulerState:
                 queue,
                 keys.sched_picks(queue),
                 keys.sched_passes(queue),
+                keys.sched_held(queue),
                 *(keys.sched_tenants(queue, level.value) for level in LEVELS),
             ],
             args=[keys.sched_waiting(queue, level.value, "") for level in LEVELS],
@@ -113,10 +116,10 @@ class SchedulerState:
         flat = [_text(item) for item in reply[2]]
         passes = {flat[i]: float(flat[i + 1]) for i in range(0, len(flat), 2)}
         waiting: dict[Priority, dict[str, int]] = {}
-        for level, counts in zip(LEVELS, reply[3:], strict=True):
+        for level, counts in zip(LEVELS, reply[4:], strict=True):
             pairs = {_text(counts[i]): int(counts[i + 1]) for i in range(0, len(counts), 2)}
             waiting[level] = {tenant: n for tenant, n in pairs.items() if n > 0}
-        return QueueSnapshot(int(reply[0]), int(reply[1]), waiting, passes)
+        return QueueSnapshot(int(reply[0]), int(reply[1]), waiting, passes, held=int(reply[3]))
 
     def move(self, queue: str, picks: Sequence[Pick]) -> Moved:
         """Move each pick's head job onto the Celery list, in order, in one script."""

@@ -57,8 +57,18 @@ def test_bench_runs_every_leg_and_writes_the_json_report(tmp_path: Path) -> None
     assert report["config"]["ramp_s"] == 0.0  # the latency, by default
     assert report["machine"]["redis_version"]
     assert cascade["extra"]["redis_commands_per_job"]
-    assert set(report["ratios"]) == {"cascade_vs_direct", "cascade_vs_litellm", "litellm_vs_direct"}
+    assert set(report["ratios"]) == {
+        "cascade_vs_direct",
+        "cascade_vs_litellm",
+        "litellm_vs_direct",
+        "cpu_cascade_vs_direct",
+    }
     assert report["ratios"]["cascade_vs_direct"] is not None
+    # issue 18: the CPU ratio of the same run is reported and judged against its 2x target
+    cpu_ratio = report["ratios"]["cpu_cascade_vs_direct"]
+    assert cpu_ratio is not None and cpu_ratio > 0
+    assert report["targets"]["cpu_per_job_vs_direct_x"]["target"] == 2.0
+    assert report["targets"]["cpu_per_job_vs_direct_x"]["value"] == cpu_ratio
     assert report["enqueue"]["jobs"] == 50
     assert set(report["enqueue"]["producer_rss_mb"]) == {"first_chunk", "peak", "end"}
     assert "enqueue_jobs_per_s" in report["targets"]

@@ -135,3 +135,24 @@ def test_dead_letters_older_than_the_result_ttl_are_dropped_and_not_listed(
     job_id = client.submit(PROMPT, tier="fast")
     assert store.finish(job_id, _failed(job_id))
     assert client.redis.zrange(dead, 0, -1) == [job_id.encode()]
+
+
+def test_only_a_pipeline_step_job_s_end_is_announced_to_the_pipeline_drivers(
+    client: CascadeClient, store: JobStore
+) -> None:
+    # Every worker runs a pipeline driver: it used to read every job's events to find the few
+    # that were pipeline steps (two JSON messages per job, per worker).
+    plain = client.submit(PROMPT, tier="fast")
+    step = client.submit(PROMPT, tier="fast", job_id="pipe1.summarise.0")
+    listener = client.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    listener.subscribe(client.keys.pipeline_steps_channel())
+    try:
+        assert listener.get_message(timeout=1.0) is None  # the subscription, ignored
+        store.finish(plain, _failed(plain))
+        store.finish(step, _failed(step))
+        heard = []
+        while (message := listener.get_message(timeout=0.5)) is not None:
+            heard.append(json.loads(message["data"])["job_id"])
+        assert heard == [step]
+    finally:
+        listener.close()

@@ -24,8 +24,9 @@ from routing.usage import read_usage
 from tests.routing.factories import catalog, catalog_data, job
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-A1 = TargetRef(provider="alpha", model="a1", model_id="alpha-small-1", tier="fast",
-               queue="fast.alpha")
+A1 = TargetRef(
+    provider="alpha", model="a1", model_id="alpha-small-1", tier="fast", queue="fast.alpha"
+)
 B1 = TargetRef(provider="beta", model="b1", model_id="beta-fast-1", tier="fast", queue="fast.beta")
 ONE_CENT = CallEstimate(usd=0.01, tokens=100)
 
@@ -172,8 +173,7 @@ def test_settle_swaps_the_reservation_for_the_actual_usage_in_every_scope(
     usage = Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15)
     assert ledger.settle(batch_job, A1, usage, 0.002, hold_id="h1", now=NOW)
     rows = {
-        (row.scope, row.name, row.period): row
-        for row in read_usage(client, Keys("t"), now=NOW)
+        (row.scope, row.name, row.period): row for row in read_usage(client, Keys("t"), now=NOW)
     }
     assert set(rows) == {
         ("provider", "alpha", "day:2026-11-25"),
@@ -245,6 +245,28 @@ def test_each_periods_usage_index_expires_a_day_after_the_rows_it_lists(
         ttl = client.ttl(keys.usage_index(period))
         assert row_ttl < ttl <= row_ttl + 86_400, period
     assert client.ttl(keys.usage("batch", "b-1", "all")) <= ledger.ttl["all"]
+
+
+def test_a_usage_hash_gets_its_labels_ttl_and_index_entry_from_the_call_that_creates_it(
+    client: redis.Redis,
+) -> None:
+    # Written once, not by every call (issue 18: five commands fewer per hash per call); a hash
+    # the settle creates (a scope no reservation touched) is labelled and indexed as well.
+    ledger = _ledger(client, _catalog())
+    usage = Usage(prompt_tokens=10, completion_tokens=5, total_tokens=15)
+    for number in range(3):
+        hold = f"h{number}"
+        ledger.reserve(_job(), A1, hold_id=hold, estimate=ONE_CENT, now=NOW)
+        assert ledger.settle(_job(), A1, usage, 0.002, hold_id=hold, now=NOW)
+    keys = Keys("t")
+    for scope, name in (("provider", "alpha"), ("tenant_provider", "default/alpha")):
+        key = keys.usage(scope, name, "day:2026-11-25")
+        assert client.hget(key, "scope") == scope.encode()
+        assert client.hget(key, "period") == b"day:2026-11-25"
+        assert 0 < client.ttl(key) <= ledger.ttl["day"]
+        assert client.sismember(keys.usage_index("day:2026-11-25"), key)
+    rows = read_usage(client, Keys("t"), now=NOW)
+    assert {row.jobs for row in rows} == {3}
 
 
 def test_release_gives_a_failed_calls_reservation_back(client: redis.Redis) -> None:

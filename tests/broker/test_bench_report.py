@@ -1,0 +1,53 @@
+"""The bench report judges issue 18's targets from one run's legs, and says what it missed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from broker.bench.report import build_report, render_text
+
+CONFIG = {"jobs": 10, "concurrency": 2, "ramp_s": 1.0, "latency_s": 1.0, "repeat": 1}
+
+
+def _leg(jobs_per_s: float, cpu_ms: float, overhead_ms: float) -> dict[str, Any]:
+    return {
+        "throughput_per_s": jobs_per_s,
+        "overhead": {"p50": overhead_ms, "p95": overhead_ms, "p99": overhead_ms},
+        "cpu_s_per_job": {"total": cpu_ms / 1000},
+        "load_avg": [0.1, 0.2],
+    }
+
+
+def _report(cascade_cpu_ms: float, cascade_jobs_per_s: float) -> dict[str, Any]:
+    runs = [
+        {"direct": _leg(100.0, 1.0, 1.0), "cascade": _leg(cascade_jobs_per_s, cascade_cpu_ms, 3.0)}
+    ]
+    return build_report(CONFIG, runs, {}, None)
+
+
+def test_the_cpu_ratio_is_cascade_s_cpu_per_job_over_the_direct_call_s_in_the_same_run() -> None:
+    report = _report(cascade_cpu_ms=2.5, cascade_jobs_per_s=96.0)
+
+    assert report["ratios"]["cpu_cascade_vs_direct"] == 2.5
+    assert report["targets"]["cpu_per_job_vs_direct_x"] == {
+        "value": 2.5,
+        "target": 2.0,
+        "met": False,
+    }
+    assert report["targets"]["throughput_vs_direct_at_1s"]["met"] is True  # 0.96 >= 0.95
+
+
+def test_the_text_names_every_missed_target_with_the_machine_it_ran_on() -> None:
+    text = render_text(_report(cascade_cpu_ms=2.5, cascade_jobs_per_s=90.0))
+
+    assert "target cpu_per_job_vs_direct_x: 2.5 (target 2.0) MISSED" in text
+    missed = [line for line in text.splitlines() if line.startswith("MISSED on this machine")]
+    assert len(missed) == 1
+    assert "cpu_per_job_vs_direct_x" in missed[0] and "throughput_vs_direct_at_1s" in missed[0]
+    assert "overhead_p50_ms" not in missed[0]
+
+
+def test_a_run_that_meets_every_target_prints_no_missed_line() -> None:
+    text = render_text(_report(cascade_cpu_ms=1.5, cascade_jobs_per_s=99.0))
+
+    assert "MISSED" not in text
