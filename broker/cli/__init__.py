@@ -13,7 +13,7 @@ from broker.cli.batches import batch
 from broker.cli.bench import bench, bench_schedule
 from broker.cli.common import CliContext
 from broker.cli.dead import dead
-from broker.cli.jobs import result, submit
+from broker.cli.jobs import result, status, submit
 from broker.cli.offload import offload
 from broker.cli.operations import flower, health, metrics, ping
 from broker.cli.pipelines import pipeline
@@ -39,6 +39,7 @@ def main(
 
 for _command in (
     submit,
+    status,
     result,
     dead,
     health,

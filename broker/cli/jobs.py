@@ -1,4 +1,5 @@
-"""``cascade submit`` and ``cascade result``: one job in, its result out."""
+"""``cascade submit``, ``cascade status`` and ``cascade result``: one job in, where it is, its
+result out."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import click
 from broker.cli.common import EXIT_REFUSED, EXIT_TIMEOUT, EXIT_UNKNOWN, errors, job_client
 from broker.cli.job_stream import print_stream
 
-__all__ = ["result", "submit"]
+__all__ = ["result", "status", "submit"]
 
 
 @click.command()
@@ -99,6 +100,32 @@ def submit(
 def result(ctx: click.Context, job_id: str, wait: bool, timeout: float) -> None:
     """Print a job's result as JSON (or its status while it runs)."""
     _print_result(job_client(ctx), job_id, wait=wait, timeout=timeout)
+
+
+@click.command()
+@click.argument("job_id")
+@click.pass_context
+def status(ctx: click.Context, job_id: str) -> None:
+    """Print where a job is as JSON: its status, and for a job that may wait for a provider
+    batch, the offload decision, the provider batch and its state, or why it fell back."""
+    from broker.client import UnknownJob
+    from broker.offload.status import read_offload
+
+    client = job_client(ctx)
+    try:
+        found = client.get(job_id)
+        state = found.status.value if found is not None else client.status(job_id).value
+    except UnknownJob:
+        errors.print(f"no job with id {job_id!r} (never submitted, or expired)", markup=False)
+        sys.exit(EXIT_UNKNOWN)
+    view: dict[str, Any] = {"job_id": job_id, "status": state,
+                            "offload": read_offload(client.redis, client.keys, job_id, found)}
+    if found is not None:
+        view["attempts"] = [
+            {"target": f"{a.target.provider}/{a.target.model}", "outcome": a.outcome.value,
+             "worker": a.worker} for a in found.attempts
+        ]
+    click.echo(json.dumps(view, indent=2))
 
 
 def _print_result(client: Any, job_id: str, *, wait: bool, timeout: float) -> None:

@@ -21,6 +21,7 @@ from broker.http_api.state import ApiState, state_of, tenant_of
 from broker.http_api.streams import job_events, wait_many, wait_result
 from broker.http_api.wait_slots import released_after
 from broker.ids import is_valid_id
+from broker.offload.status import read_offload
 
 __all__ = ["ROUTES"]
 
@@ -120,11 +121,16 @@ def _job_view(job_id: str, status: str, result: Any) -> dict[str, Any]:
 
 async def get_job(request: Request) -> Response:
     """A job's status and, once it has ended, its result; `?wait=S` waits up to S seconds.
+    `offload` tells a job that may wait for a provider batch: the decision and its reason,
+    then where it is (parked, in_provider_batch with the provider's batch id and state,
+    answered, fell_back with why), or null when no offload was weighed.
     ---
     summary: Get a job
     parameters:
       - {name: wait, in: query, required: false, schema: {type: number}}
-    responses: {200: {description: '{id, status, result}'}, 404: {description: no such job}}
+    responses:
+      200: {description: '{id, status, result, offload}'}
+      404: {description: no such job}
     """
     state, job_id = await _check_owner(request)
     wait = request_timeout(request, state, "wait") if "wait" in request.query_params else 0.0
@@ -138,7 +144,11 @@ async def get_job(request: Request) -> Response:
         if result
         else (await run_in_threadpool(state.client.status, job_id)).value
     )
-    return JSONResponse(_job_view(job_id, status, result))
+    view = _job_view(job_id, status, result)
+    view["offload"] = await run_in_threadpool(
+        read_offload, state.client.redis, state.keys, job_id, result
+    )
+    return JSONResponse(view)
 
 
 async def wait_jobs(request: Request) -> Response:
