@@ -37,7 +37,7 @@ from broker.jobs import (
     format_validation_error,
 )
 from broker.keys import Keys
-from broker.offload.choice import OffloadRules, Placement, place
+from broker.offload.choice import OffloadRules, Placement, offloading_providers, place
 from broker.settings import Settings
 from broker.store import JobStore
 from broker.submit_errors import (
@@ -104,6 +104,8 @@ class CascadeClient:
             LatencyBook(self.redis, self.keys),
             max_age_s=settings.live_state_max_age_s,
         )
+        # No provider takes offloaded jobs: the submit makes no offload decision at all.
+        self._offloading = bool(offloading_providers(catalog, list(catalog.providers)))
 
     @classmethod
     def from_env(cls) -> CascadeClient:
@@ -276,10 +278,10 @@ class CascadeClient:
                 raise foreign_batch(chunk[exc.index]) from exc
             except IdTaken as exc:
                 raise taken(chunk[exc.index]) from exc
-            self._note_decisions(chunk, placements, written)
+            self._note_decisions(chunk, placements, written, completion_window is not None)
 
     def _offload_rules(self) -> OffloadRules | None:
-        if not self.settings.offload_enabled:
+        if not self.settings.offload_enabled or not self._offloading:
             return None
         return OffloadRules(
             margin=timedelta(seconds=self.settings.offload_margin_s),
@@ -287,14 +289,22 @@ class CascadeClient:
         )
 
     def _note_decisions(
-        self, chunk: Sequence[Planned], placements: Sequence[Placement], written: Sequence[Written]
+        self,
+        chunk: Sequence[Planned],
+        placements: Sequence[Placement],
+        written: Sequence[Written],
+        windowed: bool,
     ) -> None:
         """The offload decision on each new record (``offload`` field), for ``cascade status``
-        and the poller; informational, so written after the record in one pipeline."""
+        and the poller; informational, so written after the record in one pipeline. Only a
+        decision that weighed something is noted: a job offloaded, or one with a deadline or
+        window that was not; a job a caller waits for on a batch-capable model is left as
+        it was (no write on the common path)."""
         pipe = self.redis.pipeline(transaction=False)
         noted = 0
         for item, where, outcome in zip(chunk, placements, written, strict=True):
-            if where.decision is not None and outcome == Written.WRITTEN:
+            weighed = where.parked or where.deadline is not None or windowed
+            if where.decision is not None and weighed and outcome == Written.WRITTEN:
                 pipe.hset(self.keys.job(item.job.id), "offload", where.decision.reason)
                 noted += 1
         if noted:

@@ -267,3 +267,28 @@ class Keys:
     def offload_saved(self) -> str:
         """Hash: ``<tenant>`` -> nano-USD saved by answering at the batch price."""
         return f"{self.prefix}:offload:saved"
+
+    def offload_due(self) -> str:
+        """Sorted set: record id -> when its provider batch is next asked for its status (a
+        provider's webhook makes it now)."""
+        return f"{self.prefix}:offload:due"
+
+    def offload_batches(self, provider: str) -> str:
+        """Hash: the provider's batch id -> the offload record holding it (for webhooks, which
+        name only the provider's batch)."""
+        return f"{self.prefix}:offload:batches:{provider}"
+
+    def offload_wake_channel(self) -> str:
+        """Pub/sub channel: a record id, published when its provider batch should be looked at
+        now (a provider's webhook said it ended)."""
+        return f"{self.prefix}:offload:wake"
+
+    def offload_early_webhook(self, provider: str, batch_id: str) -> str:
+        """String with a TTL: a batch event for a provider batch no record held yet (it came
+        before the poller wrote the batch's id); the record is due at once when it does."""
+        return f"{self.prefix}:offload:early:{provider}:{batch_id}"
+
+    def provider_webhook_seen(self, provider: str, webhook_id: str) -> str:
+        """String with a TTL: a provider webhook's ``webhook-id`` already taken in (replays and
+        the provider's own retries are acknowledged and do nothing)."""
+        return f"{self.prefix}:offload:webhook-seen:{provider}:{webhook_id}"

@@ -55,13 +55,18 @@ class Settings(BaseSettings):
     # Most provider batches end within the hour (Anthropic's and Gemini's batch pages).
     offload_margin_s: float = Field(default=1800.0, ge=0)
     offload_min_wait_s: float = Field(default=3600.0, ge=0)
-    # The offload poller (broker/offload/): how often it looks at parked jobs and provider
-    # batches, and how long one instance's lease on a record lasts (a SIGKILLed poller's
-    # records are taken over after this).
-    # Off by default: a parked job waits for a poller (``cascade offload``) until its
-    # fall-back time, so offloading is turned on where a poller runs.
-    offload_enabled: bool = False
+    # On by default: it changes nothing where the catalog gives no model a batch price, and
+    # where one does, every ``cascade worker`` of that provider runs a poller, so a parked job
+    # always has one (docs/ARCHITECTURE.md, "Provider batch offload"). 0 keeps every job on
+    # its synchronous route.
+    offload_enabled: bool = True
+    # The offload poller (broker/offload/): how often it gathers parked jobs into provider
+    # batches and checks their fall-back times (Redis only); how often it asks a provider for a
+    # batch's status (an HTTP call; a provider's webhook asks at once, so with webhooks this is
+    # only the fallback); and how long one instance's lease on a record lasts (a SIGKILLed
+    # poller's records are taken over after this).
     offload_poll_s: float = Field(default=5.0, gt=0)
+    offload_status_s: float = Field(default=60.0, gt=0)
     offload_lease_s: int = Field(default=60, ge=1)
     # A streamed job's Redis stream keeps at most about this many entries (XADD MAXLEN ~):
     # an answer of more chunks keeps its stored result whole, only its replay is cut short.

@@ -26,6 +26,13 @@ class BatchLimits(BaseModel):
     completion_window_s: float = Field(
         default=24 * 3600, gt=0, description="how long the provider may take over a batch"
     )
+    # The variable holding the secret the provider signs its batch webhooks with (OpenAI's
+    # ``whsec_...``, Standard Webhooks); None: its batches are only polled. Named, never given,
+    # as API keys are.
+    webhook_secret_env: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="environment variable with the provider's webhook signing secret",
+    )
 
 
 class _PriceLike(Protocol):

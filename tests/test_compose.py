@@ -110,3 +110,12 @@ def test_the_image_installs_the_package_and_runs_cascade() -> None:
     )
     assert any("pip install ." in line for line in dockerfile)
     assert 'ENTRYPOINT ["cascade"]' in dockerfile
+
+
+def test_the_api_gets_every_webhook_secret_the_example_catalog_names() -> None:
+    catalog = load_catalog(ROOT / "broker" / "cascade.yaml", profile="")
+    named = {p.batch.webhook_secret_env for p in catalog.providers.values()
+             if p.batch is not None and p.batch.webhook_secret_env is not None}
+    assert named == {"OPENAI_WEBHOOK_SECRET"}
+    environment = _compose()["services"]["api"]["environment"]
+    assert all(environment[name] == f"${{{name}:-}}" for name in named)

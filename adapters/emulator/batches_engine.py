@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from adapters.emulator.content import make_reply, short_hash
 from adapters.emulator.state import EmulatorState
@@ -50,6 +50,17 @@ class BatchSettings(BaseModel):
     completion_delay_s: float = Field(default=0.0, ge=0)
     expire: bool = False
     unfinished_fraction: float = Field(default=0.3, ge=0, le=1)
+    # OpenAI batches only: where their end is announced, and the secret it is signed with
+    # (batches_webhooks.py); both or neither.
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://")
+    webhook_secret: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _webhook_whole(self) -> BatchSettings:
+        if (self.webhook_url is None) != (self.webhook_secret is None):
+            missing = "webhook_secret" if self.webhook_secret is None else "webhook_url"
+            raise ValueError(f"{missing}: give webhook_url and webhook_secret together")
+        return self
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +195,8 @@ class BatchBook:
         self.settings = BatchSettings()
         self.batches: dict[str, EmulatedBatch] = {}
         self.files: dict[str, StoredFile] = {}
+        # the batch webhooks sent (batches_webhooks.py), each with its last outcome
+        self.webhooks_sent: list[dict[str, Any]] = []
         self._made = 0
 
     def new_id(self, prefix: str) -> str:

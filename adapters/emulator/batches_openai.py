@@ -1,6 +1,7 @@
 """OpenAI's Files and Batch API as the emulator serves them: ``POST /v1/files`` (multipart,
 purpose ``batch``), ``GET /v1/files/{id}`` and ``/content``, ``POST /v1/batches``,
-``GET /v1/batches/{id}``, ``POST /v1/batches/{id}/cancel``.
+``GET /v1/batches/{id}``, ``POST /v1/batches/{id}/cancel``; with a webhook set, the event
+OpenAI sends when a batch ends (batches_webhooks.py).
 
 Answers are openai-python's ``FileObject`` and ``Batch`` (tests/adapters/emulator checks them
 with those types). A batch whose input file has a line that is not a request object, names
@@ -20,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from adapters.emulator.batches_engine import BatchBook, EmulatedBatch, LineSpec, new_id
 from adapters.emulator.batches_http import NOT_JSON, json_body, refusal, respond
+from adapters.emulator.batches_webhooks import BatchWebhooks
 from adapters.emulator.openai_wire import OpenAIWire, error_answer
 
 __all__ = ["OpenAIBatches"]
@@ -45,6 +47,7 @@ class OpenAIBatches:
     def __init__(self, book: BatchBook) -> None:
         self.book = book
         self.wire = OpenAIWire()
+        self.webhooks = BatchWebhooks(book)
 
     async def upload(self, request: Request) -> Response:
         if (refused := refusal(self.wire, request)) is not None:
@@ -88,6 +91,7 @@ class OpenAIBatches:
         batch = self.book.create("batch_", request.path_params["provider"], self.wire, lines,
                                  failure)
         batch.extra.update(input_file_id=stored.id, metadata=body.get("metadata"), errors=errors)
+        self.webhooks.watch(batch)
         return JSONResponse(self._batch_object(batch))
 
     async def retrieve(self, request: Request) -> Response:

@@ -4,7 +4,8 @@ Batch paths sit under ``/{provider}`` like every provider call, ahead of the cat
 route, so ``/openai/v1/batches`` and ``/anthropic/v1/messages/batches`` reach them whatever
 the provider is called. ``/_emulator/batches`` reads or sets how new batches behave::
 
-    POST /_emulator/batches {"completion_delay_s": 2, "expire": true, "unfinished_fraction": 0.3}
+    POST /_emulator/batches {"completion_delay_s": 2, "expire": true, "unfinished_fraction": 0.3,
+                             "webhook_url": "http://...", "webhook_secret": "whsec_..."}
     GET  /_emulator/batches      -> the settings and every batch's id, provider and state
     DELETE /_emulator/batches    -> settings back to their defaults, batches and files gone
 
@@ -69,7 +70,8 @@ def batch_control_routes(book: BatchBook) -> list[Route]:
 
 def _snapshot(book: BatchBook) -> dict[str, Any]:
     return {
-        "settings": book.settings.model_dump(),
+        "settings": book.settings.model_dump(exclude={"webhook_secret"}),
+        "webhooks_sent": book.webhooks_sent,
         "batches": [
             {
                 "id": batch.id,

@@ -42,7 +42,8 @@ def _lines(count: int) -> list[dict[str, Any]]:
 
 
 def run(lines: int, unfinished: float) -> dict[str, Any]:
-    env = {"CASCADE_OFFLOAD_POLL_S": "0.5", "CASCADE_OFFLOAD_LEASE_S": "30"}
+    env = {"CASCADE_OFFLOAD_POLL_S": "0.5", "CASCADE_OFFLOAD_STATUS_S": "0.5",
+           "CASCADE_OFFLOAD_LEASE_S": "30"}
     with LocalStack(extra_env=env) as stack:
         stack.start_redis()
         stack.start_emulator()

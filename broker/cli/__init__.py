@@ -39,8 +39,8 @@ def main(
 
 for _command in (
     submit,
-    result,
     status,
+    result,
     dead,
     health,
     routes,

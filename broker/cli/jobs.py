@@ -125,8 +125,12 @@ def _print_result(client: Any, job_id: str, *, wait: bool, timeout: float) -> No
 @click.argument("job_id")
 @click.pass_context
 def status(ctx: click.Context, job_id: str) -> None:
-    """Print where a job stands as JSON: its status, why it waits if it is held (one entry:
-    reason, first and last time, count), and its attempts so far."""
+    """Print where a job stands as JSON: its status; why it waits if it is held (one entry:
+    reason, first and last time, count); for a job that may wait for a provider batch, the
+    offload decision, the provider batch and its state, or why it fell back; its attempts so
+    far."""
+    from broker.offload.status import read_offload
+
     client = job_client(ctx)
     found = client.store.status(job_id)
     if found is None:
@@ -137,6 +141,7 @@ def status(ctx: click.Context, job_id: str) -> None:
         "job_id": job_id,
         "status": found.value,
         "held": None if held is None else held.view(),
+        "offload": read_offload(client.redis, client.keys, job_id, client.store.result(job_id)),
         "attempts": [a.model_dump(mode="json") for a in client.store.attempts(job_id)],
     }
     click.echo(json.dumps(view, indent=2))

@@ -30,6 +30,7 @@ from broker.http_api import (
     models_routes,
     openai_routes,
     pipeline_routes,
+    provider_webhook_routes,
 )
 from broker.http_api.errors import ApiError, api_error_response, unexpected_error_response
 from broker.http_api.route_errors import http_error_response
@@ -157,6 +158,7 @@ def create_app(
         *jobs_routes.ROUTES,
         *job_stream_routes.ROUTES,
         *pipeline_routes.ROUTES,
+        *provider_webhook_routes.ROUTES,
         Route("/openapi.json", openapi, include_in_schema=False),
     ]
     return Starlette(

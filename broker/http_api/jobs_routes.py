@@ -21,6 +21,7 @@ from broker.http_api.state import ApiState, state_of, tenant_of
 from broker.http_api.streams import job_events, wait_many, wait_result
 from broker.http_api.wait_slots import released_after
 from broker.ids import is_valid_id
+from broker.offload.status import read_offload
 
 __all__ = ["ROUTES"]
 
@@ -120,11 +121,16 @@ def _job_view(job_id: str, status: str, result: Any) -> dict[str, Any]:
 
 async def get_job(request: Request) -> Response:
     """A job's status and, once it has ended, its result; `?wait=S` waits up to S seconds.
+    `offload` tells a job that may wait for a provider batch: the decision and its reason,
+    then where it is (parked, in_provider_batch with the provider's batch id and state,
+    answered, fell_back with why), or null when no offload was weighed.
     ---
     summary: Get a job
     parameters:
       - {name: wait, in: query, required: false, schema: {type: number}}
-    responses: {200: {description: '{id, status, result, held}'}, 404: {description: no such job}}
+    responses:
+      200: {description: '{id, status, result, held, offload}'}
+      404: {description: no such job}
     """
     state, job_id = await _check_owner(request)
     wait = request_timeout(request, state, "wait") if "wait" in request.query_params else 0.0
@@ -142,6 +148,9 @@ async def get_job(request: Request) -> Response:
     # Why it waits, or waited, without a call (one entry, however often it was held).
     held = await run_in_threadpool(state.client.store.hold_record, job_id)
     view["held"] = None if held is None else held.view()
+    view["offload"] = await run_in_threadpool(
+        read_offload, state.client.redis, state.keys, job_id, result
+    )
     return JSONResponse(view)
 
 

@@ -3,6 +3,7 @@ target's provider when the offload decision says it may wait for the batch price
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -10,7 +11,14 @@ from broker.jobs import CompletionJob, TargetRef
 from routing.catalog import Catalog
 from routing.offload import OffloadDecision, decide_offload
 
-__all__ = ["PARKING_PREFIX", "OffloadRules", "Placement", "parking_queue", "place"]
+__all__ = [
+    "PARKING_PREFIX",
+    "OffloadRules",
+    "Placement",
+    "offloading_providers",
+    "parking_queue",
+    "place",
+]
 
 # Parked jobs sit in the scheduler's sets of this queue; no dispatcher serves it, so nothing
 # reaches a Celery list until the poller sends a job back to its own queue.
@@ -19,6 +27,14 @@ PARKING_PREFIX = "offload."
 
 def parking_queue(provider: str) -> str:
     return f"{PARKING_PREFIX}{provider}"
+
+
+def offloading_providers(catalog: Catalog, providers: Sequence[str]) -> list[str]:
+    """Those of ``providers`` that jobs can be offloaded to: a batch mode on the provider and
+    a batch price on at least one of its models. Where there are none, offloading being on
+    costs nothing: no decision is made at submit and no poller runs."""
+    priced = {model.provider for model in catalog.models if model.batch_price is not None}
+    return [name for name in providers if catalog.provider(name).batch and name in priced]
 
 
 @dataclass(frozen=True, slots=True)

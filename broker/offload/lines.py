@@ -77,18 +77,24 @@ class LineActions:
 
     def fall_back(
         self, provider: str, parked: ParkedJob, stored: StoredJob | None, why: str,
-        *, record_id: str = "",
+        *, record_id: str = "", batch_id: str = "",
     ) -> bool:
-        """Send the job to its own queue (True), or drop its parking if it ended meanwhile."""
+        """Send the job to its own queue (True), or drop its parking if it ended meanwhile;
+        ``batch_id`` is the provider batch it leaves, if it was in one."""
         self.spend.release(hold_id(parked.job_id))
         if stored is None:
             self.state.unpark(provider, parked)
             return False
         moved = self.state.fall_back(provider, parked, stored.route[0].queue, record_id=record_id)
         if moved == 1:
-            self._note(stored.job, why)
+            self._note(stored.job, why, batch_id)
         return moved == 1
 
-    def _note(self, job: CompletionJob, why: str) -> None:
-        self.state.client.hset(self.state.keys.job(job.id), "offload_fallback", why)
-        log.info("offload fell back", job_id=job.id, reason=why)
+    def _note(self, job: CompletionJob, why: str, batch_id: str) -> None:
+        """Why the job left its offload, on its record (``cascade status`` shows it)."""
+        pipe = self.state.client.pipeline(transaction=False)
+        pipe.hset(self.state.keys.job(job.id), "offload_fallback", why)
+        if batch_id:
+            pipe.hset(self.state.keys.job(job.id), "offload_batch", batch_id)
+        pipe.execute()
+        log.info("offload fell back", job_id=job.id, reason=why, batch_id=batch_id or None)

@@ -1,11 +1,17 @@
 """The offload poller: parked jobs into provider batches, provider batches polled, each line's
 outcome folded back or sent to the job's own queue by its fall-back time.
 
-Any number of pollers may run (``cascade offload``): a parked job is claimed by one record in
-one script, and a record is acted on only by the poller holding its lease, which a SIGKILLed
-poller loses after ``CASCADE_OFFLOAD_LEASE_S``. A record found without its provider batch's id
-(its poller died between the two) is closed and its jobs are offered again; a provider batch
-made just before that death is never read, so its answers are paid but never used twice.
+Any number of pollers may run (``cascade offload``, and a thread of each ``cascade worker``):
+a parked job is claimed by one record in one script, and a record is acted on only by the
+poller holding its lease, which a SIGKILLed poller loses after ``CASCADE_OFFLOAD_LEASE_S``. A
+record found without its provider batch's id (its poller died between the two) is closed and
+its jobs are offered again; a provider batch made just before that death is never read, so its
+answers are paid but never used twice.
+
+Each provider batch is asked for its status every ``status_s`` (and by the earliest fall-back
+time of its lines, whichever comes first): its record's time in the due set. A provider's
+webhook makes the record due now and wakes the pollers (``wakeups.py``), so a batch that ended
+is folded at once however long ``status_s`` is; polling stays the fallback for a webhook lost.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from adapters.errors import ProviderError
 from broker.offload.lines import LineActions, hold_id
 from broker.offload.provider_calls import BatchApi, batch_api_for, line_size
 from broker.offload.state import OffloadState, ParkedJob
+from broker.offload.wakeups import listen_for_wakeups
 from broker.store import StoredJob
 from routing.catalog import Catalog
 from routing.key_pool import key_ids
@@ -47,6 +54,7 @@ class OffloadPoller:
         *,
         providers: Sequence[str],
         lease_s: int,
+        status_s: float = 60.0,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.actions = actions
@@ -55,23 +63,40 @@ class OffloadPoller:
         self.http = http
         self.providers = [name for name in providers if catalog.provider(name).batch]
         self.lease_s = lease_s
+        self.status_s = status_s
+        self.woken = threading.Event()
         self.token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.environ = os.environ if environ is None else environ
 
     # --- the loop ------------------------------------------------------------------------
 
     def run(self, stop: threading.Event, every_s: float) -> None:
+        """A pass every ``every_s``, sooner when a record falls due or a webhook wakes it; a
+        stopper sets ``stop``, then ``woken``."""
+        listen_for_wakeups(self.state.client, self.state.keys, self.woken, stop)
         while not stop.is_set():
+            self.woken.clear()  # before the pass: a wake during it makes another one
             try:
                 self.run_once()
+                sleep_s = self._until_next(every_s)
             except Exception:  # a Redis restart or a provider outage: the next pass retries
                 log.exception("offload pass failed")
-            stop.wait(every_s)
+                sleep_s = every_s
+            self.woken.wait(sleep_s)
+
+    def _until_next(self, every_s: float) -> float:
+        due = self.state.next_due()
+        if due is None:
+            return every_s
+        left = due - time.time()
+        # Still due after this pass: another poller holds its lease (or a dead one did): look
+        # again within a second, not in a loop.
+        return min(every_s, left if left > 0 else 1.0)
 
     def run_once(self) -> None:
         for provider in self.providers:
             self.submit_parked(provider)
-        for record_id in self.state.records():
+        for record_id in self.state.due(time.time()):
             if self.state.lease(record_id, self.token, self.lease_s):
                 self.poll(record_id)
 
@@ -141,7 +166,7 @@ class OffloadPoller:
             else:
                 items.append(BatchItem(f"l{index[job.job_id]}", stored.job.request))
         if not items:
-            self.state.close(record_id)
+            self.state.close(record_id, provider)
             return
         api = self._api(provider, model)
         try:
@@ -151,9 +176,10 @@ class OffloadPoller:
             for job, stored in held:
                 self.actions.fall_back(provider, job, stored, f"the provider batch failed: "
                                        f"{exc}", record_id=record_id)
-            self.state.close(record_id)
+            self.state.close(record_id, provider)
             return
-        self.state.set_fields(record_id, {"batch_id": batch_id})
+        first_poll = min([time.time() + self.status_s, *(job.fall_back_at for job, _ in held)])
+        self.state.submitted(record_id, provider, batch_id, first_poll)
         log.info("provider batch submitted", provider=provider, batch_id=batch_id,
                  lines=len(items), record=record_id)
 
@@ -165,7 +191,7 @@ class OffloadPoller:
         if not provider or "batch_id" not in record:
             # died between the claim and the provider's answer: offer its jobs again
             self._release_holds(record)
-            self.state.close(record_id)
+            self.state.close(record_id, provider or "")
             return
         lines = record["lines"].split()
         jobs = self._live(provider, self._still_parked(provider, lines))
@@ -177,18 +203,33 @@ class OffloadPoller:
         api = self._api(provider, record["model"])
         status = api.status(record["batch_id"])
         due = [job for job in jobs.values() if job.fall_back_at <= time.time()]
-        if status.state != "ended" and due and "cancel_sent" not in record:
+        cancelled = "cancel_sent" in record
+        if status.state != "ended" and due and not cancelled:
             # keep what the provider answered so far: cancel, then read what it kept
             api.cancel(record["batch_id"])
             self.state.set_fields(record_id, {"cancel_sent": "1"})
+            cancelled = True
             status = api.status(record["batch_id"])
         if status.state == "ended":
-            self._fold(record_id, record, provider, lines, jobs, api, status)
+            self._fold(record_id, record, provider, lines, jobs, api, status,
+                       cancelled_for_time=cancelled)
             self._finish_record(record_id, record, provider)
             return
+        why = "its fall-back time came before the provider batch ended"
         for job in due:
             self.actions.fall_back(provider, job, self.actions.store.load(job.job_id),
-                                   "its fall-back time came", record_id=record_id)
+                                   why, record_id=record_id, batch_id=record["batch_id"])
+        self._schedule(record_id, _described(status), [j for j in jobs.values() if j not in due],
+                       cancelling=bool(due) or "cancel_sent" in record)
+
+    def _schedule(
+        self, record_id: str, state: str, waiting: Sequence[ParkedJob], *, cancelling: bool
+    ) -> None:
+        """The record's next poll: after ``status_s``, or by its earliest fall-back time; a
+        provider batch being cancelled ends soon, so it is looked at again within a pass."""
+        soonest = time.time() + (min(self.status_s, 5.0) if cancelling else self.status_s)
+        at = min([soonest, *(job.fall_back_at for job in waiting)])
+        self.state.schedule(record_id, at, "cancelling" if cancelling else state)
 
     def _fold(
         self,
@@ -199,6 +240,8 @@ class OffloadPoller:
         jobs: Mapping[str, ParkedJob],
         api: BatchApi,
         status: BatchStatus,
+        *,
+        cancelled_for_time: bool = False,
     ) -> None:
         outcomes = api.results([f"l{n}" for n in range(len(lines))], status)
         submitted_at = datetime.fromisoformat(record["submitted_at"])
@@ -215,13 +258,18 @@ class OffloadPoller:
             if outcome.state == "succeeded" and outcome.answer is not None and held is not None:
                 self.actions.answer(provider, job, held, outcome.answer,
                                     submitted_at=submitted_at, worker=worker)
+                continue
+            if cancelled_for_time and outcome.state == "cancelled":
+                why = ("its fall-back time came before the provider batch answered it (the "
+                       "batch was cancelled, keeping what it had answered)")
             else:
                 why = f"the provider batch line ended {outcome.state}" + (
                     f": {outcome.error}" if outcome.error is not None else "")
-                self.actions.fall_back(provider, job, held, why, record_id=record_id)
+            self.actions.fall_back(provider, job, held, why, record_id=record_id,
+                                   batch_id=record["batch_id"])
 
     def _finish_record(self, record_id: str, record: Mapping[str, str], provider: str) -> None:
-        self.state.close(record_id)
+        self.state.close(record_id, provider)
         log.info("provider batch settled", provider=provider, record=record_id,
                  batch_id=record.get("batch_id"))
 
@@ -277,3 +325,10 @@ class OffloadPoller:
         if api is None:
             raise ValueError(f"provider {provider!r}: no batch API for {config.wire_format}")
         return api
+
+
+def _described(status: BatchStatus) -> str:
+    """The provider batch's state as ``cascade status`` shows it: its own word and progress."""
+    if status.done is None or status.total is None:
+        return status.provider_status
+    return f"{status.provider_status} ({status.done}/{status.total} lines done)"

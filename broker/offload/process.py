@@ -12,6 +12,7 @@ import redis
 
 from broker.keys import Keys
 from broker.logs import configure_logging
+from broker.offload.choice import offloading_providers
 from broker.offload.lines import LineActions
 from broker.offload.poller import OffloadPoller
 from broker.offload.state import OffloadState
@@ -37,7 +38,7 @@ def build_poller(
     )
     return OffloadPoller(
         actions, catalog, http, providers=list(providers) or list(catalog.providers),
-        lease_s=settings.offload_lease_s,
+        lease_s=settings.offload_lease_s, status_s=settings.offload_status_s,
     )
 
 
@@ -45,27 +46,32 @@ def run_poller(settings: Settings, catalog: Catalog, providers: Sequence[str]) -
     """Poll until SIGTERM or SIGINT; a pass under way finishes first."""
     configure_logging()
     stop = threading.Event()
-
-    def _stop(_signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     client = redis.Redis.from_url(settings.redis_url)
     with httpx.Client(timeout=30) as http:
         poller = build_poller(settings, catalog, client, http, providers)
+
+        def _stop(_signum: int, _frame: FrameType | None) -> None:
+            stop.set()
+            poller.woken.set()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
         poller.run(stop, settings.offload_poll_s)
     client.close()
 
 
 def start_poller_thread(
     settings: Settings, catalog: Catalog, providers: Sequence[str]
-) -> threading.Thread:
+) -> threading.Thread | None:
     """A poller for ``providers`` in a daemon thread of this process (``cascade worker`` with
-    offloading on): it lives as long as the worker; its leases let any number run."""
+    offloading on): it lives as long as the worker; its leases let any number run. None, and
+    nothing started, when none of them can take offloaded jobs."""
+    chosen = offloading_providers(catalog, providers)
+    if not chosen:
+        return None
     client = redis.Redis.from_url(settings.redis_url)
     http = httpx.Client(timeout=30)
-    poller = build_poller(settings, catalog, client, http, providers)
+    poller = build_poller(settings, catalog, client, http, chosen)
     thread = threading.Thread(
         target=poller.run, args=(threading.Event(), settings.offload_poll_s), name="offload",
         daemon=True,

@@ -10,6 +10,7 @@ the job store, and the parked entry of a job with a result is dropped, never que
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -92,15 +93,49 @@ if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) 
 return 1
 """
 
-# KEYS: record, records set, lease, claims. ARGV: record id. The record's claims that are
-# still its own are let go (their jobs parked again for the next batch), then it is deleted.
+# KEYS: record, records set, lease, claims, due set, the provider's batch index. ARGV: record
+# id. The record's claims that are still its own are let go (their jobs parked again for the
+# next batch), its provider batch leaves the index, then it is deleted.
 _CLOSE = """
 local lines = redis.call('HGET', KEYS[1], 'lines') or ''
 for id in string.gmatch(lines, '%S+') do
   if redis.call('HGET', KEYS[4], id) == ARGV[1] then redis.call('HDEL', KEYS[4], id) end
 end
+local batch = redis.call('HGET', KEYS[1], 'batch_id')
+if batch and redis.call('HGET', KEYS[6], batch) == ARGV[1] then
+  redis.call('HDEL', KEYS[6], batch)
+end
 redis.call('DEL', KEYS[1], KEYS[3])
 redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[5], ARGV[1])
+return 1
+"""
+
+# KEYS: record, the provider's batch index, due set, the batch's early webhook. ARGV: record
+# id, provider batch id, when it is first polled, now, wake channel. Only a record still open
+# takes its batch id (a close won the race). A webhook that came first makes it due now.
+_SUBMITTED = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'batch_id', ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+local early = redis.call('GET', KEYS[4])
+if early then
+  redis.call('DEL', KEYS[4])
+  redis.call('HSET', KEYS[1], 'webhook', early)
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+  redis.call('PUBLISH', ARGV[5], ARGV[1])
+  return 2
+end
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
+return 1
+"""
+
+# KEYS: record, due set. ARGV: record id, next poll time, the provider batch's state. Only for
+# a record still open, so that a closed one leaves no entry behind.
+_SCHEDULE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'provider_state', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return 1
 """
 
@@ -124,6 +159,8 @@ class OffloadState:
         self._fall_back = client.register_script(_FALL_BACK)
         self._unpark = client.register_script(_UNPARK)
         self._close = client.register_script(_CLOSE)
+        self._submitted = client.register_script(_SUBMITTED)
+        self._schedule = client.register_script(_SCHEDULE)
 
     # --- reading -----------------------------------------------------------------------
 
@@ -230,15 +267,46 @@ class OffloadState:
         ]
         self._unpark(keys=keys, args=[job.job_id, job.tenant])
 
-    def close(self, record_id: str) -> None:
+    def close(self, record_id: str, provider: str = "") -> None:
         """Delete a record, letting go of the claims it still holds."""
         keys = [
             self.keys.offload_record(record_id),
             self.keys.offload_records(),
             self.keys.offload_lease(record_id),
             self.keys.offload_claims(),
+            self.keys.offload_due(),
+            self.keys.offload_batches(provider),
         ]
         self._close(keys=keys, args=[record_id])
+
+    # --- when each provider batch is looked at -------------------------------------------
+
+    def submitted(self, record_id: str, provider: str, batch_id: str, first_poll: float) -> None:
+        """The provider accepted the record's batch: its id on the record and in the index a
+        webhook is matched by, and its first poll time."""
+        keys = [self.keys.offload_record(record_id), self.keys.offload_batches(provider),
+                self.keys.offload_due(), self.keys.offload_early_webhook(provider, batch_id)]
+        args: list[str | float] = [record_id, batch_id, first_poll, time.time(),
+                                   self.keys.offload_wake_channel()]
+        self._submitted(keys=keys, args=args)
+
+    def schedule(self, record_id: str, at: float, provider_state: str) -> None:
+        keys = [self.keys.offload_record(record_id), self.keys.offload_due()]
+        self._schedule(keys=keys, args=[record_id, at, provider_state])
+
+    def due(self, now: float) -> list[str]:
+        """The open records to poll now: due by their time, or without one (a record made
+        before its time was kept, or whose time was lost with a Redis restart)."""
+        records = self.records()
+        if not records:
+            return []
+        scores = self.client.zmscore(self.keys.offload_due(), records)
+        return [r for r, at in zip(records, scores, strict=True) if at is None or at <= now]
+
+    def next_due(self) -> float | None:
+        """When the earliest record is due, or None when no record waits."""
+        first = self.client.zrange(self.keys.offload_due(), 0, 0, withscores=True)
+        return float(first[0][1]) if first else None
 
     def add_saved(self, tenant: str, nanos: int) -> None:
         if nanos > 0:

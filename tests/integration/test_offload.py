@@ -32,7 +32,11 @@ pytestmark = pytest.mark.integration
 PROMPT = {"messages": [{"role": "user", "content": "Summarise the offload."}], "max_tokens": 20}
 BATCH_PRICE = {"input": 0.05, "output": 0.20}  # half of a1's price
 MARGIN_S = 20.0
-POLLER_ENV = {"CASCADE_OFFLOAD_POLL_S": "0.3", "CASCADE_OFFLOAD_LEASE_S": "2"}
+# Every provider batch polled at each pass; the module's worker runs no poller of its own
+# (offloading is on by default in workers), so that each test decides when a poller runs.
+POLLER_ENV = {"CASCADE_OFFLOAD_POLL_S": "0.3", "CASCADE_OFFLOAD_STATUS_S": "0.3",
+              "CASCADE_OFFLOAD_LEASE_S": "2"}
+WORKER_ENV = {**POLLER_ENV, "CASCADE_OFFLOAD_ENABLED": "0"}
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +68,7 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def stack(catalog: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     logs = tmp_path_factory.mktemp("offload-logs")
-    with LocalStack(config=catalog, log_dir=logs, extra_env={**FAST_ENV, **POLLER_ENV}) as s:
+    with LocalStack(config=catalog, log_dir=logs, extra_env={**FAST_ENV, **WORKER_ENV}) as s:
         s.start_redis(appendonly=True)  # the restart test needs what Redis persisted
         s.start_emulator()
         s.start_worker("alpha", concurrency=8)
@@ -279,16 +283,16 @@ def test_a_redis_restart_while_a_provider_batch_runs_loses_and_repeats_nothing(
     assert all(len(item.attempts) == 1 for item in done)
 
 
-def test_a_worker_with_offloading_on_runs_a_poller_for_its_provider(
+def test_a_worker_runs_a_poller_for_its_provider_by_default(
     stack: LocalStack, client: CascadeClient, emulator: Emulator
 ) -> None:
     batches(stack, completion_delay_s=0.5)
     ids = submit(client, 4, deadline_s=600)
-    stack.extra_env["CASCADE_OFFLOAD_ENABLED"] = "1"
+    del stack.extra_env["CASCADE_OFFLOAD_ENABLED"]  # the default: on
     try:
         stack.start_worker("alpha", name="with-poller")
     finally:
-        del stack.extra_env["CASCADE_OFFLOAD_ENABLED"]
+        stack.extra_env["CASCADE_OFFLOAD_ENABLED"] = "0"
     try:
         done = results(client, ids, 30)
     finally:

@@ -87,3 +87,26 @@ def test_a_record_falls_back_only_the_jobs_it_holds_and_closing_it_frees_the_res
     assert state.claims(["j1", "j2"]) == [None, None]
     assert state.records() == []
     assert len(state.parked("alpha")) == 2  # parked still, for the next provider batch
+
+
+def test_a_submitted_record_is_due_at_its_first_poll_and_a_closed_one_leaves_nothing(
+    state: OffloadState, client: redis.Redis
+) -> None:
+    park(client, "j1")
+    claim(state, "r1", "j1")
+    now = time.time()
+    assert state.due(now) == ["r1"]  # no poll time yet: looked at (its poller may be dead)
+    state.submitted("r1", "alpha", "batch_1", now + 60)
+    assert state.due(now) == []
+    assert state.next_due() == pytest.approx(now + 60)
+    assert client.hget(KEYS.offload_batches("alpha"), "batch_1") == b"r1"
+    state.schedule("r1", now - 1, "in_progress")
+    assert state.due(now) == ["r1"]
+    assert state.record("r1")["provider_state"] == "in_progress"
+    state.close("r1", "alpha")
+    assert state.due(now) == [] and state.next_due() is None
+    assert client.hlen(KEYS.offload_batches("alpha")) == 0
+    # a closed record takes no poll time and no batch id (a late poll or submit)
+    state.schedule("r1", now, "in_progress")
+    state.submitted("r1", "alpha", "batch_1", now)
+    assert client.exists(KEYS.offload_due(), KEYS.offload_record("r1")) == 0
