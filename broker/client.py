@@ -37,7 +37,7 @@ from broker.jobs import (
     format_validation_error,
 )
 from broker.keys import Keys
-from broker.offload.choice import OffloadRules, Placement, place
+from broker.offload.choice import Placement, offload_rules, place, wait_rules
 from broker.settings import Settings
 from broker.store import JobStore
 from broker.submit_errors import (
@@ -256,15 +256,17 @@ class CascadeClient:
         its entry; the same jobs enqueued again write only what is missing. With offloading on
         (``CASCADE_OFFLOAD_ENABLED``), a job the offload decision lets wait is written to its
         provider's parking queue instead (``broker/offload/``), and the decision's reason goes
-        on its record; ``completion_window`` is its batch's.
+        on its record; ``completion_window`` is its batch's. A job not offloaded whose first
+        target has price windows may be held until a cheaper one opens (``routing/offpeak.py``,
+        ``CASCADE_OFFPEAK_*``), with that decision on its record too.
         """
-        rules = self._offload_rules()
+        rules, windows = offload_rules(self.settings), wait_rules(self.settings, self.catalog)
         now = datetime.now(UTC)
         for start in range(0, len(planned), _PUBLISH_BATCH):
             chunk = planned[start : start + _PUBLISH_BATCH]
             placements = [
                 place(item.job, item.route[0], self.catalog, rules, now=now,
-                      completion_window=completion_window)
+                      completion_window=completion_window, windows=windows)
                 for item in chunk
             ]
             try:
@@ -278,24 +280,26 @@ class CascadeClient:
                 raise taken(chunk[exc.index]) from exc
             self._note_decisions(chunk, placements, written)
 
-    def _offload_rules(self) -> OffloadRules | None:
-        if not self.settings.offload_enabled:
-            return None
-        return OffloadRules(
-            margin=timedelta(seconds=self.settings.offload_margin_s),
-            min_wait=timedelta(seconds=self.settings.offload_min_wait_s),
-        )
-
     def _note_decisions(
         self, chunk: Sequence[Planned], placements: Sequence[Placement], written: Sequence[Written]
     ) -> None:
-        """The offload decision on each new record (``offload`` field), for ``cascade status``
-        and the poller; informational, so written after the record in one pipeline."""
+        """The offload and price-window decisions on each new record (``offload``, ``offpeak``
+        and ``not_before`` fields), for the job's status and the poller; informational, so
+        written after the record in one pipeline."""
         pipe = self.redis.pipeline(transaction=False)
         noted = 0
         for item, where, outcome in zip(chunk, placements, written, strict=True):
-            if where.decision is not None and outcome == Written.WRITTEN:
-                pipe.hset(self.keys.job(item.job.id), "offload", where.decision.reason)
+            if outcome != Written.WRITTEN:
+                continue
+            fields: dict[str, str] = {}
+            if where.decision is not None:
+                fields["offload"] = where.decision.reason
+            if where.offpeak is not None:
+                fields["offpeak"] = where.offpeak.reason
+            if where.offpeak is not None and where.offpeak.until is not None:
+                fields["not_before"] = where.offpeak.until.isoformat(timespec="seconds")
+            for name, value in fields.items():
+                pipe.hset(self.keys.job(item.job.id), name, value)
                 noted += 1
         if noted:
             pipe.execute()
@@ -312,6 +316,7 @@ class CascadeClient:
             message=first_hop_message(self.catalog, job.id, first, self._reply_to),
             priority=job.envelope.priority.value,
             deadline=where.deadline,
+            not_before=where.not_before,
         )
 
     def _route(

@@ -220,6 +220,16 @@ class Keys:
         """Hash: held job id -> the Celery message its next look is (its hop, not the first)."""
         return f"{self.sched_queue(queue)}:held-messages"
 
+    def sched_deferred(self, queue: str) -> str:
+        """Sorted set: jobs held back for a queue until a cheaper price window opens, by the
+        epoch second it opens (broker/scheduler/deferred.py)."""
+        return f"{self.sched_queue(queue)}:deferred"
+
+    def sched_deferred_entries(self, queue: str) -> str:
+        """Hash: deferred job id -> ``<priority> <tenant> <score>``, the waiting-set entry it
+        takes when its window opens (its message waits in ``sched_messages`` meanwhile)."""
+        return f"{self.sched_queue(queue)}:deferred-entries"
+
     def sched_arrivals(self) -> str:
         """Counter: the arrival number of each new job without a deadline (its order)."""
         return f"{self.prefix}:sched:arrivals"
@@ -251,3 +261,8 @@ class Keys:
     def offload_saved(self) -> str:
         """Hash: ``<tenant>`` -> nano-USD saved by answering at the batch price."""
         return f"{self.prefix}:offload:saved"
+
+    def offpeak_saved(self) -> str:
+        """Hash: ``<tenant>`` -> nano-USD saved by calls made at a cheaper price than the one in
+        force when their job was submitted (price windows, routing/price_windows.py)."""
+        return f"{self.prefix}:offpeak:saved"
