@@ -106,6 +106,8 @@ def decide_wait(
     deadline = effective_deadline(job, completion_window)
     if deadline is None:
         return WaitDecision(False, "runs now: no deadline or completion window, so a caller waits")
+    if deadline <= now:
+        return WaitDecision(False, "runs now: the deadline has passed")
     if deadline - now < rules.min_deadline:
         return WaitDecision(
             False,
