@@ -69,11 +69,11 @@ def _refusal(job: CompletionJob, catalog: Catalog, model: ModelConfig) -> str | 
 
 
 def _when(moment: datetime, now: datetime) -> str:
-    """``16:30 UTC``, with the date when it is not within a day, and seconds when it has them."""
+    """``16:30 UTC``, with the day when it is not today's (UTC), and seconds when it has them."""
     moment = moment.astimezone(UTC)
     clock = "%H:%M:%S" if moment.second else "%H:%M"
-    shown = moment.strftime(clock if moment - now < timedelta(days=1) else f"%a %d %b {clock}")
-    return f"{shown} UTC"
+    same_day = moment.date() == now.astimezone(UTC).date()
+    return f"{moment.strftime(clock if same_day else f'%a %d %b {clock}')} UTC"
 
 
 def _what(model: ModelConfig, segment: Segment, previous: Segment) -> str:
@@ -128,7 +128,16 @@ def decide_wait(
     today = cost(ahead[0])
     worth = [item for item in ahead[1:] if cost(item) <= today * (1 - rules.min_saving)]
     if not worth:
-        return WaitDecision(False, f"runs now: no cheaper price comes within {span(rules.horizon)}")
+        current = ahead[0]
+        if current.window is None:
+            return WaitDecision(
+                False, f"runs now: no cheaper price comes within {span(rules.horizon)}"
+            )
+        return WaitDecision(
+            False,
+            f"runs now: {_what(model, current, current)} is in force until "
+            f"{_when(current.end, now)}, and nothing cheaper comes within {span(rules.horizon)}",
+        )
     reachable = [item for item in worth if item.start <= latest]
     if not reachable:
         first = worth[0]

@@ -183,7 +183,8 @@ def route_command(ctx: click.Context, /, prompt: str, live: bool, **options: Any
         )
     if planned.targets:
         click.echo(_offload_line(ctx, job, planned.targets[0], catalog, window))
-        click.echo(_offpeak_line(ctx, job, planned.targets, catalog, window))
+        if catalog.model(planned.targets[0].model).price_windows:
+            click.echo(_offpeak_line(ctx, job, planned.targets, catalog, window))
 
 
 def _window(text: str | None) -> timedelta | None:
@@ -218,18 +219,17 @@ def _offload_line(
 def _offpeak_line(
     ctx: click.Context, job: Any, route: Any, catalog: Any, completion_window: timedelta | None
 ) -> str:
-    """Whether the job would wait for a cheaper price window of its first target, and why
-    (with offloading on, a job the offload line offloads does not wait)."""
+    """The first target's price windows, whether the job would wait for a cheaper one, and
+    why (with offloading on, a job the offload line offloads does not wait)."""
     from broker.offload.choice import wait_rules
     from routing.offpeak import decide_wait
     from routing.price_windows import describe_window
 
     model = catalog.model(route[0].model)
     rules = wait_rules(ctx.obj.settings(), catalog)
-    if rules is None or not model.price_windows:
-        why = "off (CASCADE_OFFPEAK_ENABLED=0)" if model.price_windows else "none"
-        return f"price windows of {model.name}: {why}"
     windows = "; ".join(describe_window(item) for item in model.price_windows)
+    if rules is None:
+        return f"price windows of {model.name} ({windows}): no waiting (CASCADE_OFFPEAK_ENABLED=0)"
     decision = decide_wait(
         job, route, catalog, now=datetime.now(UTC), rules=rules,
         completion_window=completion_window,

@@ -64,6 +64,14 @@ def test_a_batch_jobs_completion_window_is_its_deadline() -> None:
 def test_inside_the_window_already_a_job_runs_now() -> None:
     decision = _decide(_job(), now=datetime(2026, 12, 1, 17, 0, tzinfo=UTC))
     assert not decision.wait
+    assert decision.reason == (
+        "runs now: the off-peak window is in force until Wed 02 Dec 00:30 UTC, and nothing "
+        "cheaper comes within 168h00m")
+
+
+def test_with_no_cheaper_price_ahead_a_job_runs_now() -> None:
+    decision = _decide(_job(), _catalog({"start": "12:30", "end": "13:00", "multiplier": 1.5}),
+                       now=datetime(2026, 12, 1, 13, 0, tzinfo=UTC))
     assert decision.reason == "runs now: no cheaper price comes within 168h00m"
 
 

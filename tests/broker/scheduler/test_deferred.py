@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -22,7 +22,7 @@ from broker.jobs import FailedResult
 from broker.scheduler import DeferredJobs, Dispatcher, PickPolicy
 from broker.scheduler.deferred import DeferredRelease
 from broker.settings import Settings
-from tests.queued import queued
+from tests.queued import queued, text
 
 pytestmark = pytest.mark.integration
 
@@ -59,8 +59,8 @@ def submit(client: CascadeClient, job_id: str, **envelope: Any) -> None:
 
 def waiting(client: CascadeClient, priority: str = "bulk") -> list[tuple[str, float]]:
     key = client.keys.sched_waiting(QUEUE, priority, "default")
-    return [(item.decode(), score) for item, score in client.redis.zrange(key, 0, -1,
-                                                                          withscores=True)]
+    found = cast(list[tuple[bytes, float]], client.redis.zrange(key, 0, -1, withscores=True))
+    return [(text(item), score) for item, score in found]
 
 
 def test_a_deferrable_job_is_deferred_until_its_window_with_the_entry_it_will_take(
@@ -71,7 +71,7 @@ def test_a_deferrable_job_is_deferred_until_its_window_with_the_entry_it_will_ta
     assert waiting(client) == []  # not pickable
     assert client.redis.zscore(client.keys.sched_deferred(QUEUE), "later") == OPENS.timestamp()
     entry = client.redis.hget(client.keys.sched_deferred_entries(QUEUE), "later")
-    level, tenant, score = entry.decode().split(" ")
+    level, tenant, score = text(entry).split(" ")
     assert (level, tenant) == ("bulk", "default") and float(score) > OPENS.timestamp()
     assert queued(client.redis, QUEUE) == 1  # its message waits with the others
     notes = job_notes(client.redis, client.keys, "later")
@@ -90,7 +90,7 @@ def test_a_release_moves_only_the_jobs_whose_window_opened(client: CascadeClient
 
     assert (released, head) == (1, None)
     (job_id, score), = waiting(client)
-    deadline = json.loads(client.redis.hget(client.keys.job("later"), "job"))["envelope"]
+    deadline = json.loads(text(client.redis.hget(client.keys.job("later"), "job")))["envelope"]
     assert job_id == "later" and score == pytest.approx(
         datetime.fromisoformat(deadline["deadline"]).timestamp())
     assert client.redis.exists(client.keys.sched_deferred(QUEUE)) == 0
