@@ -298,8 +298,9 @@ class CascadeClient:
                 fields["offpeak"] = where.offpeak.reason
             if where.offpeak is not None and where.offpeak.until is not None:
                 fields["not_before"] = where.offpeak.until.isoformat(timespec="seconds")
-            for name, value in fields.items():
-                pipe.hset(self.keys.job(item.job.id), name, value)
+            if fields:
+                pairs = [part for pair in fields.items() for part in pair]
+                pipe.hset(self.keys.job(item.job.id), items=pairs)
                 noted += 1
         if noted:
             pipe.execute()

@@ -52,6 +52,7 @@ def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+@lru_cache(maxsize=256)
 def _seconds(text: str) -> int:
     if text == "24:00":
         return _DAY_S
@@ -219,8 +220,16 @@ class Segment:
 def segments(windows: Sequence[PriceWindow], start: datetime, end: datetime) -> list[Segment]:
     """The prices from ``start`` to ``end`` (aware datetimes), in order, adjacent segments
     of the same window merged; a single segment when there are no windows."""
+    # a submit asks once per job with the same arguments: worked out once
+    return list(_segments(tuple(windows), start, end))
+
+
+@lru_cache(maxsize=64)
+def _segments(
+    windows: tuple[PriceWindow, ...], start: datetime, end: datetime
+) -> tuple[Segment, ...]:
     if end <= start:
-        return []
+        return ()
     edges = {start.astimezone(UTC), end.astimezone(UTC)}
     for window in windows:
         zone = _zone(window.tz)
@@ -238,7 +247,7 @@ def segments(windows: Sequence[PriceWindow], start: datetime, end: datetime) -> 
             found[-1] = Segment(found[-1].start, finish, index)
         else:
             found.append(Segment(begin, finish, index))
-    return found
+    return tuple(found)
 
 
 def describe_window(window: PriceWindow) -> str:
