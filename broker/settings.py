@@ -103,11 +103,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _callers_never_wait_for_prices(self) -> Settings:
-        if self.offpeak_min_deadline_s <= self.api_max_wait_s:
+        if self.offpeak_enabled and self.offpeak_min_deadline_s <= self.api_max_wait_s:
             raise ValueError(
                 f"offpeak_min_deadline_s ({self.offpeak_min_deadline_s:g}) must be above "
                 f"api_max_wait_s ({self.api_max_wait_s:g}): a job a synchronous caller waits "
-                "for would be held for a price window"
+                "for would be held for a price window (raise it, or set offpeak_enabled off)"
             )
         return self
 

@@ -95,3 +95,4 @@ def test_a_job_a_synchronous_caller_waits_for_can_never_be_held_for_a_window() -
     with pytest.raises(ValidationError, match="offpeak_min_deadline_s .* must be above "
                                               "api_max_wait_s"):
         Settings(offpeak_min_deadline_s=600, api_max_wait_s=600)
+    Settings(offpeak_min_deadline_s=600, api_max_wait_s=600, offpeak_enabled=False)
