@@ -13,14 +13,16 @@ from typing import Any, cast
 import pytest
 import redis
 import yaml
+from prometheus_client import CollectorRegistry
 
 from broker.batches import Batches
 from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
 from broker.job_notes import job_notes
 from broker.jobs import FailedResult
-from broker.scheduler import DeferredJobs, Dispatcher, PickPolicy
+from broker.scheduler import DeferredJobs, Dispatcher, PickPolicy, SchedulerState
 from broker.scheduler.deferred import DeferredRelease
+from broker.scheduler.metrics import SchedulerCollector
 from broker.settings import Settings
 from tests.queued import queued, text
 
@@ -170,3 +172,17 @@ def test_a_dispatcher_looks_at_deferred_jobs_once_a_sweep_or_when_the_first_is_d
     for now in (100.0, 100.2, 100.3, 100.4):
         timer.due(QUEUE, now)
     assert soon.looks == [100.0, 100.3, 100.4]
+
+
+def test_metrics_count_the_jobs_waiting_for_a_price_window_per_queue(
+    client: CascadeClient,
+) -> None:
+    submit(client, "later-1", priority="bulk")
+    submit(client, "later-2", priority="standard")
+    registry = CollectorRegistry()
+    registry.register(SchedulerCollector(SchedulerState(client.redis, client.keys), [QUEUE]))
+
+    labels = {"queue": QUEUE, "tier": "fast", "provider": "alpha"}
+    assert registry.get_sample_value("cascade_price_window_jobs", labels) == 2
+    assert registry.get_sample_value("cascade_scheduled_jobs", {
+        **labels, "priority": "bulk", "tenant": "default"}) is None  # not waiting to be picked
