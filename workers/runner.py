@@ -33,7 +33,6 @@ from routing.circuit import Transition
 from routing.escalation import check_answer, next_tier_hop
 from routing.estimate import actual_cost_usd, estimate_prompt_tokens, output_allowance, priced_at
 from routing.spend import SpendGrant, estimate_call
-from routing.window_savings import saving_calls
 from workers.admission import Admitted, Skip, Wait
 from workers.calls import call_target
 from workers.context import WorkerContext
@@ -57,6 +56,7 @@ from workers.holding import held, hold_in_scheduler
 from workers.lost_calls import record_lost_call
 from workers.stream_calls import stream_target
 from workers.telemetry import Telemetry
+from workers.window_savings import saving_calls
 
 __all__ = ["JobRunner", "NextMessage", "Publish", "RunOutcome"]
 
@@ -192,7 +192,7 @@ class JobRunner:
             return self._skip(now, Skip("SpendCapReached", grant.reason or "a spend cap"))
         outcome = self._call(now, gate.api_key)
         if outcome.response is not None:
-            return self._answered(now, gate, outcome, outcome.response, model)
+            return self._answered(now, gate, outcome, outcome.response, hold_id, model)
         self._settle_circuits(now, gate, outcome)
         self.context.ledger.release(hold_id)
         assert outcome.error is not None
@@ -244,17 +244,18 @@ class JobRunner:
         gate: Admitted,
         outcome: CallOutcome,
         response: ParsedResponse,
+        hold_id: str,
         model: ModelConfig,
     ) -> RunOutcome:
-        target, job, context = now.target, now.stored.job, self.context
+        target, job = now.target, now.stored.job
         cost = actual_cost_usd(model, response.usage)
         bookkeeping: list[ScriptCall[Any]] = [
-            *context.gatekeeper.settle_calls(
+            *self.context.gatekeeper.settle_calls(
                 target, gate, error=None, latency_s=outcome.duration_s
             ),
-            context.ledger.settle_call(job, target, response.usage, cost, hold_id=now.hold_id),
-            context.latency.observe_call(target.provider, target.model, outcome.duration_s),
-            *saving_calls(context.savings, context.catalog, job, model, response.usage, cost),
+            self.context.ledger.settle_call(job, target, response.usage, cost, hold_id=hold_id),
+            self.context.latency.observe_call(target.provider, target.model, outcome.duration_s),
+            *saving_calls(self.context, job, model, response.usage, cost),
         ]
         check = check_answer(response.choices[0].message.content, job)
         escalate_to = None if check.ok else next_tier_hop(now.stored.route, now.hop)
