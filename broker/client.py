@@ -37,7 +37,13 @@ from broker.jobs import (
     format_validation_error,
 )
 from broker.keys import Keys
-from broker.offload.choice import OffloadRules, Placement, offloading_providers, place
+from broker.offload.choice import (
+    OffloadRules,
+    Placement,
+    offloading_providers,
+    place,
+    wait_rules,
+)
 from broker.settings import Settings
 from broker.store import JobStore
 from broker.submit_errors import (
@@ -258,21 +264,32 @@ class CascadeClient:
         its entry; the same jobs enqueued again write only what is missing. With offloading on
         (``CASCADE_OFFLOAD_ENABLED``), a job the offload decision lets wait is written to its
         provider's parking queue instead (``broker/offload/``), and the decision's reason goes
-        on its record; ``completion_window`` is its batch's.
+        on its record; ``completion_window`` is its batch's. A job not offloaded whose first
+        target has price windows may be held until a cheaper one opens (``routing/offpeak.py``,
+        ``CASCADE_OFFPEAK_*``), with that decision on its record too.
         """
-        rules = self._offload_rules()
+        rules, windows = self._offload_rules(), wait_rules(self.settings, self.catalog)
         now = datetime.now(UTC)
         for start in range(0, len(planned), _PUBLISH_BATCH):
             chunk = planned[start : start + _PUBLISH_BATCH]
             placements = [
-                place(item.job, item.route[0], self.catalog, rules, now=now,
-                      completion_window=completion_window)
+                place(
+                    item.job,
+                    item.route[0],
+                    self.catalog,
+                    rules,
+                    now=now,
+                    completion_window=completion_window,
+                    windows=windows,
+                )
                 for item in chunk
             ]
             try:
                 written = self.writer.write(
-                    [self._new_job(item, where) for item, where in zip(chunk, placements,
-                                                                       strict=True)]
+                    [
+                        self._new_job(item, where)
+                        for item, where in zip(chunk, placements, strict=True)
+                    ]
                 )
             except ForeignBatch as exc:
                 raise foreign_batch(chunk[exc.index]) from exc
@@ -295,17 +312,28 @@ class CascadeClient:
         written: Sequence[Written],
         windowed: bool,
     ) -> None:
-        """The offload decision on each new record (``offload`` field), for ``cascade status``
-        and the poller; informational, so written after the record in one pipeline. Only a
-        decision that weighed something is noted: a job offloaded, or one with a deadline or
-        window that was not; a job a caller waits for on a batch-capable model is left as
-        it was (no write on the common path)."""
+        """The offload and price-window decisions on each new record (``offload``, ``offpeak``
+        and ``not_before`` fields), for the job's status and the poller; informational, so
+        written after the record in one pipeline. Only an offload decision that weighed
+        something is noted: a job offloaded, or one with a deadline or window that was not; a
+        job a caller waits for on a batch-capable model is left as it was (no write on the
+        common path)."""
         pipe = self.redis.pipeline(transaction=False)
         noted = 0
         for item, where, outcome in zip(chunk, placements, written, strict=True):
+            if outcome != Written.WRITTEN:
+                continue
+            fields: dict[str, str] = {}
             weighed = where.parked or where.deadline is not None or windowed
-            if where.decision is not None and weighed and outcome == Written.WRITTEN:
-                pipe.hset(self.keys.job(item.job.id), "offload", where.decision.reason)
+            if where.decision is not None and weighed:
+                fields["offload"] = where.decision.reason
+            if where.offpeak is not None:
+                fields["offpeak"] = where.offpeak.reason
+            if where.offpeak is not None and where.offpeak.until is not None:
+                fields["not_before"] = where.offpeak.until.isoformat(timespec="seconds")
+            if fields:
+                pairs = [part for pair in fields.items() for part in pair]
+                pipe.hset(self.keys.job(item.job.id), items=pairs)
                 noted += 1
         if noted:
             pipe.execute()
@@ -322,6 +350,7 @@ class CascadeClient:
             message=first_hop_message(self.catalog, job.id, first, self._reply_to),
             priority=job.envelope.priority.value,
             deadline=where.deadline,
+            not_before=where.not_before,
         )
 
     def _route(
@@ -343,8 +372,9 @@ class CascadeClient:
                 pipe.lpush(queue, *messages)
             pipe.execute()
 
-    def submit_pipeline(self, pipeline: Any, data: Mapping[str, Any] | None = None, **options: Any
-                        ) -> str:
+    def submit_pipeline(
+        self, pipeline: Any, data: Mapping[str, Any] | None = None, **options: Any
+    ) -> str:
         """Check, store and start a pipeline (a definition, or a name in the catalog file's
         ``pipelines:``); returns its id. Options: ``broker.pipelines.facade.Pipelines.submit``."""
         from broker.pipelines.facade import Pipelines  # it builds on this module

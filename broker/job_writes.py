@@ -10,7 +10,10 @@ One script decides and writes, so nothing is checked on one round trip and writt
 - a job that names a batch must name one of its own tenant's (``ForeignBatch``);
 - a job id the tenant already holds is left as it is and not queued again: a record is only ever
   written together with its scheduler entry, so "stored" means "stored and queued";
-- a job of a batch being cancelled is not written (the cancel has ended it already).
+- a job of a batch being cancelled is not written (the cancel has ended it already);
+- a job held for a cheaper price window goes to its queue's deferred set instead of its
+  waiting set, with the entry it takes there when the window opens
+  (``broker/scheduler/deferred.py``).
 
 Redis runs a script whole or not at all when memory runs out: its first write is refused when
 ``maxmemory`` was reached before it started, and once it has written it runs to the end. So a
@@ -32,17 +35,18 @@ from broker.keys import Keys
 __all__ = ["ForeignBatch", "IdTaken", "JobWriter", "NewJob", "Written"]
 
 # KEYS: the n job hashes, their n result keys, then per group (queue, priority, tenant) its
-# waiting set and its level's tenant set, then per queue its messages and passes hashes, then
-# the batch hashes, then the arrivals counter.
+# waiting set and its level's tenant set, then per queue its messages and passes hashes and its
+# deferred set and entries, then the batch hashes, then the arrivals counter.
 # ARGV: n, g, q, ttl, submitted_at, wake channel, then per group its queue index and priority,
 # then the q queue names, then per job: tenant, job JSON, route JSON, batch id ('' when none),
-# batch index (0 when none), group index, message, job id, deadline score ('' when none).
+# batch index (0 when none), group index, message, job id, deadline score ('' when none),
+# not-before time ('' when none: a job held for a price window is deferred until then).
 # Returns {'ok', outcome per job} (1 written, 0 already the tenant's, 2 its batch is cancelled),
 # or {'taken', i} / {'foreign_batch', i} with nothing written.
 _WRITE = """
 local n, g, q = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local per, first = 9, 7 + 2 * g + q
-local queues, batches = 2 * n + 2 * g, 2 * n + 2 * g + 2 * q
+local per, first = 10, 7 + 2 * g + q
+local queues, batches = 2 * n + 2 * g, 2 * n + 2 * g + 4 * q
 local outcome = {}
 for i = 1, n do
   local base = first + per * (i - 1)
@@ -79,18 +83,25 @@ for i = 1, n do
     local score = ARGV[base + 8]
     if score == '' then score = 1e10 + redis.call('INCR', KEYS[#KEYS]) end
     local waiting, tenants = KEYS[2 * n + 2 * group - 1], KEYS[2 * n + 2 * group]
-    local messages, passes = KEYS[queues + 2 * queue - 1], KEYS[queues + 2 * queue]
-    redis.call('ZADD', waiting, score, ARGV[base + 7])
+    local messages, passes = KEYS[queues + 4 * queue - 3], KEYS[queues + 4 * queue - 2]
     redis.call('HSET', messages, ARGV[base + 7], ARGV[base + 6])
-    if redis.call('SADD', tenants, ARGV[base]) == 1 then
-      -- back after a pause: start from the last pick's pass, with no credit for the pause
-      local field = level .. ':' .. ARGV[base]
-      local now = tonumber(redis.call('HGET', passes, level) or '0')
-      if tonumber(redis.call('HGET', passes, field) or '0') < now then
-        redis.call('HSET', passes, field, now)
+    if ARGV[base + 9] ~= '' then
+      -- held for its price window: it takes this entry when the window opens
+      redis.call('ZADD', KEYS[queues + 4 * queue - 1], ARGV[base + 9], ARGV[base + 7])
+      redis.call('HSET', KEYS[queues + 4 * queue], ARGV[base + 7],
+        level .. ' ' .. ARGV[base] .. ' ' .. score)
+    else
+      redis.call('ZADD', waiting, score, ARGV[base + 7])
+      if redis.call('SADD', tenants, ARGV[base]) == 1 then
+        -- back after a pause: start from the last pick's pass, with no credit for the pause
+        local field = level .. ':' .. ARGV[base]
+        local now = tonumber(redis.call('HGET', passes, level) or '0')
+        if tonumber(redis.call('HGET', passes, field) or '0') < now then
+          redis.call('HSET', passes, field, now)
+        end
       end
+      woken[queue] = true
     end
-    woken[queue] = true
   end
 end
 for queue in pairs(woken) do redis.call('PUBLISH', ARGV[6], ARGV[6 + 2 * g + queue]) end
@@ -121,6 +132,7 @@ class NewJob:
     message: bytes
     priority: str = "standard"
     deadline: float | None = None  # epoch seconds
+    not_before: float | None = None  # epoch seconds: held until its price window opens
 
 
 class IdTaken(Exception):
@@ -157,7 +169,8 @@ class JobWriter:
             batch = batches.setdefault(job.batch_id, len(batches) + 1) if job.batch_id else 0
             per_job += [job.tenant, job.job_json, job.route_json, job.batch_id or "", batch]
             deadline = "" if job.deadline is None else f"{job.deadline:.6f}"
-            per_job += [group, job.message, job.job_id, deadline]
+            not_before = "" if job.not_before is None else f"{job.not_before:.6f}"
+            per_job += [group, job.message, job.job_id, deadline, not_before]
         args: list[str | int | bytes] = [len(jobs), len(groups), len(queues), self.ttl_s]
         args += [f"{time.time():.6f}", self.keys.sched_wake_channel()]
         for name, level, _ in groups:
@@ -172,6 +185,7 @@ class JobWriter:
             ]
         for name in queues:
             keys += [self.keys.sched_messages(name), self.keys.sched_passes(name)]
+            keys += [self.keys.sched_deferred(name), self.keys.sched_deferred_entries(name)]
         keys += [self.keys.batch(batch_id) for batch_id in batches]
         keys.append(self.keys.sched_arrivals())
         reply = self._write(keys=keys, args=args)

@@ -138,6 +138,9 @@ class RoutingNeeds(_Strict):
     # "auto": the job may wait for a provider's batch API (half price) when its deadline or its
     # batch's completion window leaves the time (routing/offload.py); "never" opts out.
     offload: Literal["auto", "never"] = "auto"
+    # "auto": the job may wait for a cheaper price window of its first target when its
+    # deadline allows (routing/offpeak.py); "never": it runs as soon as it can.
+    offpeak: Literal["auto", "never"] = "auto"
 
     @model_validator(mode="after")
     def _tier_xor_model(self) -> RoutingNeeds:

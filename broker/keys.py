@@ -236,6 +236,16 @@ class Keys:
         open; released at once when it closes (``broker/scheduler/holds.py``)."""
         return f"{self.prefix}:sched:held-circuit:{provider}/{model}"
 
+    def sched_deferred(self, queue: str) -> str:
+        """Sorted set: jobs held back for a queue until a cheaper price window opens, by the
+        epoch second it opens (broker/scheduler/deferred.py)."""
+        return f"{self.sched_queue(queue)}:deferred"
+
+    def sched_deferred_entries(self, queue: str) -> str:
+        """Hash: deferred job id -> ``<priority> <tenant> <score>``, the waiting-set entry it
+        takes when its window opens (its message waits in ``sched_messages`` meanwhile)."""
+        return f"{self.sched_queue(queue)}:deferred-entries"
+
     def sched_arrivals(self) -> str:
         """Counter: the arrival number of each new job without a deadline (its order)."""
         return f"{self.prefix}:sched:arrivals"
@@ -292,3 +302,8 @@ class Keys:
         """String with a TTL: a provider webhook's ``webhook-id`` already taken in (replays and
         the provider's own retries are acknowledged and do nothing)."""
         return f"{self.prefix}:offload:webhook-seen:{provider}:{webhook_id}"
+
+    def offpeak_saved(self) -> str:
+        """Hash: ``<tenant>`` -> nano-USD saved by calls made at a cheaper price than the one in
+        force when their job was submitted (price windows, routing/price_windows.py)."""
+        return f"{self.prefix}:offpeak:saved"

@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     offload_poll_s: float = Field(default=5.0, gt=0)
     offload_status_s: float = Field(default=60.0, gt=0)
     offload_lease_s: int = Field(default=60, ge=1)
+    # Time-of-day prices (routing/offpeak.py): a job that may wait is held until a cheaper
+    # price window of its first target when that window starts at least the margin before
+    # its deadline, the deadline is at least min_deadline away (above the API's longest wait,
+    # so no job a caller waits for is held) and the window saves at least min_saving of it.
+    offpeak_enabled: bool = True
+    offpeak_margin_s: float = Field(default=1800.0, ge=0)
+    offpeak_min_deadline_s: float = Field(default=3600.0, ge=0)
+    offpeak_min_saving: float = Field(default=0.1, ge=0, lt=1)
     # A streamed job's Redis stream keeps at most about this many entries (XADD MAXLEN ~):
     # an answer of more chunks keeps its stored result whole, only its replay is cut short.
     stream_maxlen: int = Field(default=10_000, ge=100)
@@ -104,6 +112,16 @@ class Settings(BaseSettings):
     # Such a job looks again after hold_s, then twice as long each time up to this: a freed
     # reservation is noticed within it, and a held backlog costs a delivery per job this often.
     spend_hold_look_max_s: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _callers_never_wait_for_prices(self) -> Settings:
+        if self.offpeak_enabled and self.offpeak_min_deadline_s <= self.api_max_wait_s:
+            raise ValueError(
+                f"offpeak_min_deadline_s ({self.offpeak_min_deadline_s:g}) must be above "
+                f"api_max_wait_s ({self.api_max_wait_s:g}): a job a synchronous caller waits "
+                "for would be held for a price window (raise it, or set offpeak_enabled off)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _positive_weights(self) -> Settings:

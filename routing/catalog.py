@@ -8,7 +8,7 @@ file itself can never set one.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -24,8 +24,17 @@ from pydantic_core import PydanticCustomError
 
 from broker.jobs import Capability
 from routing.batch_facts import BatchLimits, batch_problems
+from routing.catalog_checks import (
+    cycle_problems,
+    escalation_problems,
+    model_problems,
+    tier_problems,
+    untiered_problems,
+)
+from routing.catalog_checks import known as _known
 from routing.circuit import CircuitPolicy
 from routing.prefill import prefill_problems
+from routing.price_windows import PriceWindow, window_problems
 from routing.rate_limit import RateLimitConfig
 
 __all__ = [
@@ -62,11 +71,6 @@ class UnknownNameError(KeyError):
 
 class MissingApiKeyError(LookupError):
     """None of a provider's key variables is set in the environment."""
-
-
-def _known(names: Iterable[str]) -> str:
-    listed = sorted(names)
-    return ", ".join(listed) if listed else "(none)"
 
 
 def _http_url(url: str) -> str:
@@ -221,6 +225,9 @@ class ModelConfig(_Frozen):
     # The model continues a trailing assistant message: a broken stream goes on there from
     # the text its caller already has instead of restarting (routing/prefill.py).
     prefill: bool = False
+    # Times of day it is billed at another price (routing/price_windows.py); a provider batch
+    # is billed at its batch price whatever the time.
+    price_windows: tuple[PriceWindow, ...] = ()
 
     @model_validator(mode="after")
     def _output_fits_window(self) -> ModelConfig:
@@ -268,100 +275,28 @@ class Catalog(_Frozen):
     profiles: dict[str, Profile] = Field(default_factory=dict)
     # tenant name -> caps; "*" applies to every tenant not named
     tenant_caps: dict[str, SpendCaps] = Field(default_factory=dict)
-    # Tenants whose jobs never go to a provider's batch API (routing/offload.py).
+    # Tenants whose jobs never go to a provider's batch API (routing/offload.py), or never
+    # wait for a cheaper price window (routing/offpeak.py).
     offload_opt_out_tenants: frozenset[str] = frozenset()
+    offpeak_opt_out_tenants: frozenset[str] = frozenset()
 
     @model_validator(mode="after")
     def _consistent(self) -> Catalog:
         problems = [
-            *self._model_problems(),
-            *self._tier_problems(),
-            *self._cycle_problems(),
-            *self._escalation_problems(),
-            *self._untiered_problems(),
+            *model_problems(self.models, self.providers),
+            *tier_problems(self.tiers, self.models),
+            *cycle_problems(self.tiers),
+            *escalation_problems(self.tiers),
+            *untiered_problems(self.models, self.tiers),
             *batch_problems(self.models, self.providers),
             *prefill_problems(self.models, self.providers),
+            *window_problems(self.models),
         ]
         if problems:
             # One custom error with every problem, each led by its path, so a caller fixes all
             # of them in one go; PydanticCustomError keeps pydantic's "Value error," prefix off.
             raise PydanticCustomError("catalog", "{problems}", {"problems": "\n".join(problems)})
         return self
-
-    def _model_problems(self) -> list[str]:
-        problems: list[str] = []
-        first_index: dict[str, int] = {}
-        for index, model in enumerate(self.models):
-            if model.provider not in self.providers:
-                problems.append(
-                    f"models[{index}].provider: unknown provider {model.provider!r} "
-                    f"(known: {_known(self.providers)})"
-                )
-            if model.name in first_index:
-                problems.append(
-                    f"models[{index}].name: {model.name!r} is already the name of "
-                    f"models[{first_index[model.name]}]"
-                )
-            else:
-                first_index[model.name] = index
-        return problems
-
-    def _tier_problems(self) -> list[str]:
-        problems: list[str] = []
-        names = {model.name for model in self.models}
-        for tier_name, tier in self.tiers.items():
-            for index, model_name in enumerate(tier.models):
-                if model_name not in names:
-                    problems.append(
-                        f"tiers.{tier_name}.models[{index}]: unknown model {model_name!r} "
-                        f"(known: {_known(names)})"
-                    )
-            if tier.fallback is not None and tier.fallback not in self.tiers:
-                problems.append(
-                    f"tiers.{tier_name}.fallback: unknown tier {tier.fallback!r} "
-                    f"(known: {_known(self.tiers)})"
-                )
-        return problems
-
-    def _cycle_problems(self) -> list[str]:
-        problems: list[str] = []
-        reported: set[str] = set()
-        for start in self.tiers:
-            chain = [start]
-            fallback = self.tiers[start].fallback
-            while fallback is not None and fallback in self.tiers and fallback not in chain:
-                chain.append(fallback)
-                fallback = self.tiers[fallback].fallback
-            if fallback is None or fallback not in chain:
-                continue
-            cycle = chain[chain.index(fallback):]
-            if not reported.intersection(cycle):
-                reported.update(cycle)
-                loop = " -> ".join([*cycle, fallback])
-                problems.append(f"tiers.{cycle[-1]}.fallback: fallback cycle {loop}")
-        return problems
-
-    def _escalation_problems(self) -> list[str]:
-        # A loop of escalations is harmless (the planner visits a tier once) but always a typo.
-        problems: list[str] = []
-        for tier_name, tier in self.tiers.items():
-            target = tier.escalate_to
-            if target is not None and target not in self.tiers:
-                problems.append(
-                    f"tiers.{tier_name}.escalate_to: unknown tier {target!r} "
-                    f"(known: {_known(self.tiers)})"
-                )
-            elif target == tier_name:
-                problems.append(f"tiers.{tier_name}.escalate_to: a tier cannot escalate to itself")
-        return problems
-
-    def _untiered_problems(self) -> list[str]:
-        tiered = {name for tier in self.tiers.values() for name in tier.models}
-        return [
-            f"models[{index}]: model {model.name!r} is in no tier; list it in a tier's models"
-            for index, model in enumerate(self.models)
-            if model.name not in tiered
-        ]
 
     # --- lookups --------------------------------------------------------------------------
 

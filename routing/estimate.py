@@ -40,6 +40,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -50,7 +51,8 @@ from broker.jobs import (
     TextContentPart,
     Usage,
 )
-from routing.catalog import ModelConfig
+from routing.catalog import ModelConfig, Price
+from routing.price_windows import window_at, window_rates
 
 __all__ = [
     "CEILING_IMAGE_TOKENS",
@@ -66,6 +68,7 @@ __all__ = [
     "estimate_prompt_tokens",
     "output_allowance",
     "output_token_ceiling",
+    "priced_at",
     "prompt_token_ceiling",
     "prompt_token_method",
     "tiktoken_counter",
@@ -231,6 +234,25 @@ def output_allowance(request: CompletionRequest, model: ModelConfig) -> int:
     if limit is not None:
         return limit
     return min(model.max_output_tokens or DEFAULT_OUTPUT_ALLOWANCE, DEFAULT_OUTPUT_ALLOWANCE)
+
+
+def priced_at(model: ModelConfig, when: datetime) -> ModelConfig:
+    """The model with the price in force at ``when``: its catalog price, or that of the price
+    window open then (routing/price_windows.py). Every cost of a call (the planner's estimate,
+    the spend reservation, the settled cost) is reckoned on the model as priced at one moment,
+    the call's start: a call that runs past the end of a window keeps the price it began at,
+    and its reservation, cap check and settled cost agree. (DeepSeek's pricing page, the
+    example the catalog follows, does not say how a request across a boundary is billed.)"""
+    if not model.price_windows:
+        return model
+    index = window_at(model.price_windows, when)
+    return model if index is None else _in_window(model, index)
+
+
+@lru_cache(maxsize=256)
+def _in_window(model: ModelConfig, index: int) -> ModelConfig:
+    rates = window_rates(model.price, model.price_windows[index])
+    return model.model_copy(update={"price": Price(input=rates[0], output=rates[1])})
 
 
 def estimate_cost_usd(model: ModelConfig, prompt_tokens: int, output_tokens: int) -> float:

@@ -1,5 +1,6 @@
 """The planner's view of the world right now, read from Redis: open circuits, observed latencies,
-and the providers at or near a spend cap for the job's tenant.
+and the providers at or near a spend cap for the job's tenant, with the time it was read (which
+prices the models with price windows).
 
 A half-open circuit is left in the route, so that a job can be its probe.
 """
@@ -10,6 +11,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from routing.catalog import Catalog
 from routing.circuit import model_target
@@ -78,4 +80,5 @@ class LiveStateReader:
             capped=standing.capped,
             near_cap=standing.near_cap,
             tenant_near_cap=standing.tenant_near_cap,
+            at=datetime.now(UTC),
         )

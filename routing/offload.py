@@ -23,8 +23,10 @@ __all__ = [
     "OffloadDecision",
     "ProviderBatchPlan",
     "decide_offload",
+    "effective_deadline",
     "group_lines",
     "parse_window",
+    "span",
 ]
 
 # Bytes a line adds to a batch input besides its own: the newline of a JSONL file, or the comma
@@ -56,14 +58,14 @@ def parse_window(text: str) -> timedelta:
     return timedelta(seconds=int(found.group(1)) * _UNIT_S[found.group(2)])
 
 
-def _span(delta: timedelta) -> str:
+def span(delta: timedelta) -> str:
     seconds = int(delta.total_seconds())
     hours, rest = divmod(abs(seconds), 3600)
     text = f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
     return f"-{text}" if seconds < 0 else text
 
 
-def _effective_deadline(
+def effective_deadline(
     job: CompletionJob, completion_window: timedelta | None
 ) -> datetime | None:
     """The earlier of the job's deadline and the end of its batch's completion window."""
@@ -106,18 +108,18 @@ def decide_offload(
     refusal = _refusal(job, target, catalog)
     if refusal is not None:
         return OffloadDecision(False, refusal)
-    deadline = _effective_deadline(job, completion_window)
+    deadline = effective_deadline(job, completion_window)
     if deadline is None:
         return OffloadDecision(
             False, "not offloaded: no deadline or completion window, so a caller is waiting"
         )
     slack = deadline - now - margin
     if slack < min_wait:
-        left = f"leaves {_span(slack)}" if slack > timedelta(0) else "leaves nothing"
+        left = f"leaves {span(slack)}" if slack > timedelta(0) else "leaves nothing"
         return OffloadDecision(
             False,
-            f"not offloaded: the deadline is {_span(deadline - now)} away, which {left} "
-            f"after the {_span(margin)} margin, under the {_span(min_wait)} a provider batch "
+            f"not offloaded: the deadline is {span(deadline - now)} away, which {left} "
+            f"after the {span(margin)} margin, under the {span(min_wait)} a provider batch "
             "is given",
         )
     limits = catalog.provider(target.provider).batch
@@ -135,7 +137,7 @@ def decide_offload(
     return OffloadDecision(
         True,
         f"offloaded to {target.provider}'s batch API for {target.model}: the deadline is "
-        f"{_span(deadline - now)} away; unanswered by {fall_back} it goes synchronous; "
+        f"{span(deadline - now)} away; unanswered by {fall_back} it goes synchronous; "
         f"batch price {prices}",
         fall_back_at,
     )

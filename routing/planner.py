@@ -27,6 +27,7 @@ from routing.catalog import Catalog, ModelConfig, RoutePolicy
 from routing.escalation import escalate
 from routing.estimate import (
     estimate_prompt_tokens,
+    priced_at,
     tiktoken_counter,
 )
 from routing.policies import order_by_policy
@@ -255,6 +256,9 @@ def plan(job: CompletionJob, catalog: Catalog, state: LiveState | None = None) -
     """
     estimate = estimate_prompt_tokens(job.request)
     candidates, notes = _candidates(job, catalog, estimate)
+    if state is not None and state.at is not None:
+        at = state.at
+        candidates = [Candidate(priced_at(item.model, at), item.tier) for item in candidates]
     facts = JobFacts(
         needs=job.needs,
         request=job.request,

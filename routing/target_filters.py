@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from adapters.parameters import uncarried
 from broker.jobs import Capability, CompletionRequest, RoutingNeeds
@@ -33,6 +34,9 @@ class LiveState:
     near_cap: Mapping[str, str] = field(default_factory=dict)
     # why the tenant is near one of its own caps: non-critical jobs go cheapest first
     tenant_near_cap: str | None = None
+    # when it was read: models are priced as their price windows say then (None: catalog
+    # prices), for estimates, budgets, price ceilings and the cheapest policy
+    at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from broker.store import JobStore
 from routing.catalog import Catalog
 from routing.latency import LatencyBook
 from routing.spend import SpendLedger
+from routing.window_savings import WindowSavings
 from workers.admission import Gatekeeper
 from workers.deadlines import ExpectedLatency
 from workers.http_clients import http_clients_for
@@ -38,6 +39,7 @@ class WorkerContext:
     ledger: SpendLedger
     latency: LatencyBook
     expected: ExpectedLatency | None = None  # None: only a passed deadline ends a job early
+    savings: WindowSavings | None = None  # None: what price windows saved is not counted
     _clients: dict[str, list[httpx.Client]] = field(default_factory=dict)
     _turns: dict[str, Iterator[httpx.Client]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -61,6 +63,7 @@ class WorkerContext:
             SpendLedger(client, keys, catalog),
             latency,
             ExpectedLatency(latency, settings.live_state_max_age_s),
+            WindowSavings(client, keys),
         )
 
     def stream_writer(self, job_id: str) -> JobStreamWriter:

@@ -28,9 +28,10 @@ from broker.jobs import Attempt, AttemptOutcome, FailedResult, TargetRef
 from broker.reroute_chain import answer_summary
 from broker.script_batch import ScriptCall, run_scripts
 from broker.store import StoredJob
+from routing.catalog import ModelConfig
 from routing.circuit import Transition
 from routing.escalation import check_answer, next_tier_hop
-from routing.estimate import actual_cost_usd, estimate_prompt_tokens, output_allowance
+from routing.estimate import actual_cost_usd, estimate_prompt_tokens, output_allowance, priced_at
 from routing.spend import SpendGrant, estimate_call
 from workers.admission import Admitted, Skip, Wait
 from workers.calls import call_target
@@ -63,6 +64,7 @@ from workers.holding import (
 from workers.lost_calls import record_lost_call
 from workers.stream_calls import StreamJob, stream_target
 from workers.telemetry import Telemetry
+from workers.window_savings import saving_calls
 
 __all__ = ["JobRunner", "NextMessage", "Publish", "RunOutcome"]
 
@@ -173,7 +175,9 @@ class JobRunner:
         # The spend reservation and the call's mark ride in admission's round trip; both are
         # taken back if no call follows.
         moment = datetime.now(UTC)
-        ceiling = estimate_call(now.stored.job, self.context.catalog.model(now.target.model))
+        # priced once, at the call's start: the reservation and the settled cost agree
+        model = priced_at(self.context.catalog.model(now.target.model), moment)
+        ceiling = estimate_call(now.stored.job, model)
         mark = call_mark(now, ceiling.usd, moment, self.worker)
         gate = self._admit(
             now,
@@ -199,7 +203,7 @@ class JobRunner:
         if isinstance(outcome.error, CallCancelled):  # the caller went: no provider's fault
             return end_cancelled(self.context, self.telemetry, self.worker, now, gate, outcome)
         if outcome.response is not None:
-            return self._answered(now, gate, outcome, outcome.response, hold_id)
+            return self._answered(now, gate, outcome, outcome.response, hold_id, model)
         self._settle_circuits(now, gate, outcome)
         self.context.ledger.release(hold_id)
         assert outcome.error is not None
@@ -252,15 +256,17 @@ class JobRunner:
         outcome: CallOutcome,
         response: ParsedResponse,
         hold_id: str,
+        model: ModelConfig,
     ) -> RunOutcome:
         target, job = now.target, now.stored.job
-        cost = actual_cost_usd(self.context.catalog.model(target.model), response.usage)
+        cost = actual_cost_usd(model, response.usage)
         bookkeeping: list[ScriptCall[Any]] = [
             *self.context.gatekeeper.settle_calls(
                 target, gate, error=None, latency_s=outcome.duration_s
             ),
             self.context.ledger.settle_call(job, target, response.usage, cost, hold_id=hold_id),
             self.context.latency.observe_call(target.provider, target.model, outcome.duration_s),
+            *saving_calls(self.context, job, model, response.usage, cost),
         ]
         check = check_answer(response.choices[0].message.content, job)
         escalate_to = None if check.ok else next_tier_hop(now.stored.route, now.hop)

@@ -104,11 +104,14 @@ def result(ctx: click.Context, job_id: str, wait: bool, timeout: float) -> None:
 
 def _print_result(client: Any, job_id: str, *, wait: bool, timeout: float) -> None:
     from broker.client import JobTimeout, UnknownJob
+    from broker.job_notes import job_notes
 
     try:
         found = client.wait(job_id, timeout) if wait else client.get(job_id)
         if found is None:
-            click.echo(json.dumps({"job_id": job_id, "status": client.status(job_id).value}))
+            status = {"job_id": job_id, "status": client.status(job_id).value}
+            notes = job_notes(client.redis, client.keys, job_id)
+            click.echo(json.dumps({**status, **({"scheduling": notes} if notes else {})}))
             return
     except UnknownJob:
         errors.print(f"no job with id {job_id!r} (never submitted, or expired)", markup=False)

@@ -96,6 +96,8 @@ def _route_job(options: dict[str, Any], prompt: str) -> Any:
     request.update(_parameters(options["params"]))
     if options["no_offload"]:
         needs["offload"] = "never"
+    if options["no_offpeak"]:
+        needs["offpeak"] = "never"
     envelope: dict[str, Any] = {"tenant": options["tenant"]}
     if options["deadline_in"] is not None:
         deadline = datetime.now(UTC) + timedelta(seconds=options["deadline_in"])
@@ -147,6 +149,7 @@ def _parameters(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--deadline-in", type=float, help="the job's deadline, seconds from now")
 @click.option("--window", help="a batch's completion window, e.g. 24h")
 @click.option("--no-offload", is_flag=True, help="the job opts out of provider batch APIs")
+@click.option("--no-offpeak", is_flag=True, help="the job never waits for a cheaper price window")
 @click.pass_context
 def route_command(ctx: click.Context, /, prompt: str, live: bool, **options: Any) -> None:
     """Explain the plan for PROMPT: each candidate, its estimate, why it was kept or dropped."""
@@ -159,7 +162,7 @@ def route_command(ctx: click.Context, /, prompt: str, live: bool, **options: Any
     state, source = (
         _live_state(ctx.obj.settings(), catalog, job.envelope.tenant)
         if live
-        else (LiveState(), "live state not read (--no-live)")
+        else (LiveState(at=datetime.now(UTC)), "live state not read (--no-live)")
     )
     click.echo(source)
     try:
@@ -180,6 +183,8 @@ def route_command(ctx: click.Context, /, prompt: str, live: bool, **options: Any
         )
     if planned.targets:
         click.echo(_offload_line(ctx, job, planned.targets[0], catalog, window))
+        if catalog.model(planned.targets[0].model).price_windows:
+            click.echo(_offpeak_line(ctx, job, planned.targets, catalog, window))
 
 
 def _window(text: str | None) -> timedelta | None:
@@ -211,6 +216,27 @@ def _offload_line(
     return f"offload: {decision.reason}"
 
 
+def _offpeak_line(
+    ctx: click.Context, job: Any, route: Any, catalog: Any, completion_window: timedelta | None
+) -> str:
+    """The first target's price windows, whether the job would wait for a cheaper one, and
+    why (with offloading on, a job the offload line offloads does not wait)."""
+    from broker.offload.choice import wait_rules
+    from routing.offpeak import decide_wait
+    from routing.price_windows import describe_window
+
+    model = catalog.model(route[0].model)
+    rules = wait_rules(ctx.obj.settings(), catalog)
+    windows = "; ".join(describe_window(item) for item in model.price_windows)
+    if rules is None:
+        return f"price windows of {model.name} ({windows}): no waiting (CASCADE_OFFPEAK_ENABLED=0)"
+    decision = decide_wait(
+        job, route, catalog, now=datetime.now(UTC), rules=rules,
+        completion_window=completion_window,
+    )
+    return f"price windows of {model.name} ({windows}): {decision.reason}"
+
+
 def _plan_order(row: Any) -> tuple[int, int]:
     return (0, row.position) if row.position is not None else (1, 0)
 
@@ -232,12 +258,14 @@ def usage(
     from broker.keys import Keys
     from broker.offload.state import OffloadState
     from routing.usage import read_usage
+    from routing.window_savings import WindowSavings
 
     settings = ctx.obj.settings()
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=5)
     try:
         rows = read_usage(client, Keys(settings.key_prefix), scope=scope, name=name, period=period)
         saved = OffloadState(client, Keys(settings.key_prefix)).saved()
+        by_windows = WindowSavings(client, Keys(settings.key_prefix)).saved()
     finally:
         client.close()
     if as_json:
@@ -269,10 +297,15 @@ def usage(
             f"{row.reserved_usd:.6f}",
         )
     print_whole(console, table)
-    if saved:
-        savings = Table(title="saved by offloading (batch price against synchronous, all time)")
-        savings.add_column("tenant")
-        savings.add_column("saved (USD)")
-        for tenant, usd in sorted(saved.items()):
-            savings.add_row(tenant, f"{usd:.6f}")
-        print_whole(console, savings)
+    titles = (
+        (saved, "saved by offloading (batch price against synchronous, all time)"),
+        (by_windows, "saved by price windows (price at submit against at the call, all time)"),
+    )
+    for amounts, title in titles:
+        if amounts:
+            savings = Table(title=title)
+            savings.add_column("tenant")
+            savings.add_column("saved (USD)")
+            for tenant, usd in sorted(amounts.items()):
+                savings.add_row(tenant, f"{usd:.6f}")
+            print_whole(console, savings)

@@ -21,6 +21,7 @@ from broker.http_api.state import ApiState, state_of, tenant_of
 from broker.http_api.streams import job_events, wait_many, wait_result
 from broker.http_api.wait_slots import released_after
 from broker.ids import is_valid_id
+from broker.job_notes import job_notes
 from broker.offload.status import read_offload
 
 __all__ = ["ROUTES"]
@@ -110,13 +111,18 @@ async def submit_job(request: Request) -> Response:
     )
 
 
-def _job_view(job_id: str, status: str, result: Any) -> dict[str, Any]:
-    return {
+def _job_view(
+    job_id: str, status: str, result: Any, notes: dict[str, str] | None = None
+) -> dict[str, Any]:
+    view = {
         "id": job_id,
         "object": "cascade.job",
         "status": status,
         "result": None if result is None else result.model_dump(mode="json"),
     }
+    if notes:  # where the submit put it: offloaded, or held for a price window
+        view["scheduling"] = notes
+    return view
 
 
 async def get_job(request: Request) -> Response:
@@ -129,7 +135,7 @@ async def get_job(request: Request) -> Response:
     parameters:
       - {name: wait, in: query, required: false, schema: {type: number}}
     responses:
-      200: {description: '{id, status, result, held, offload}'}
+      200: {description: '{id, status, result, held, offload, scheduling}'}
       404: {description: no such job}
     """
     state, job_id = await _check_owner(request)
@@ -144,7 +150,8 @@ async def get_job(request: Request) -> Response:
         if result
         else (await run_in_threadpool(state.client.status, job_id)).value
     )
-    view = _job_view(job_id, status, result)
+    notes = await run_in_threadpool(job_notes, state.client.redis, state.keys, job_id)
+    view = _job_view(job_id, status, result, notes)
     # Why it waits, or waited, without a call (one entry, however often it was held).
     held = await run_in_threadpool(state.client.store.hold_record, job_id)
     view["held"] = None if held is None else held.view()

@@ -17,6 +17,7 @@ import redis
 import structlog
 
 from broker.keys import Keys
+from broker.scheduler.deferred import DeferredJobs, DeferredRelease
 from broker.scheduler.holds import HeldJobs
 from broker.scheduler.picking import PickPolicy, plan_picks
 from broker.scheduler.state import SchedulerState
@@ -43,6 +44,7 @@ class Dispatcher:
     ) -> None:
         self.state = SchedulerState(client, keys)
         self.held = HeldJobs(client, keys)
+        self.deferred = DeferredRelease(DeferredJobs(client, keys), sweep_s)
         self.client = client
         self.keys = keys
         self.queues = list(queues)
@@ -61,8 +63,10 @@ class Dispatcher:
 
     def top_up(self, queue: str) -> int:
         """Move due held jobs, then picked jobs, onto ``queue`` until it holds ``depth``
-        messages or nothing waits; returns how many were moved."""
+        messages or nothing waits; returns how many were moved. Deferred jobs whose price
+        window has opened join the waiting sets first."""
         moved = 0
+        self.deferred.due(queue, time.time())
         for round_ in range(_ROUNDS):
             snapshot = self.state.snapshot(queue)
             room = self.depth - snapshot.queued

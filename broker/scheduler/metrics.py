@@ -11,6 +11,7 @@ import redis
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from broker.scheduler.deferred import DeferredJobs
 from broker.scheduler.holds import HeldJobs
 from broker.scheduler.state import SchedulerState
 
@@ -20,17 +21,21 @@ __all__ = ["SchedulerCollector"]
 class SchedulerCollector(Collector):
     """``cascade_scheduled_jobs{queue, tier, provider, priority, tenant}``: jobs waiting in the
     scheduler, not yet on their Celery queue; ``cascade_held_jobs{queue, tier, provider}``:
-    jobs held because no target can take them for now."""
+    jobs held because no target can take them for now;
+    ``cascade_price_window_jobs{queue, tier, provider}``: jobs waiting for a cheaper price
+    window to open."""
 
     def __init__(self, state: SchedulerState, queues: Sequence[str]) -> None:
         self.state = state
         self.held = HeldJobs(state.client, state.keys)
+        self.deferred = DeferredJobs(state.client, state.keys)
         self.queues = list(queues)
 
     def collect(self) -> Iterator[Metric]:
         try:
             counts = self.state.waiting(self.queues)
             held = self.held.counts(self.queues)
+            deferred = self.deferred.counts(self.queues)
         except redis.RedisError:
             return  # cascade_redis_up (RedisCollector) says Redis did not answer
         gauge = GaugeMetricFamily(
@@ -53,3 +58,12 @@ class SchedulerCollector(Collector):
             tier, _, provider = queue.partition(".")
             holds.add_metric([queue, tier, provider], n)
         yield holds
+        later = GaugeMetricFamily(
+            "cascade_price_window_jobs",
+            "Jobs held back for a queue until a cheaper price window of their model opens.",
+            labels=["queue", "tier", "provider"],
+        )
+        for queue, (n, _) in deferred.items():
+            tier, _, provider = queue.partition(".")
+            later.add_metric([queue, tier, provider], n)
+        yield later
