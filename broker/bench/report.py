@@ -159,6 +159,15 @@ def render_text(report: dict[str, Any]) -> str:
     for name, target in report["targets"].items():
         verdict = {True: "met", False: "MISSED", None: "n/a"}[target["met"]]
         lines.append(f"target {name}: {target['value']} (target {target['target']}) {verdict}")
+    if probe := report.get("cpu_probe"):
+        lines.append(
+            f"worker CPU per job, all steps together: {probe['worker_process_cpu_ms_per_job']} ms "
+            f"(start-up included, {probe['jobs']} jobs); by step (ms per job, calls per job):"
+        )
+        for label, step in probe["steps"].items():
+            lines.append(f"  {step['ms_per_job']:>7.3f} ms  {step['calls_per_job']:>5}x  {label}")
+        if probe["missing"]:
+            lines.append(f"  probes not found (renamed?): {', '.join(probe['missing'])}")
     missed = [name for name, target in report["targets"].items() if target["met"] is False]
     if missed:
         machine = report["machine"]
