@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     # runs no Flower can turn them off (CASCADE_TASK_EVENTS=0). cascade's own job events on
     # its events channel are sent either way.
     task_events: bool = True
+    # A folder: each worker times its steps' CPU and writes the sums there when it exits
+    # (broker/bench/cpu_probe.py; `cascade bench --cpu-probe`). For measuring, never production.
+    cpu_probe_dir: str | None = None
     # No prefork: its children keep calling providers after a SIGKILL of the worker's main
     # process (broker/worker_pool.py refuses it however a worker is started).
     worker_pool: str = Field(default="threads", pattern=r"^(threads|gevent|solo)$")

@@ -72,6 +72,10 @@ def run_worker(
             raise ValueError(f"provider {provider!r} serves no tier in the catalog: no queue")
         queues += found
         slots += config.concurrency
+    if settings.cpu_probe_dir:
+        from broker.bench.cpu_probe import install
+
+        install(settings.cpu_probe_dir)
     configure_logging(level=logging.getLevelName(loglevel.upper()))
     serve_metrics_from_env()
     app = create_celery(settings)

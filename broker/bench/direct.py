@@ -20,9 +20,7 @@ __all__ = ["run_direct"]
 _CONNECTIONS_PER_CLIENT = 16
 
 
-async def _drive(
-    url: str, work: Workload, count: int, ramp_s: float
-) -> tuple[list[float], float]:
+async def _drive(url: str, work: Workload, count: int, ramp_s: float) -> tuple[list[float], float]:
     per_client = min(work.concurrency, _CONNECTIONS_PER_CLIENT)
     limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
     body = work.openai_body()

@@ -71,9 +71,7 @@ def run_enqueue(client: CascadeClient, work: Workload, total: int, chunk: int) -
     )
 
 
-def run_enqueue_apart(
-    settings: Settings, work: Workload, total: int, chunk: int
-) -> EnqueueResult:
+def run_enqueue_apart(settings: Settings, work: Workload, total: int, chunk: int) -> EnqueueResult:
     """``run_enqueue`` in a fresh Python process that imports only cascade's producer."""
     arguments = {
         "settings": settings.model_dump(mode="json"),

@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from broker.bench.cascade_leg import run_cascade
+from broker.bench.cpu_probe import read_probes
 from broker.bench.direct import run_direct
 from broker.bench.enqueue import run_enqueue_apart
 from broker.bench.litellm_leg import litellm_missing, run_litellm
@@ -52,6 +53,8 @@ class BenchConfig:
     legs: tuple[str, ...] = ("direct", "litellm", "cascade")
     log_dir: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    # time each worker step's CPU (broker/bench/cpu_probe.py) and report it per job
+    cpu_probe: bool = False
 
     @property
     def ramp(self) -> float:
@@ -124,7 +127,15 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cascade-bench-") as folder:
         catalog_path = os.path.join(folder, "catalog.yaml")
         Path(catalog_path).write_text(yaml.safe_dump(bench_catalog(config.concurrency)))
-        with _stack(config, catalog_path) as stack:
+        probes = os.path.join(folder, "cpu-probe")
+        if config.cpu_probe:
+            os.mkdir(probes)
+        stack_config = (
+            replace(config, env={**config.env, "CASCADE_CPU_PROBE_DIR": probes})
+            if config.cpu_probe
+            else config
+        )
+        with _stack(stack_config, catalog_path) as stack:
             client = stack_client(stack, catalog_path)
             redis_version = str(client.redis.info("server").get("redis_version", "unknown"))
             try:
@@ -155,5 +166,16 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
                 )
             finally:
                 client.close()
+        # the workers write their sums as they exit, with the stack
+        probed = read_probes(probes, _jobs_run(config, runs)) if config.cpu_probe else None
     settings = asdict(config) | {"ramp_s": config.ramp}
-    return build_report(settings, runs, skipped, enqueue, trips, redis_version)
+    report = build_report(settings, runs, skipped, enqueue, trips, redis_version)
+    if probed is not None:
+        report["cpu_probe"] = probed
+    return report
+
+
+def _jobs_run(config: BenchConfig, runs: list[dict[str, Any]]) -> int:
+    """The jobs the workers ran: each cascade leg's, its warmup and the round-trip count's."""
+    legs = sum(1 for run in runs for name in run if name.startswith("cascade"))
+    return legs * (config.jobs + config.warmup) + config.round_trip_jobs

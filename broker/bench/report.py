@@ -156,6 +156,26 @@ def render_text(report: dict[str, Any]) -> str:
     if trips := report.get("worker_round_trips"):
         steps = ", ".join(f"{name} {n}" for name, n in trips["by_step"].items())
         lines.append(f"worker Redis round trips per job: {trips['per_job']} ({steps})")
+    lines += _probe_lines(report.get("cpu_probe")) + _target_lines(report)
+    return "\n".join(lines)
+
+
+def _probe_lines(probe: dict[str, Any] | None) -> list[str]:
+    if not probe:
+        return []
+    lines = [
+        f"worker CPU per job, all steps together: {probe['worker_process_cpu_ms_per_job']} ms "
+        f"(start-up included, {probe['jobs']} jobs); by step (ms per job, calls per job):"
+    ]
+    for label, step in probe["steps"].items():
+        lines.append(f"  {step['ms_per_job']:>7.3f} ms  {step['calls_per_job']:>5}x  {label}")
+    if probe["missing"]:
+        lines.append(f"  probes not found (renamed?): {', '.join(probe['missing'])}")
+    return lines
+
+
+def _target_lines(report: dict[str, Any]) -> list[str]:
+    lines = []
     for name, target in report["targets"].items():
         verdict = {True: "met", False: "MISSED", None: "n/a"}[target["met"]]
         lines.append(f"target {name}: {target['value']} (target {target['target']}) {verdict}")
@@ -166,4 +186,4 @@ def render_text(report: dict[str, Any]) -> str:
         lines.append(
             f"MISSED on this machine ({machine['cpus']} CPUs, load {load}): {', '.join(missed)}"
         )
-    return "\n".join(lines)
+    return lines

@@ -52,6 +52,11 @@ __all__ = ["bench", "bench_schedule"]
     show_default=True,
     help="jobs of the enqueue-only batch (0: skip it)",
 )
+@click.option(
+    "--cpu-probe",
+    is_flag=True,
+    help="also time each worker step's CPU and report it per job (broker/bench/cpu_probe.py)",
+)
 @click.option("--legs", default="direct,litellm,cascade", show_default=True)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="write the report")
 def bench(json_path: str | None, legs: str, **options: Any) -> None:
@@ -66,17 +71,46 @@ def bench(json_path: str | None, legs: str, **options: Any) -> None:
 
 @click.command("bench-schedule")
 @click.option("--backlog", type=int, default=20_000, show_default=True, help="bulk jobs queued")
-@click.option("--interactive-rate", "interactive_per_s", type=float, default=2.0,
-              show_default=True, help="interactive jobs per second")
-@click.option("--interactive-seconds", "interactive_s", type=float, default=30.0,
-              show_default=True, help="how long interactive jobs keep arriving")
-@click.option("--latency", "latency_s", type=float, default=1.0, show_default=True,
-              help="seconds the emulator takes per answer")
-@click.option("--concurrency", type=int, default=256, show_default=True,
-              help="worker threads, over all worker processes")
+@click.option(
+    "--interactive-rate",
+    "interactive_per_s",
+    type=float,
+    default=2.0,
+    show_default=True,
+    help="interactive jobs per second",
+)
+@click.option(
+    "--interactive-seconds",
+    "interactive_s",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="how long interactive jobs keep arriving",
+)
+@click.option(
+    "--latency",
+    "latency_s",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="seconds the emulator takes per answer",
+)
+@click.option(
+    "--concurrency",
+    type=int,
+    default=256,
+    show_default=True,
+    help="worker threads, over all worker processes",
+)
 @click.option("--workers", type=int, default=1, show_default=True, help="worker processes")
-@click.option("--window", "window_s", type=float, default=10.0, show_default=True,
-              help="seconds per fairness window")
+@click.option(
+    "--window",
+    "window_s",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="seconds per fairness window",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="write the report")
 def bench_schedule(json_path: str | None, **options: Any) -> None:
     """Measure the scheduler: interactive latency behind a bulk backlog, fair shares between

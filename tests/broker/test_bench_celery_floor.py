@@ -1,0 +1,16 @@
+"""The engine's floor bench: a real celery worker with cascade's settings, no-op messages."""
+
+from __future__ import annotations
+
+import pytest
+
+from broker.bench.celery_floor import measure_floor
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_floor_counts_the_worker_s_and_redis_s_cpu_per_message_of_a_real_worker() -> None:
+    found = measure_floor(messages=60, events=True, concurrency=8)
+
+    assert found["worker_ms_per_message"] > 0
+    assert found["redis_ms_per_message"] > 0
