@@ -13,6 +13,9 @@ The finish script files a failed job in the dead-letter set and bounds it in the
 it trims the set to the result TTL (older ids point to records that have expired) and to the
 newest ``dead_letters_max`` ids, and renews the set's own TTL. Listing and replaying dead
 letters is ``broker.dead_letters``.
+
+The scripts themselves are in ``broker.store_scripts``; this module builds their keys and
+arguments and reads their replies.
 """
 
 from __future__ import annotations
@@ -42,91 +45,12 @@ from broker.jobs import (
 )
 from broker.keys import Keys
 from broker.script_batch import ScriptCall, run_script
+from broker.store_scripts import ADVANCE, BEGIN, FINISH, RELEASE
 
 __all__ = ["Begun", "JobStore", "StoredJob"]
 
 _RESULT = TypeAdapter[CompletionResult | FailedResult](JobResult)
 _TARGETS = TypeAdapter(list[TargetRef])
-
-# KEYS: result, job hash, dead-letter set, attempts, batch hash ('' when none), claim ('' when
-# none), call mark ('' when none). ARGV: result JSON, status, ttl, done channel, events channel,
-# event JSON, job id, now, is_failure, batch channel ('' when none), the answering call's
-# attempt JSON ('' when none), the claim's token ('' when none), dead letters kept at most,
-# the pipeline drivers' channel when the job is a pipeline's step ('' when not).
-# The batch counters move in the same script as the result, so they never disagree with it.
-# The attempt is recorded even when another delivery ended the job first: its call was made.
-# The claim is let go here too: the delivery that ends a job has nothing left to guard.
-_FINISH = """
-if KEYS[6] ~= '' and redis.call('GET', KEYS[6]) == ARGV[12] then
-  redis.call('DEL', KEYS[6])
-end
-if ARGV[11] ~= '' then
-  redis.call('RPUSH', KEYS[4], ARGV[11])
-  redis.call('EXPIRE', KEYS[4], ARGV[3])
-end
-if KEYS[7] ~= '' then
-  redis.call('DEL', KEYS[7])
-end
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[3]) == false then
-  return 0
-end
-redis.call('HSET', KEYS[2], 'status', ARGV[2], 'finished_at', ARGV[8])
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('EXPIRE', KEYS[4], ARGV[3])
-if ARGV[9] == '1' then
-  redis.call('ZADD', KEYS[3], ARGV[8], ARGV[7])
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. (tonumber(ARGV[8]) - tonumber(ARGV[3])))
-  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -(tonumber(ARGV[13]) + 1))
-  redis.call('EXPIRE', KEYS[3], ARGV[3])
-end
-if KEYS[5] ~= '' then
-  redis.call('HINCRBY', KEYS[5], ARGV[2], 1)
-  redis.call('PUBLISH', ARGV[10], ARGV[6])
-end
-redis.call('PUBLISH', ARGV[4], ARGV[2])
-redis.call('PUBLISH', ARGV[5], ARGV[6])
-if ARGV[14] ~= '' then
-  redis.call('PUBLISH', ARGV[14], ARGV[6])
-end
-return 1
-"""
-
-# KEYS: result, job hash, claim, attempts, call mark. ARGV: hop, claim token, claim ttl, events
-# channel, the 'running' event JSON. A delivery's first step, in one round trip: stand down if
-# the job ended, is unknown, moved past this hop or is held by another delivery; else take the
-# claim, mark the job running on this hop, and hand back its record (as it was), its attempts
-# and the mark of a call an earlier delivery started and never recorded ('' when none).
-_BEGIN = """
-if redis.call('EXISTS', KEYS[1]) == 1 then return {'finished'} end
-local fields = redis.call('HGETALL', KEYS[2])
-if #fields == 0 then return {'unknown'} end
-local hop = tonumber(redis.call('HGET', KEYS[2], 'hop'))
-if hop > tonumber(ARGV[1]) then return {'stale', hop} end
-if not redis.call('SET', KEYS[3], ARGV[2], 'NX', 'EX', ARGV[3]) then
-  return {'claimed', redis.call('PTTL', KEYS[3]), redis.call('HGET', KEYS[2], 'route')}
-end
-redis.call('HSET', KEYS[2], 'status', 'running', 'hop', ARGV[1])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
-return {'started', fields, redis.call('LRANGE', KEYS[4], 0, -1),
-        redis.call('GET', KEYS[5]) or ''}
-"""
-
-# KEYS: job hash. ARGV: hop. Move the job's hop forward only.
-_ADVANCE = """
-local current = tonumber(redis.call('HGET', KEYS[1], 'hop') or '-1')
-if current < tonumber(ARGV[1]) then
-  redis.call('HSET', KEYS[1], 'hop', ARGV[1])
-end
-return current
-"""
-
-# Delete the claim only if this worker still holds it.
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,10 +91,10 @@ class JobStore:
         self.dead_letters_max = dead_letters_max
         self.calls = CallMarks(client, keys, ttl_s)
         self.dead = DeadLetters(client, keys, ttl_s)
-        self._begin = client.register_script(_BEGIN)
-        self._finish = client.register_script(_FINISH)
-        self._release = client.register_script(_RELEASE)
-        self._advance = client.register_script(_ADVANCE)
+        self._begin = client.register_script(BEGIN)
+        self._finish = client.register_script(FINISH)
+        self._release = client.register_script(RELEASE)
+        self._advance = client.register_script(ADVANCE)
 
     # --- submit ------------------------------------------------------------------------
 
@@ -210,8 +134,8 @@ class JobStore:
         return _stored(self.client.hgetall(self.keys.job(job_id)))
 
     def begin(self, job_id: str, hop: int, token: str, claim_ttl_s: int) -> Begun:
-        """A delivery's first step, in one round trip (see ``_BEGIN``): stand down, or hold the
-        job under ``token`` and have it marked running on ``hop``."""
+        """A delivery's first step, in one round trip (``store_scripts.BEGIN``): stand down, or
+        hold the job under ``token`` and have it marked running on ``hop``."""
         reply = self._begin(
             keys=[
                 self.keys.result(job_id),

@@ -1,8 +1,9 @@
 """What one delivery decides, apart from the I/O that carries it out.
 
 Pure functions and data: from a call's outcome and the retry decision to the record to write and
-the job's next message. ``workers.runner.JobRunner`` reads Redis, calls the provider and applies
-what these return; nothing here opens a connection, so every rule is testable on its own.
+the job's next message. ``workers.runner.JobRunner`` reads Redis and calls the provider, and it,
+``workers.endings`` and ``workers.failures`` apply what these return; nothing here opens a
+connection, so every rule is testable on its own.
 """
 
 from __future__ import annotations

@@ -30,9 +30,10 @@ dispatcher hands it back out only as the queue has room.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import redis
 import structlog
@@ -48,10 +49,12 @@ from workers.delivery import Delivery, NextMessage, RunOutcome, seconds_to_deadl
 
 if TYPE_CHECKING:
     from workers.context import WorkerContext
+    from workers.telemetry import Telemetry
 
 __all__ = [
     "HOLD_CLASSES",
     "HoldPolicy",
+    "circuits_changed",
     "hold_in_scheduler",
     "hold_look_s",
     "held",
@@ -207,3 +210,12 @@ def release_on_close(context: WorkerContext, change: Transition) -> None:
         return
     if released:
         log.info("circuit closed: held jobs released", circuit=change.target, jobs=released)
+
+
+def circuits_changed(context: WorkerContext, telemetry: Telemetry, replies: Iterable[Any]) -> None:
+    """Report each circuit change among a round trip's ``replies`` (the other scripts' replies
+    are passed over), and release the jobs held for a model whose circuit closed."""
+    for reply in replies:
+        if isinstance(reply, Transition):
+            telemetry.circuit_changed(reply)
+            release_on_close(context, reply)

@@ -10,6 +10,10 @@ One delivery of route[hop]:
   admit the call (circuits, a key, the rate limit), reserve its spend ceiling, mark it started
   call the provider, settle circuits and spend
   succeed; or retry the same hop later; or reroute to a later hop; or fail the job
+
+This module runs a delivery up to its call; what follows a call is apart: writing the job's end,
+success or failure, in ``workers/endings.py``, and what a failed call, a skip or an answer that
+failed its check leads to in ``workers/failures.py``.
 """
 
 from __future__ import annotations
@@ -23,13 +27,10 @@ from typing import Any
 import structlog
 
 from adapters.base import ParsedResponse
-from adapters.errors import ProviderError
-from broker.jobs import Attempt, AttemptOutcome, FailedResult, TargetRef
-from broker.reroute_chain import answer_summary
+from broker.jobs import Attempt, TargetRef
 from broker.script_batch import ScriptCall, run_scripts
 from broker.store import StoredJob
 from routing.catalog import ModelConfig
-from routing.circuit import Transition
 from routing.escalation import check_answer, next_tier_hop
 from routing.estimate import actual_cost_usd, estimate_prompt_tokens, output_allowance, priced_at
 from routing.spend import SpendGrant, estimate_call
@@ -38,37 +39,24 @@ from workers.calls import call_target
 from workers.cancels import CallCancelled, end_cancelled
 from workers.context import WorkerContext
 from workers.deadlines import out_of_time
-from workers.decisions import Decision, Fail, Reroute, Retry
 from workers.delivery import (
     CallOutcome,
     Delivery,
     NextMessage,
     RunOutcome,
-    attempt_kind,
     attempt_number,
     call_mark,
-    completion_result,
-    planned_outcome,
-    retry_decision,
     seconds_to_deadline,
-    skip_decision,
 )
-from workers.holding import (
-    HoldPolicy,
-    held,
-    hold_in_scheduler,
-    release_on_close,
-    slot_wait,
-    spend_skip,
-)
+from workers.endings import fail, succeed
+from workers.failures import failed_call, invalid_answer, skipped
+from workers.holding import HoldPolicy, circuits_changed, hold_in_scheduler, slot_wait, spend_skip
 from workers.lost_calls import record_lost_call
 from workers.stream_calls import StreamJob, stream_target
 from workers.telemetry import Telemetry
 from workers.window_savings import saving_calls
 
 __all__ = ["JobRunner", "NextMessage", "Publish", "RunOutcome"]
-
-log = structlog.get_logger("cascade.worker")
 
 # publish(job_id, hop, target, countdown_s): send the job's next message to target.queue.
 Publish = Callable[[str, int, TargetRef, float | None], None]
@@ -145,7 +133,8 @@ class JobRunner:
         if stored is None:
             return RunOutcome("stand_down", "unknown job: never submitted, or expired")
         reason = f"cascade internal error: {type(error).__name__}: {error}"
-        return self._fail(stored, min(hop, len(stored.route) - 1), "InternalError", reason[:500])
+        at = min(hop, len(stored.route) - 1)
+        return fail(self.context, self.telemetry, stored, at, "InternalError", reason[:500])
 
     def _run_claimed(
         self, stored: StoredJob, hop: int, previous: list[Attempt], token: str
@@ -162,7 +151,7 @@ class JobRunner:
         try:
             if out_of_time(stored, target, self.context.expected):
                 reason = "the deadline passed, or comes before the target usually answers"
-                return self._fail(stored, hop, "DeadlineExceeded", reason)
+                return fail(self.context, self.telemetry, stored, hop, "DeadlineExceeded", reason)
             number = attempt_number(stored, hop, previous)
             structlog.contextvars.bind_contextvars(attempt=number)
             return self._attempt(Delivery(stored, hop, number, previous, token))
@@ -207,17 +196,16 @@ class JobRunner:
         self._settle_circuits(now, gate, outcome)
         self.context.ledger.release(hold_id)
         assert outcome.error is not None
-        return self._failed_call(now, outcome, outcome.error)
+        return failed_call(self.context, self.telemetry, self.worker, now, outcome, outcome.error)
 
     def _settle_circuits(self, now: Delivery, gate: Admitted, outcome: CallOutcome) -> None:
-        for change in self.context.gatekeeper.settle(
+        changes = self.context.gatekeeper.settle(
             now.target, gate, error=outcome.error, latency_s=outcome.duration_s
-        ):
-            self._circuit_changed(change)
+        )
+        circuits_changed(self.context, self.telemetry, changes)
 
-    def _circuit_changed(self, change: Transition) -> None:
-        self.telemetry.circuit_changed(change)
-        release_on_close(self.context, change)
+    def _skip(self, now: Delivery, skip: Skip) -> RunOutcome:
+        return skipped(self.context, self.telemetry, self.worker, now, skip, self._hold_policy)
 
     def _admit(
         self, now: Delivery, alongside: list[ScriptCall[Any]]
@@ -270,185 +258,13 @@ class JobRunner:
         ]
         check = check_answer(response.choices[0].message.content, job)
         escalate_to = None if check.ok else next_tier_hop(now.stored.route, now.hop)
+        context, telemetry = self.context, self.telemetry
         if escalate_to is None:
-            return self._succeed(now, outcome, response, cost, bookkeeping)
-        self._record_circuit_changes(run_scripts(self.context.store.client, bookkeeping))
+            worker = self.worker
+            return succeed(context, telemetry, worker, now, outcome, response, cost, bookkeeping)
+        circuits_changed(context, telemetry, run_scripts(context.store.client, bookkeeping))
         # The answer failed the caller's schema: the next tier gets the job. The call is paid.
-        self.context.store.add_attempt(
-            now.job_id,
-            now.attempt(
-                AttemptOutcome.REROUTE,
-                started_at=outcome.started_at,
-                duration_s=outcome.duration_s,
-                error_class="AnswerInvalid",
-                error_message=(check.reason or "")[:500],
-                usage=response.usage,
-                cost_usd=cost,
-                worker=self.worker,
-            ),
-            ends_call=True,
+        reason = check.reason or ""
+        return invalid_answer(
+            context, telemetry, self.worker, now, outcome, response.usage, cost, reason, escalate_to
         )
-        return self._carry_out(now, Reroute(escalate_to), "AnswerInvalid", None)
-
-    def _failed_call(self, now: Delivery, outcome: CallOutcome, error: ProviderError) -> RunOutcome:
-        decision = self._decide(now, error)
-        kind = attempt_kind(decision)
-        self.context.store.add_attempt(
-            now.job_id,
-            now.attempt(
-                kind,
-                started_at=outcome.started_at,
-                duration_s=outcome.duration_s,
-                error_class=error.error_class,
-                error_message=error.message[:500],
-                status_code=error.status_code,
-                worker=self.worker,
-            ),
-            ends_call=True,
-        )
-        self.telemetry.attempt_failed(
-            now.target,
-            outcome=kind.value,
-            duration_s=outcome.duration_s,
-            error_class=error.error_class,
-            status_code=error.status_code,
-            number=now.number,
-        )
-        return self._carry_out(now, decision, error.error_class, error.status_code)
-
-    def _skip(self, now: Delivery, skip: Skip) -> RunOutcome:
-        """Pass the target over without a call and move on along the route; the attempt
-        recorded for it removes the mark of the call that was not made."""
-        decision = skip_decision(now.hop, self._context_windows(now.stored), skip.reason)
-        if isinstance(decision, Fail):
-            hold = held(now, skip, self._hold_policy)
-            if isinstance(hold, str):  # held as long as it may be: it ends now, saying so
-                decision = Fail(f"{hold}; last: {skip.reason}")
-            elif hold is not None:  # unavailable for now, not for good: wait, do not fail
-                # No attempt takes the call's mark away here (a spend cap refuses after the
-                # mark was set): left, the next look would count a lost call.
-                run_scripts(
-                    self.context.store.client, [self.context.store.calls.unmark_call(now.job_id)]
-                )
-                log.info("held: no target can take the job for now", reason=skip.reason)
-                return hold
-        self.context.store.add_attempt(
-            now.job_id,
-            now.attempt(
-                AttemptOutcome.SKIPPED,
-                started_at=datetime.now(UTC),
-                duration_s=0.0,
-                error_class=skip.error_class,
-                error_message=skip.reason,
-                worker=self.worker,
-            ),
-            ends_call=True,
-        )
-        log.info(
-            "target skipped",
-            error_class=skip.error_class,
-            reason=skip.reason,
-            decision=type(decision).__name__,
-        )
-        return self._carry_out(now, decision, skip.error_class, None)
-
-    def _decide(self, now: Delivery, error: ProviderError) -> Decision:
-        provider = self.context.catalog.provider(now.target.provider)
-        windows = self._context_windows(now.stored)
-        return retry_decision(now, error, provider, self.context.settings, windows)
-
-    def _carry_out(
-        self, now: Delivery, decision: Decision, error_class: str, status_code: int | None
-    ) -> RunOutcome:
-        if isinstance(decision, Retry):
-            self.telemetry.retried(
-                now.target,
-                hop=now.hop,
-                number=now.number,
-                error_class=error_class,
-                status_code=status_code,
-                countdown_s=decision.countdown_s,
-            )
-        elif isinstance(decision, Reroute):
-            self.telemetry.rerouted(
-                now.target,
-                now.stored.route[decision.hop],
-                hop=now.hop,
-                error_class=error_class,
-                status_code=status_code,
-            )
-        else:
-            failed_as = decision.error_class or error_class
-            return self._fail(now.stored, now.hop, failed_as, decision.reason)
-        return planned_outcome(now, decision)
-
-    def _record_circuit_changes(self, replies: list[Any]) -> None:
-        for reply in replies:
-            if isinstance(reply, Transition):
-                self._circuit_changed(reply)
-
-    def _succeed(
-        self,
-        now: Delivery,
-        outcome: CallOutcome,
-        response: ParsedResponse,
-        cost: float,
-        bookkeeping: list[ScriptCall[Any]],
-    ) -> RunOutcome:
-        """Write the result, with the call's circuit, spend and latency bookkeeping, in one
-        round trip; the bookkeeping goes first, so a result is never visible before its
-        usage is counted."""
-        job, target = now.stored.job, now.target
-        attempt = now.attempt(
-            AttemptOutcome.SUCCESS,
-            started_at=outcome.started_at,
-            duration_s=outcome.duration_s,
-            usage=response.usage,
-            cost_usd=cost,
-            worker=self.worker,
-        )
-        result = completion_result(now, attempt, response, datetime.now(UTC))
-        finish = self.context.store.finish_call(
-            job.id, result, last_attempt=attempt, claim_token=now.claim_token
-        )
-        *replies, written = run_scripts(self.context.store.client, [*bookkeeping, finish])
-        self._record_circuit_changes(replies)
-        self.telemetry.succeeded(
-            target,
-            created_at=job.envelope.created_at,
-            duration_s=outcome.duration_s,
-            cost_usd=cost,
-            usage=response.usage,
-            first=written,
-            number=now.number,
-            attempts=result.attempts,
-        )
-        # "succeeded" leads: log readers count the lines that say it (tests, dashboards).
-        summary = f"succeeded: {answer_summary(result.attempts)}"
-        detail = summary if written else "succeeded, a duplicate"
-        return RunOutcome("succeeded", detail, claim_released=True)
-
-    def _fail(self, stored: StoredJob, hop: int, error_class: str, reason: str) -> RunOutcome:
-        job = stored.job
-        result = FailedResult(
-            job_id=job.id,
-            error_class=error_class,
-            error_message=reason,
-            attempts=self.context.store.attempts(job.id),
-            batch_id=job.envelope.batch_id,
-            tenant=job.envelope.tenant,
-            finished_at=datetime.now(UTC),
-        )
-        if self.context.store.finish(job.id, result):
-            self.telemetry.failed(
-                stored.route[hop],
-                created_at=job.envelope.created_at,
-                error_class=error_class,
-                reason=reason,
-                attempts=result.attempts,
-            )
-        return RunOutcome("failed", f"failed: {reason}")
-
-    def _context_windows(self, stored: StoredJob) -> list[int]:
-        """Each route target's context window, in route order."""
-        return [self.context.catalog.model(item.model).context_window for item in stored.route]
