@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -45,8 +46,10 @@ def watched(redis_url: str) -> Iterator[str]:
     connection.close()
 
 
-def _cascade_processes() -> set[tuple[int, str]]:
-    """Processes a demo starts: its workers and emulator, and its private redis-server."""
+def _cascade_processes(mark: str) -> set[tuple[int, str]]:
+    """Processes a demo started: its workers, emulator and private redis-server, told apart from
+    any other cascade process on the machine (a bench, another test's stack) by ``mark``, an
+    environment variable the demo's processes inherit."""
     found = set()
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -54,18 +57,22 @@ def _cascade_processes() -> set[tuple[int, str]]:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
                 command = handle.read().replace(b"\0", b" ").decode(errors="replace")
+            with open(f"/proc/{pid}/environ", "rb") as handle:
+                environment = handle.read().split(b"\0")
         except OSError:
             continue
-        if "-m broker" in command or "cascade-stack-" in command:
+        if mark.encode() in environment and (
+            "-m broker" in command or "cascade-stack-" in command or "redis-server" in command
+        ):
             found.add((int(pid), command))
     return found
 
 
 @pytest.mark.integration
 def test_the_demo_answers_every_job_and_leaves_no_process_behind() -> None:
-    before = _cascade_processes()
+    mark = f"CASCADE_TEST_MARK={uuid.uuid4().hex}"
     env = {key: value for key, value in os.environ.items() if not key.endswith("_API_KEY")}
-    env.update({"COLUMNS": "160"})
+    env.update({"COLUMNS": "160", mark.split("=")[0]: mark.split("=")[1]})
     env.pop("CASCADE_CONFIG", None)
     env.pop("CASCADE_REDIS_URL", None)
 
@@ -88,7 +95,7 @@ def test_the_demo_answers_every_job_and_leaves_no_process_behind() -> None:
     for name in ("triage", "answer-validated", "summary"):
         assert re.search(rf"pipeline demo-{name}-\w+ \[succeeded\]", shown.stdout), shown.stdout
     assert "tier frontier" in shown.stdout  # triage sent its complex question up
-    assert _cascade_processes() - before == set()
+    assert _cascade_processes(mark) == set()
 
 
 @pytest.mark.integration

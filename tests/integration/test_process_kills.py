@@ -116,6 +116,7 @@ def test_a_sigkilled_api_mid_submit_leaves_every_stored_job_queued_and_a_resubmi
 PRODUCER = """
 import json
 import sys
+import time
 from broker.client import CascadeClient
 
 prefix, count, chunk, prompt = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -125,6 +126,9 @@ for start in range(0, count, chunk):
     ids = [f"{prefix}-{n:05d}" for n in range(start, min(start + chunk, count))]
     client.submit_many([{**job, "envelope": {"id": job_id}} for job_id in ids])
     print("\\n".join(ids), flush=True)
+    # Paced, so the kill lands mid-batch however fast the machine writes (3,000 jobs were once
+    # all written between two looks of the test's wait).
+    time.sleep(0.05)
 """
 
 
