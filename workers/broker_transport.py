@@ -28,7 +28,7 @@ head of its queue. A worker killed before that sweep still loses it, as it would
 message it holds; a message whose record was written but whose reply was lost is put back too,
 and runs at most once more, which the job store's claim and result guard allow.
 
-The producer does not use this: it writes Celery's messages itself (``broker/client.py``).
+The producer does not use this: it writes Celery's messages itself (``broker/task_messages.py``).
 """
 
 from __future__ import annotations

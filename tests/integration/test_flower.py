@@ -2,7 +2,7 @@
 and wire format ran it, and arguments that show the job but not its prompt.
 
 Needs the worker side to name tasks with ``broker.flower.task_name`` and to send
-``argsrepr=broker.flower.task_argsrepr(...)`` (workers/tasks.py, broker/client.py)."""
+``argsrepr=broker.flower.task_argsrepr(...)`` (workers/tasks.py, broker/task_messages.py)."""
 
 from __future__ import annotations
 
