@@ -281,6 +281,7 @@ class SubmitMixin:
             priority=job.envelope.priority.value,
             deadline=where.deadline,
             not_before=where.not_before,
+            direct=not where.parked,
         )
 
     def _route(

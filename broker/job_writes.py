@@ -13,7 +13,14 @@ One script decides and writes, so nothing is checked on one round trip and writt
 - a job of a batch being cancelled is not written (the cancel has ended it already);
 - a job held for a cheaper price window goes to its queue's deferred set instead of its
   waiting set, with the entry it takes there when the window opens
-  (``broker/scheduler/deferred.py``).
+  (``broker/scheduler/deferred.py``);
+- a job whose queue is idle (nothing waits in its sets at any priority, no held job is due, its
+  Celery list is shorter than the dispatch depth) goes onto the Celery list at once, as the
+  dispatcher's next top-up would have put it, with no wake and no top-up: the common case of a
+  broker that is not backlogged costs no scheduling work (issue 18). Only a chunk of one
+  (queue, priority, tenant) group in arrival order takes this path, so it never changes whom
+  the scheduler would have served first; a job with a deadline, a parked job and a deferred
+  one always go through the sets.
 
 Redis runs a script whole or not at all when memory runs out: its first write is refused when
 ``maxmemory`` was reached before it started, and once it has written it runs to the end. So a
@@ -30,17 +37,20 @@ from enum import IntEnum
 
 import redis
 
+from broker.jobs import Priority
 from broker.keys import Keys
 
 __all__ = ["ForeignBatch", "IdTaken", "JobWriter", "NewJob", "Written"]
 
 # KEYS: the n job hashes, their n result keys, then per group (queue, priority, tenant) its
 # waiting set and its level's tenant set, then per queue its messages and passes hashes and its
-# deferred set and entries, then the batch hashes, then the arrivals counter.
+# deferred set and entries, then the batch hashes, then per queue its Celery list, held set
+# and the tenant sets of its three levels, then the arrivals counter.
 # ARGV: n, g, q, ttl, submitted_at, wake channel, then per group its queue index and priority,
 # then the q queue names, then per job: tenant, job JSON, route JSON, batch id ('' when none),
 # batch index (0 when none), group index, message, job id, deadline score ('' when none),
-# not-before time ('' when none: a job held for a price window is deferred until then).
+# not-before time ('' when none: a job held for a price window is deferred until then); then
+# the dispatch depth and per queue '1' when its jobs may go straight onto its list.
 # Returns {'ok', outcome per job} (1 written, 0 already the tenant's, 2 its batch is cancelled),
 # or {'taken', i} / {'foreign_batch', i} with nothing written.
 _WRITE = """
@@ -70,7 +80,22 @@ for i = 1, n do
     outcome[i] = 1
   end
 end
-local woken = {}
+local woken, room = {}, {}
+local direct, depth = #KEYS - 5 * q, tonumber(ARGV[first + per * n])
+-- How many more jobs the queue's list takes straight away: none unless the queue is idle.
+local function room_in(queue)
+  if room[queue] == nil then
+    room[queue] = 0
+    local k = direct + 5 * (queue - 1)
+    if g == 1 and ARGV[first + per * n + queue] == '1'
+        and redis.call('SCARD', KEYS[k + 2]) + redis.call('SCARD', KEYS[k + 3])
+          + redis.call('SCARD', KEYS[k + 4]) == 0
+        and #redis.call('ZRANGEBYSCORE', KEYS[k + 1], '-inf', ARGV[5], 'LIMIT', 0, 1) == 0 then
+      room[queue] = depth - redis.call('LLEN', KEYS[k])
+    end
+  end
+  return room[queue]
+end
 for i = 1, n do
   if outcome[i] == 1 then
     local base = first + per * (i - 1)
@@ -81,9 +106,13 @@ for i = 1, n do
       'batch_id', ARGV[base + 3], 'priority', level)
     redis.call('EXPIRE', KEYS[i], ARGV[4])
     local score = ARGV[base + 8]
-    if score == '' then score = 1e10 + redis.call('INCR', KEYS[#KEYS]) end
     local waiting, tenants = KEYS[2 * n + 2 * group - 1], KEYS[2 * n + 2 * group]
     local messages, passes = KEYS[queues + 4 * queue - 3], KEYS[queues + 4 * queue - 2]
+    if score == '' and ARGV[base + 9] == '' and room_in(queue) > 0 then
+      redis.call('LPUSH', KEYS[direct + 5 * (queue - 1)], ARGV[base + 6])
+      room[queue] = room[queue] - 1
+    else
+    if score == '' then score = 1e10 + redis.call('INCR', KEYS[#KEYS]) end
     redis.call('HSET', messages, ARGV[base + 7], ARGV[base + 6])
     if ARGV[base + 9] ~= '' then
       -- held for its price window: it takes this entry when the window opens
@@ -101,6 +130,7 @@ for i = 1, n do
         end
       end
       woken[queue] = true
+    end
     end
   end
 end
@@ -133,6 +163,8 @@ class NewJob:
     priority: str = "standard"
     deadline: float | None = None  # epoch seconds
     not_before: float | None = None  # epoch seconds: held until its price window opens
+    # False for a queue no dispatcher serves (a provider's parking queue): never straight on
+    direct: bool = True
 
 
 class IdTaken(Exception):
@@ -151,20 +183,23 @@ class ForeignBatch(IdTaken):
 class JobWriter:
     """Writes chunks of new jobs (``_WRITE``); reads who holds ids, for the checks before."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, ttl_s: int) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, ttl_s: int, depth: int = 8) -> None:
         self.client = client
         self.keys = keys
         self.ttl_s = ttl_s
+        self.depth = depth  # Settings.dispatch_depth: how deep the fast path fills a list
         self._write = client.register_script(_WRITE)
 
     def write(self, jobs: Sequence[NewJob]) -> list[Written]:
         """Write the chunk in one script; raises IdTaken or ForeignBatch, writing nothing."""
         queues: dict[str, int] = {}
+        direct: dict[str, bool] = {}
         groups: dict[tuple[str, str, str], int] = {}
         batches: dict[str, int] = {}
         per_job: list[str | int | bytes] = []
         for job in jobs:
             queues.setdefault(job.queue, len(queues) + 1)
+            direct[job.queue] = direct.get(job.queue, True) and job.direct
             group = groups.setdefault((job.queue, job.priority, job.tenant), len(groups) + 1)
             batch = batches.setdefault(job.batch_id, len(batches) + 1) if job.batch_id else 0
             per_job += [job.tenant, job.job_json, job.route_json, job.batch_id or "", batch]
@@ -175,7 +210,8 @@ class JobWriter:
         args += [f"{time.time():.6f}", self.keys.sched_wake_channel()]
         for name, level, _ in groups:
             args += [queues[name], level]
-        args += [*queues, *per_job]
+        args += [*queues, *per_job, self.depth]
+        args += ["1" if direct[name] else "0" for name in queues]
         keys = [self.keys.job(job.job_id) for job in jobs]
         keys += [self.keys.result(job.job_id) for job in jobs]
         for name, level, tenant in groups:
@@ -187,6 +223,9 @@ class JobWriter:
             keys += [self.keys.sched_messages(name), self.keys.sched_passes(name)]
             keys += [self.keys.sched_deferred(name), self.keys.sched_deferred_entries(name)]
         keys += [self.keys.batch(batch_id) for batch_id in batches]
+        for name in queues:
+            keys += [name, self.keys.sched_held(name)]
+            keys += [self.keys.sched_tenants(name, level.value) for level in Priority]
         keys.append(self.keys.sched_arrivals())
         reply = self._write(keys=keys, args=args)
         verdict = _text(reply[0])

@@ -96,6 +96,10 @@ class Settings(BaseSettings):
     # at most this many, so it bounds how late an urgent job overtakes; too small and the
     # workers idle between top-ups.
     dispatch_depth: int = Field(default=8, ge=1)
+    # A job submitted to an idle queue (nothing waiting, nothing held due, the list below its
+    # depth) goes straight onto the Celery list, as the next top-up would have put it
+    # (broker/job_writes.py). Off: every job goes through the scheduler's sets.
+    dispatch_direct: bool = True
     # Every Nth pick serves the next priority down (every N²th two down): the starvation bound.
     starvation_every: int = Field(default=10, ge=2)
     # Tenant -> weight for fair shares within a priority (JSON, e.g. {"acme": 3}); others 1.

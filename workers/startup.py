@@ -109,7 +109,7 @@ def start_dispatcher(settings: Settings, queues: Sequence[str]) -> Dispatcher:
     )
 
     def woken(**_: object) -> None:
-        dispatcher.wake()
+        dispatcher.wake_after_take()
 
     task_prerun.connect(woken, weak=False)
     dispatcher.start()

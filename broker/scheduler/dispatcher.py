@@ -29,6 +29,8 @@ log = structlog.get_logger("cascade.scheduler")
 # A top-up that raced another dispatcher (or dropped cancelled jobs) reads and picks again,
 # at most this often, before it waits for the next wake.
 _ROUNDS = 8
+# How long a look that found a queue idle spares the top-ups of the tasks taken after it.
+_IDLE_FRESH_S = 0.25
 
 
 class Dispatcher:
@@ -53,9 +55,21 @@ class Dispatcher:
         self.sweep_s = sweep_s
         self._woken = threading.Event()
         self._stopped = threading.Event()
+        # Queue -> when (monotonic) its last look found nothing waiting and nothing held. A task
+        # taken off such a queue leaves nothing to move (its next jobs come by a submit, which
+        # wakes us, or straight onto the list by the submit's fast path), so it needs no
+        # top-up; a look older than _IDLE_FRESH_S is not trusted (a job held since, say).
+        self._idle: dict[str, float] = {}
 
     def wake(self) -> None:
         self._woken.set()
+
+    def wake_after_take(self) -> None:
+        """A task left one of this process's queues: top up unless every queue was idle at its
+        last look (the sweep looks again in any case)."""
+        fresh = time.monotonic() - _IDLE_FRESH_S
+        if any(self._idle.get(queue, 0.0) < fresh for queue in self.queues):
+            self._woken.set()
 
     def stop(self) -> None:
         self._stopped.set()
@@ -69,6 +83,10 @@ class Dispatcher:
         self.deferred.due(queue, time.time())
         for round_ in range(_ROUNDS):
             snapshot = self.state.snapshot(queue)
+            if snapshot.total_waiting() == 0 and snapshot.held == 0:
+                self._idle[queue] = time.monotonic()
+            else:
+                self._idle.pop(queue, None)
             room = self.depth - snapshot.queued
             if round_ == 0 and snapshot.held:  # held jobs whose look is due had their turn
                 released = self.held.release(queue, time.time(), room)

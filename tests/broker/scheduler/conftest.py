@@ -20,7 +20,9 @@ CATALOG = str(Path(__file__).parents[2] / "fixtures" / "catalog.yaml")
 def client(redis_url: str) -> Iterator[CascadeClient]:
     url = redis_url.rsplit("/", 1)[0] + "/2"
     redis.Redis.from_url(url).flushdb()
-    settings = Settings(redis_url=url, config=CATALOG, profile="emulated")
+    # These tests look at what the scheduler does with waiting work, so every submit waits:
+    # the fast path onto an idle queue's list is off here (tested in test_direct.py).
+    settings = Settings(redis_url=url, config=CATALOG, profile="emulated", dispatch_direct=False)
     client = CascadeClient(settings, load_catalog(CATALOG, "emulated"))
     yield client
     client.redis.flushdb()
