@@ -40,7 +40,9 @@ def url(redis_url: str) -> Iterator[str]:
 
 @pytest.fixture()
 def client(url: str) -> Iterator[CascadeClient]:
-    settings = Settings(redis_url=url, config=CATALOG, profile="emulated")
+    # Every submit waits in the scheduler here (the fast path onto an idle queue's list is off:
+    # tests/broker/scheduler/test_direct.py), so each job's waiting set can be read.
+    settings = Settings(redis_url=url, config=CATALOG, profile="emulated", dispatch_direct=False)
     client = CascadeClient(settings, load_catalog(CATALOG, "emulated"))
     yield client
     client.close()
