@@ -20,7 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 from broker.job_writes import ForeignBatch, IdTaken, JobWriter, NewJob, Written
 from broker.jobs import CompletionJob, TargetRef, format_validation_error
 from broker.keys import Keys
-from broker.offload.choice import OffloadRules, Placement, place, wait_rules
+from broker.offload.choice import Placement, offload_rules, place, wait_rules
 from broker.settings import Settings
 from broker.submit_errors import (
     Planned,
@@ -198,7 +198,9 @@ class SubmitMixin:
         target has price windows may be held until a cheaper one opens (``routing/offpeak.py``,
         ``CASCADE_OFFPEAK_*``), with that decision on its record too.
         """
-        rules, windows = self._offload_rules(), wait_rules(self.settings, self.catalog)
+        # no decision at all where no provider of the catalog can take offloaded work
+        rules = offload_rules(self.settings) if self._offloading else None
+        windows = wait_rules(self.settings, self.catalog)
         now = datetime.now(UTC)
         for start in range(0, len(planned), PUBLISH_BATCH):
             chunk = planned[start : start + PUBLISH_BATCH]
@@ -226,14 +228,6 @@ class SubmitMixin:
             except IdTaken as exc:
                 raise taken(chunk[exc.index]) from exc
             self._note_decisions(chunk, placements, written, completion_window is not None)
-
-    def _offload_rules(self) -> OffloadRules | None:
-        if not self.settings.offload_enabled or not self._offloading:
-            return None
-        return OffloadRules(
-            margin=timedelta(seconds=self.settings.offload_margin_s),
-            min_wait=timedelta(seconds=self.settings.offload_min_wait_s),
-        )
 
     def _note_decisions(
         self,

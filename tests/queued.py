@@ -9,7 +9,7 @@ import redis
 
 from broker.keys import Keys
 
-__all__ = ["queued", "queued_job_ids", "text"]
+__all__ = ["listed_job_ids", "queued", "queued_job_ids", "text"]
 
 
 def text(value: object) -> str:
@@ -29,3 +29,10 @@ def queued_job_ids(connection: redis.Redis, queue: str, keys: Keys | None = None
     waiting = [text(item) for item in connection.hkeys(keys.sched_messages(queue))]
     listed = [json.loads(item)["headers"]["id"] for item in connection.lrange(queue, 0, -1)]
     return waiting + listed
+
+
+def listed_job_ids(connection: redis.Redis, queue: str) -> list[str]:
+    """The job id of each message on ``queue``'s Celery list, in the order a worker takes them
+    (oldest first: messages are pushed on the left and popped from the right)."""
+    raw = reversed(connection.lrange(queue, 0, -1))
+    return [json.loads(item)["headers"]["id"] for item in raw]

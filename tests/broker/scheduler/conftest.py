@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -14,16 +15,31 @@ from broker.client import CascadeClient
 from broker.settings import Settings
 
 CATALOG = str(Path(__file__).parents[2] / "fixtures" / "catalog.yaml")
+PROMPT = {"messages": [{"role": "user", "content": "Hi"}]}
+
+
+def scheduler_client(redis_url: str, **settings: Any) -> CascadeClient:
+    """A producer on database 2, emptied first, with ``settings`` over the defaults."""
+    url = redis_url.rsplit("/", 1)[0] + "/2"
+    redis.Redis.from_url(url).flushdb()
+    chosen = Settings(redis_url=url, config=CATALOG, profile="emulated", **settings)
+    return CascadeClient(chosen, load_catalog(CATALOG, "emulated"))
+
+
+def submit(client: CascadeClient, ids: list[str], **envelope: object) -> None:
+    """Submit a tier-``fast`` job under each id, all in one call, with ``envelope`` fields."""
+    jobs = [
+        {"needs": {"tier": "fast"}, "request": PROMPT, "envelope": {"id": job_id, **envelope}}
+        for job_id in ids
+    ]
+    client.submit_many(jobs)
 
 
 @pytest.fixture()
 def client(redis_url: str) -> Iterator[CascadeClient]:
-    url = redis_url.rsplit("/", 1)[0] + "/2"
-    redis.Redis.from_url(url).flushdb()
     # These tests look at what the scheduler does with waiting work, so every submit waits:
     # the fast path onto an idle queue's list is off here (tested in test_direct.py).
-    settings = Settings(redis_url=url, config=CATALOG, profile="emulated", dispatch_direct=False)
-    client = CascadeClient(settings, load_catalog(CATALOG, "emulated"))
+    client = scheduler_client(redis_url, dispatch_direct=False)
     yield client
     client.redis.flushdb()
     client.close()

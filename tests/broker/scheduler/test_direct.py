@@ -4,55 +4,36 @@ scheduler serves first still waits in its sets. On a real Redis, without workers
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-import redis
 
-from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
 from broker.scheduler import HeldJobs
-from broker.settings import Settings
+from tests.broker.scheduler.conftest import PROMPT, scheduler_client, submit
+from tests.queued import listed_job_ids
 
 pytestmark = pytest.mark.integration
 
-CATALOG = str(Path(__file__).parents[2] / "fixtures" / "catalog.yaml")
-PROMPT = {"messages": [{"role": "user", "content": "Hi"}]}
 QUEUE = "fast.alpha"
 
 
 @pytest.fixture()
 def client(redis_url: str) -> Iterator[CascadeClient]:
-    url = redis_url.rsplit("/", 1)[0] + "/2"
-    redis.Redis.from_url(url).flushdb()
-    settings = Settings(redis_url=url, config=CATALOG, profile="emulated", dispatch_depth=4)
-    client = CascadeClient(settings, load_catalog(CATALOG, "emulated"))
+    client = scheduler_client(redis_url, dispatch_depth=4)
     yield client
     client.redis.flushdb()
     client.close()
 
 
 def listed(client: CascadeClient) -> list[str]:
-    return [
-        json.loads(item)["headers"]["id"] for item in reversed(client.redis.lrange(QUEUE, 0, -1))
-    ]
+    return listed_job_ids(client.redis, QUEUE)
 
 
 def waiting(client: CascadeClient) -> int:
     """Jobs waiting in the scheduler's sets for the queue (not on its list)."""
     return int(client.redis.hlen(client.keys.sched_messages(QUEUE)))
-
-
-def submit(client: CascadeClient, ids: list[str], **envelope: object) -> None:
-    client.submit_many(
-        [
-            {"needs": {"tier": "fast"}, "request": PROMPT, "envelope": {"id": job_id, **envelope}}
-            for job_id in ids
-        ]
-    )
 
 
 def test_a_job_for_an_idle_queue_goes_onto_its_list_at_once_without_waking_a_dispatcher(
@@ -123,10 +104,7 @@ def test_a_held_job_that_is_due_goes_first_so_a_new_job_waits(client: CascadeCli
 
 
 def test_with_the_fast_path_off_every_job_waits_in_the_scheduler(redis_url: str) -> None:
-    url = redis_url.rsplit("/", 1)[0] + "/2"
-    redis.Redis.from_url(url).flushdb()
-    settings = Settings(redis_url=url, config=CATALOG, profile="emulated", dispatch_direct=False)
-    off = CascadeClient(settings, load_catalog(CATALOG, "emulated"))
+    off = scheduler_client(redis_url, dispatch_direct=False)
     try:
         submit(off, ["a1"])
         assert listed(off) == [] and waiting(off) == 1

@@ -12,11 +12,11 @@ import pytest
 from broker.batches import Batches
 from broker.client import CascadeClient
 from broker.scheduler import Dispatcher, HeldJobs, PickPolicy, SchedulerState
-from tests.queued import queued
+from tests.broker.scheduler.conftest import PROMPT, submit
+from tests.queued import listed_job_ids, queued
 
 pytestmark = pytest.mark.integration
 
-PROMPT = {"messages": [{"role": "user", "content": "Hi"}]}
 QUEUE = "fast.alpha"
 
 
@@ -26,17 +26,7 @@ def dispatcher(client: CascadeClient, depth: int, **weights: float) -> Dispatche
 
 
 def listed(client: CascadeClient) -> list[str]:
-    """Job ids on the Celery list, in the order a worker takes them."""
-    raw = reversed(client.redis.lrange(QUEUE, 0, -1))
-    return [json.loads(item)["headers"]["id"] for item in raw]
-
-
-def submit(client: CascadeClient, ids: list[str], **envelope: object) -> None:
-    jobs = [
-        {"needs": {"tier": "fast"}, "request": PROMPT, "envelope": {"id": job_id, **envelope}}
-        for job_id in ids
-    ]
-    client.submit_many(jobs)
+    return listed_job_ids(client.redis, QUEUE)
 
 
 def test_a_submit_queues_nothing_on_celery_and_a_top_up_fills_the_queue_to_its_depth(
