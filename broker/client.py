@@ -62,8 +62,13 @@ class CascadeClient(SubmitMixin, ReadMixin):
         self.redis = redis_client or redis.Redis.from_url(settings.redis_url)
         self.keys = Keys(settings.key_prefix)
         self.store = JobStore(self.redis, self.keys, settings.result_ttl_s)
-        direct_depth = settings.dispatch_depth if settings.dispatch_direct else 0
-        self.writer = JobWriter(self.redis, self.keys, settings.result_ttl_s, direct_depth)
+        self.writer = JobWriter(
+            self.redis,
+            self.keys,
+            settings.result_ttl_s,
+            settings.dispatch_depth,
+            settings.dispatch_direct,
+        )
         self.celery = celery_app or create_celery(settings)
         self._reply_to = str(uuid.uuid4())
         self.live = LiveStateReader(

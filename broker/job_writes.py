@@ -2,7 +2,9 @@
 
 A new job does not go onto its Celery queue: it waits in the scheduler's sets for its queue,
 priority and tenant (``broker/scheduler/``), with its first message beside it, until a
-dispatcher picks it. The write wakes the dispatchers of the queues it added to.
+dispatcher picks it. The write wakes the dispatchers of the queues it added to whose Celery
+list is below its low water mark (``broker/scheduler/wakes.py``); a fuller list is topped up
+as its own deliveries drain it.
 
 One script decides and writes, so nothing is checked on one round trip and written on another:
 
@@ -34,11 +36,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 import redis
 
 from broker.jobs import Priority
 from broker.keys import Keys
+from broker.scheduler.wakes import low_water
+from broker.script_batch import ScriptCall, run_script
 
 __all__ = ["ForeignBatch", "IdTaken", "JobWriter", "NewJob", "Written"]
 
@@ -50,7 +55,8 @@ __all__ = ["ForeignBatch", "IdTaken", "JobWriter", "NewJob", "Written"]
 # then the q queue names, then per job: tenant, job JSON, route JSON, batch id ('' when none),
 # batch index (0 when none), group index, message, job id, deadline score ('' when none),
 # not-before time ('' when none: a job held for a price window is deferred until then); then
-# the dispatch depth and per queue '1' when its jobs may go straight onto its list.
+# the dispatch depth, per queue '1' when its jobs may go straight onto its list, and the low
+# water mark below which a list's dispatchers are woken.
 # Returns {'ok', outcome per job} (1 written, 0 already the tenant's, 2 its batch is cancelled),
 # or {'taken', i} / {'foreign_batch', i} with nothing written.
 _WRITE = """
@@ -134,7 +140,14 @@ for i = 1, n do
     end
   end
 end
-for queue in pairs(woken) do redis.call('PUBLISH', ARGV[6], ARGV[6 + 2 * g + queue]) end
+-- A list at or above its low water mark still feeds its workers, and the deliveries taking
+-- from it wake the dispatchers once it is below (broker/scheduler/wakes.py): no wake now.
+local low = tonumber(ARGV[first + per * n + q + 1])
+for queue in pairs(woken) do
+  if redis.call('LLEN', KEYS[direct + 5 * (queue - 1)]) < low then
+    redis.call('PUBLISH', ARGV[6], ARGV[6 + 2 * g + queue])
+  end
+end
 local reply = {'ok'}
 for i = 1, n do reply[i + 1] = outcome[i] end
 return reply
@@ -183,11 +196,14 @@ class ForeignBatch(IdTaken):
 class JobWriter:
     """Writes chunks of new jobs (``_WRITE``); reads who holds ids, for the checks before."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, ttl_s: int, depth: int = 8) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: Keys, ttl_s: int, depth: int = 8, direct: bool = True
+    ) -> None:
         self.client = client
         self.keys = keys
         self.ttl_s = ttl_s
         self.depth = depth  # Settings.dispatch_depth: how deep the fast path fills a list
+        self.direct = direct  # Settings.dispatch_direct: whether it may
         self._write = client.register_script(_WRITE)
 
     def write(self, jobs: Sequence[NewJob]) -> list[Written]:
@@ -210,8 +226,9 @@ class JobWriter:
         args += [f"{time.time():.6f}", self.keys.sched_wake_channel()]
         for name, level, _ in groups:
             args += [queues[name], level]
-        args += [*queues, *per_job, self.depth]
+        args += [*queues, *per_job, self.depth if self.direct else 0]
         args += ["1" if direct[name] else "0" for name in queues]
+        args.append(low_water(self.depth))
         keys = [self.keys.job(job.job_id) for job in jobs]
         keys += [self.keys.result(job.job_id) for job in jobs]
         for name, level, tenant in groups:
@@ -227,7 +244,7 @@ class JobWriter:
             keys += [name, self.keys.sched_held(name)]
             keys += [self.keys.sched_tenants(name, level.value) for level in Priority]
         keys.append(self.keys.sched_arrivals())
-        reply = self._write(keys=keys, args=args)
+        reply: list[Any] = run_script(self.client, ScriptCall(self._write, keys, args))
         verdict = _text(reply[0])
         if verdict == "taken":
             index = int(reply[1]) - 1

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+import hiredis
 import redis
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
@@ -36,13 +37,14 @@ class ScriptCall(Generic[T]):
 
     script: Script
     keys: Sequence[str]
-    args: Sequence[str | int | float]
+    args: Sequence[str | bytes | int | float]
     parse: Callable[[Any], T] = _as_is
 
 
 def run_script(client: redis.Redis, call: ScriptCall[T]) -> T:
-    """Run one call (redis-py loads the script if the server lacks it)."""
-    return call.parse(call.script(keys=list(call.keys), args=list(call.args), client=client))
+    """Run one call (loading the script first if the server lacks it); its parsed reply."""
+    reply: T = run_scripts(client, [call])[0]
+    return reply
 
 
 def run_scripts(client: redis.Redis, calls: Sequence[ScriptCall[Any]]) -> list[Any]:
@@ -63,7 +65,36 @@ def run_scripts(client: redis.Redis, calls: Sequence[ScriptCall[Any]]) -> list[A
 
 
 def _send(client: redis.Redis, calls: Sequence[ScriptCall[Any]]) -> list[Any]:
-    pipe = client.pipeline(transaction=False)
-    for call in calls:
-        pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)
-    return list(pipe.execute(raise_on_error=False))
+    """The raw replies, an error reply as its exception. What a non-transactional pipeline
+    does, on one of the client's connections and under its retry policy (a lost connection is
+    dropped and the calls sent again, as redis-py's pipeline does), minus the pipeline's own
+    bookkeeping per call and per execute, which was about half of this round trip's CPU
+    (docs/performance.md)."""
+    # Any: hiredis's stubs type pack_command's argument as a tuple of one item.
+    commands: list[Any] = [
+        ("EVALSHA", call.script.sha, len(call.keys), *call.keys, *call.args) for call in calls
+    ]
+    pool = client.connection_pool
+    connection: Any = pool.get_connection()  # redis-py leaves its connections untyped
+    try:
+        # hiredis packs an EVALSHA as it is; redis-py's packer first walks every argument
+        # for bytearrays in Python, a fifth of this function's CPU (docs/performance.md).
+        packed = [hiredis.pack_command(command) for command in commands]
+        replies: list[Any] = connection.retry.call_with_retry(
+            lambda: _exchange(connection, packed, len(commands)),
+            lambda _error: connection.disconnect(),
+        )
+    finally:
+        pool.release(connection)
+    return replies
+
+
+def _exchange(connection: Any, packed: list[bytes], count: int) -> list[Any]:
+    connection.send_packed_command(packed)
+    replies: list[Any] = []
+    for _ in range(count):
+        try:
+            replies.append(connection.read_response())
+        except redis.ResponseError as exc:  # NOSCRIPT among them: the reply of that call
+            replies.append(exc)
+    return replies

@@ -143,6 +143,10 @@ class Settings(BaseSettings):
     # A folder: each worker times its steps' CPU and writes the sums there when it exits
     # (broker/bench/cpu_probe.py; `cascade bench --cpu-probe`). For measuring, never production.
     cpu_probe_dir: str | None = None
+    # A worker's collector, once it is ready: start-up's objects frozen and a young pass after
+    # this many container allocations instead of CPython's 700 (workers/gc_tuning.py); 0 keeps
+    # CPython's. Cycles wait longer to be freed; reference counting frees everything else.
+    worker_gc_threshold: int = Field(default=50_000, ge=0)
     # No prefork: its children keep calling providers after a SIGKILL of the worker's main
     # process (broker/worker_pool.py refuses it however a worker is started).
     worker_pool: str = Field(default="threads", pattern=r"^(threads|gevent|solo)$")

@@ -67,6 +67,8 @@ class Begun:
     claim_seconds_left: float = 0.0
     route: list[TargetRef] = field(default_factory=list)
     lost_call: str | None = None  # the mark of a call whose delivery died before recording it
+    # Started, with the queue named: the messages its Celery list holds now (after this one).
+    queued: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,25 +135,32 @@ class JobStore:
     def load(self, job_id: str) -> StoredJob | None:
         return _stored(self.client.hgetall(self.keys.job(job_id)))
 
-    def begin(self, job_id: str, hop: int, token: str, claim_ttl_s: int) -> Begun:
+    def begin(
+        self, job_id: str, hop: int, token: str, claim_ttl_s: int, queue: str | None = None
+    ) -> Begun:
         """A delivery's first step, in one round trip (``store_scripts.BEGIN``): stand down, or
-        hold the job under ``token`` and have it marked running on ``hop``."""
-        reply = self._begin(
-            keys=[
-                self.keys.result(job_id),
-                self.keys.job(job_id),
-                self.keys.claim(job_id),
-                self.keys.attempts(job_id),
-                self.keys.call(job_id),
-            ],
-            args=[
+        hold the job under ``token`` and have it marked running on ``hop``. ``queue``: the
+        Celery list the message came from, whose length a started delivery reports."""
+        keys = self.keys
+        names = [
+            keys.result(job_id),
+            keys.job(job_id),
+            keys.claim(job_id),
+            keys.attempts(job_id),
+            keys.call(job_id),
+        ]
+        call: ScriptCall[Any] = ScriptCall(
+            self._begin,
+            names if queue is None else [*names, queue],
+            [
                 hop,
                 token,
                 claim_ttl_s,
-                self.keys.events_channel(),
+                keys.events_channel(),
                 _event(job_id, JobStatus.RUNNING, hop=hop),
             ],
         )
+        reply = run_script(self.client, call)
         outcome = _text(reply[0])
         if outcome == "started":
             flat = reply[1]
@@ -161,6 +170,7 @@ class JobStore:
                 stored=_stored(fields),
                 attempts=[Attempt.model_validate_json(item) for item in reply[2]],
                 lost_call=_text(reply[3]) or None,
+                queued=None if int(reply[4]) < 0 else int(reply[4]),
             )
         if outcome == "stale":
             return Begun("stale", hop=int(reply[1]))

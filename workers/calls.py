@@ -15,6 +15,7 @@ from adapters.registry import get_adapter
 from broker.jobs import CompletionRequest, TargetRef
 from routing.catalog import ProviderConfig
 from workers.delivery import CallOutcome
+from workers.http_clients import parsed_url, query_params
 
 __all__ = [
     "call_provider",
@@ -93,10 +94,10 @@ def call_provider(
     try:
         with client.stream(
             call.method,
-            call.url,
+            parsed_url(call.url),
             headers=headers,
             json=dict(call.json),
-            params=dict(call.params),
+            params=query_params(call.params),
             timeout=timeout,
         ) as response:
             restore_read_timeout(response, client.timeout)

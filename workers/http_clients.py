@@ -10,13 +10,22 @@ tenth of the runner's CPU in a profile, 5 % of it measured end to end (docs/perf
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Mapping
 
 import httpx
 
 from routing.catalog import ProviderConfig
 
-__all__ = ["CONNECTIONS_PER_POOL", "StatelessClient", "http_client_for", "http_clients_for"]
+__all__ = [
+    "CONNECTIONS_PER_POOL",
+    "StatelessClient",
+    "http_client_for",
+    "http_clients_for",
+    "parsed_url",
+    "query_params",
+]
 
 # httpcore scans every connection of a pool for each request it places, so one pool of 256
 # connections spends more CPU per call than the call's own work (measured: docs/performance.md).
@@ -70,3 +79,18 @@ def http_clients_for(provider: ProviderConfig) -> list[httpx.Client]:
     pools = max(1, math.ceil(provider.concurrency / CONNECTIONS_PER_POOL))
     size = math.ceil(provider.concurrency / pools)
     return [http_client_for(provider, size) for _ in range(pools)]
+
+
+@functools.lru_cache(maxsize=1024)
+def parsed_url(url: str) -> httpx.URL:
+    """An adapter's URL, parsed once. httpx parses a ``str`` URL on every request with a regex
+    pass over each component, about a tenth of a call's CPU outside the socket in a profile of
+    the runner (docs/performance.md); an ``httpx.URL`` it is handed is taken as it is. A
+    catalog's URLs are few, and the bound keeps a catalog that names many models in check."""
+    return httpx.URL(url)
+
+
+def query_params(params: Mapping[str, str]) -> dict[str, str] | None:
+    """The call's query parameters, or None for none: httpx rebuilds (and parses again) the URL
+    of a request given any mapping of parameters, an empty one too."""
+    return dict(params) if params else None

@@ -56,10 +56,13 @@ from workers.stream_calls import StreamJob, stream_target
 from workers.telemetry import Telemetry
 from workers.window_savings import saving_calls
 
-__all__ = ["JobRunner", "NextMessage", "Publish", "RunOutcome"]
+__all__ = ["JobRunner", "NextMessage", "Publish", "RunOutcome", "Taken"]
 
 # publish(job_id, hop, target, countdown_s): send the job's next message to target.queue.
 Publish = Callable[[str, int, TargetRef, float | None], None]
+# taken(queue, queued): a delivery began from ``queue``'s Celery list, which holds ``queued``
+# messages now (None: not known); the worker's dispatcher tops the list up from it.
+Taken = Callable[[str, int | None], None]
 
 
 class JobRunner:
@@ -69,22 +72,26 @@ class JobRunner:
         publish: Publish,
         worker: str,
         telemetry: Telemetry | None = None,
+        taken: Taken | None = None,
     ) -> None:
         self.context = context
         self.publish = publish
         self.worker = worker
         self.telemetry = telemetry or Telemetry()
+        self.taken = taken
         # Claim tokens: unique per delivery, cheaper than a uuid4 each (itertools.count is
         # safe to share between threads, a generator is not).
         self._token_prefix = f"{worker}:{uuid.uuid4().hex[:12]}"
         self._token_numbers = itertools.count()
         self._hold_policy = HoldPolicy.of(context.settings)
 
-    def run(self, job_id: str, hop: int) -> RunOutcome:
-        """Run route[hop] of the job once."""
+    def run(self, job_id: str, hop: int, queue: str | None = None) -> RunOutcome:
+        """Run route[hop] of the job once; ``queue``: the Celery list its message came from."""
         store = self.context.store
         token = f"{self._token_prefix}:{next(self._token_numbers):x}"
-        begun = store.begin(job_id, hop, token, self.context.settings.claim_ttl_s)
+        begun = store.begin(job_id, hop, token, self.context.settings.claim_ttl_s, queue)
+        if queue is not None and self.taken is not None:
+            self.taken(queue, begun.queued)
         if begun.outcome == "finished":
             return RunOutcome("stand_down", "already finished: this delivery is a duplicate")
         if begun.outcome == "unknown":

@@ -6,7 +6,8 @@ import logging
 from collections.abc import Sequence
 
 import redis
-from celery.signals import task_prerun
+import structlog
+from celery.signals import worker_ready
 
 from adapters.registry import get_adapter
 from broker.catalog_file import load_catalog
@@ -18,6 +19,7 @@ from broker.scheduler import Dispatcher, PickPolicy
 from broker.settings import Settings
 from routing.queues import queues_for_provider
 from workers.broker_transport import TRANSPORT
+from workers.gc_tuning import tune_collector
 from workers.tasks import register_tasks
 
 __all__ = ["run_worker", "start_dispatcher", "worker_argv"]
@@ -80,8 +82,14 @@ def run_worker(
     serve_metrics_from_env()
     app = create_celery(settings)
     app.conf.broker_transport = TRANSPORT
-    register_tasks(app, settings)
-    start_dispatcher(settings, queues)
+    dispatcher = start_dispatcher(settings, queues)
+    register_tasks(app, settings, dispatcher.taken)
+
+    def ready(**_: object) -> None:
+        thresholds = tune_collector(settings.worker_gc_threshold)
+        structlog.get_logger("cascade.worker").info("collector tuned", thresholds=thresholds)
+
+    worker_ready.connect(ready, weak=False)
     app.worker_main(
         worker_argv(
             "+".join(providers),
@@ -95,10 +103,9 @@ def run_worker(
 
 
 def start_dispatcher(settings: Settings, queues: Sequence[str]) -> Dispatcher:
-    """Run the scheduler's dispatch threads for this worker's queues. Woken by submits (pub/sub)
-    and by each task this process starts (a message left a queue, so there is room), the
-    latter through Celery's ``task_prerun`` signal, which fires in this process with the
-    threads pool (with prefork, in the children: the sweep then does the topping up)."""
+    """Run the scheduler's dispatch threads for this worker's queues. Woken by submits to a
+    list below its low water mark (pub/sub) and, through ``Dispatcher.taken``, which the
+    execute task calls in this process, by each delivery that began from such a list."""
     dispatcher = Dispatcher(
         redis.Redis.from_url(settings.redis_url),
         Keys(settings.key_prefix),
@@ -107,10 +114,5 @@ def start_dispatcher(settings: Settings, queues: Sequence[str]) -> Dispatcher:
         policy=PickPolicy(settings.starvation_every, settings.tenant_weights),
         sweep_s=settings.dispatch_sweep_s,
     )
-
-    def woken(**_: object) -> None:
-        dispatcher.wake_after_take()
-
-    task_prerun.connect(woken, weak=False)
     dispatcher.start()
     return dispatcher

@@ -49,6 +49,7 @@ from routing.catalog import ModelConfig, ProviderConfig
 from workers.calls import headers_timeout, restore_read_timeout, timed_call
 from workers.cancels import CallCancelled
 from workers.delivery import CallOutcome
+from workers.http_clients import parsed_url, query_params
 from workers.stream_resume import (
     Continuation,
     Resume,
@@ -197,10 +198,10 @@ def _stream(
     try:
         with client.stream(
             call.method,
-            call.url,
+            parsed_url(call.url),
             headers=headers,
             json=dict(call.json),
-            params=dict(call.params),
+            params=query_params(call.params),
             timeout=timeout,
         ) as response:
             restore_read_timeout(response, reading)

@@ -19,7 +19,7 @@ from broker.celery_app import EXECUTE_TASK, task_argsrepr, task_name
 from broker.jobs import TargetRef
 from broker.settings import Settings
 from workers.context import WorkerContext
-from workers.runner import JobRunner
+from workers.runner import JobRunner, Taken
 from workers.task_events import TaskEvents
 from workers.telemetry import Telemetry
 
@@ -28,9 +28,10 @@ __all__ = ["register_tasks"]
 log = structlog.get_logger("cascade.worker")
 
 
-def register_tasks(app: Celery, settings: Settings) -> None:
+def register_tasks(app: Celery, settings: Settings, taken: Taken | None = None) -> None:
     """Add the execute task to ``app`` under every provider's name; its context is built on
-    first use in each process."""
+    first use in each process. ``taken`` hears of each delivery that began, with its queue's
+    length (the worker's dispatcher; none under prefork)."""
     catalog = load_catalog(settings.config, settings.profile, emulator_url=settings.emulator_url)
     wire_formats = {name: config.wire_format for name, config in catalog.providers.items()}
     holder: dict[str, WorkerContext] = {}
@@ -56,9 +57,10 @@ def register_tasks(app: Celery, settings: Settings) -> None:
     def execute(self: Task[[str, int], str], job_id: str, hop: int) -> str:
         hostname = self.request.hostname or "worker"
         send = task_events.sender(job_id, hostname)
-        runner = JobRunner(context(), publish, hostname, Telemetry(send))
+        runner = JobRunner(context(), publish, hostname, Telemetry(send), taken)
+        queue = (self.request.delivery_info or {}).get("routing_key") or None
         try:
-            outcome = runner.run(job_id, hop)
+            outcome = runner.run(job_id, hop, queue)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             # Redis went away mid-delivery: hand the message back rather than lose it. If Redis
             # cannot take it back yet, it stays unacknowledged and returns after the
@@ -68,8 +70,10 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         except Exception as exc:
             log.exception("the runner failed", job_id=job_id, hop=hop)
             outcome = runner.fail_internal(job_id, hop, exc)
-        log.info("delivery handled", job_id=job_id, hop=hop, outcome=outcome.detail)
         if outcome.kind != "succeeded":
+            # A success has its line already ("job succeeded", with the job's context); a line
+            # per delivery on top cost a twentieth of a millisecond for nothing new.
+            log.info("delivery handled", job_id=job_id, hop=hop, outcome=outcome.detail)
             # The message is acknowledged all the same; Ignore keeps Celery from reporting
             # "succeeded" over the retry, reroute or failure events already sent to Flower.
             raise Ignore()

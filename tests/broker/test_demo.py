@@ -110,6 +110,7 @@ def test_the_demo_leaves_a_redis_answering_at_the_default_address_untouched(watc
     assert redis.Redis.from_url(watched).dbsize() == 0
 
 
+@pytest.mark.system
 @pytest.mark.integration
 def test_the_demo_runs_on_the_redis_given_by_redis_url(watched: str) -> None:
     shown = subprocess.run(

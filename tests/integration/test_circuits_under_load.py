@@ -137,6 +137,7 @@ def test_after_heavy_429s_a_jobs_attempts_say_rate_limited_never_auth_error(
     assert circuit_state(client, "throttled", key) is CircuitState.CLOSED
 
 
+@pytest.mark.system
 @pytest.mark.timeout(240)
 def test_two_workers_sharing_a_key_never_put_more_than_its_limit_in_any_window_at_the_provider(
     stack: LocalStack, emulator: Emulator, client: CascadeClient

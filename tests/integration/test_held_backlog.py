@@ -52,6 +52,7 @@ def scheduler_entries(client: redis.Redis) -> int:
     return waiting + HeldJobs(client, keys).counts([QUEUE])[QUEUE]
 
 
+@pytest.mark.system
 def test_a_rate_limited_providers_backlog_waits_in_the_scheduler_not_in_celery_messages(
     tmp_path: Path,
 ) -> None:

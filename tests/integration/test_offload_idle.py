@@ -33,6 +33,7 @@ def commands(client: redis.Redis) -> int:
     return int(client.info("stats")["total_commands_processed"])
 
 
+@pytest.mark.system
 def test_an_idle_poller_sends_about_two_commands_a_second(stack: LocalStack) -> None:
     client = redis.Redis.from_url(str(stack.redis_url))
     stack.start_offload()

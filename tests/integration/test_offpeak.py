@@ -94,6 +94,7 @@ def cascade_queues(stack: LocalStack) -> str:
     return shown.stdout
 
 
+@pytest.mark.system
 @pytest.mark.timeout(120)
 def test_a_deferrable_job_waits_for_the_window_and_the_others_run_now_at_the_catalog_price(
     opens: tuple[LocalStack, datetime], client: CascadeClient

@@ -142,6 +142,7 @@ def _producer(stack: LocalStack, prefix: str, count: int, chunk: int) -> subproc
     )
 
 
+@pytest.mark.system
 def test_a_sigkilled_producer_mid_batch_leaves_every_stored_job_queued_and_a_rerun_the_rest(
     tmp_path: Path,
 ) -> None:

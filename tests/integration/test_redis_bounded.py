@@ -83,6 +83,7 @@ def _left_behind(connection: redis.Redis) -> dict[str, int]:
     }
 
 
+@pytest.mark.system
 def test_after_many_jobs_and_their_result_ttl_every_key_left_has_a_ttl_or_a_bound(
     stack: LocalStack, client: CascadeClient
 ) -> None:

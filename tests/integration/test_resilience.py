@@ -130,15 +130,15 @@ def duplicate_successes_logged(stack: LocalStack, labels: Sequence[str]) -> int:
 
 
 def deliveries_that_called(stack: LocalStack, label: str) -> int:
+    """Deliveries of the worker that got an answer: each logs "job succeeded" (telemetry)."""
     text = stack.log_path(f"worker-{label}").read_text(errors="replace")
-    return sum(
-        1 for line in text.splitlines() if "delivery handled" in line and "succeeded" in line
-    )
+    return sum(1 for line in text.splitlines() if "job succeeded" in line)
 
 
 # --- a provider failing 30% of its calls --------------------------------------------------
 
 
+@pytest.mark.system
 @pytest.mark.timeout(540)
 def test_a_thousand_jobs_through_a_provider_failing_30_percent_each_end_exactly_once(
     redis_url: str, tmp_path: Path
@@ -244,6 +244,7 @@ def _assert_rerouted(results: Iterable[CompletionResult], *, delta_calls_made: i
 # --- a rate limit shared by two workers -----------------------------------------------------
 
 
+@pytest.mark.system
 @pytest.mark.timeout(240)
 def test_two_workers_sharing_a_60_rpm_key_never_exceed_it_together(
     redis_url: str, tmp_path: Path
@@ -310,15 +311,18 @@ def test_a_worker_killed_with_sigkill_mid_batch_loses_no_job(
         # their redelivered messages: at least one (it was killed mid-call), at most one per slot.
         twice = answered_more_than_once(emulator, ids)
         assert set(twice.values()) == {2} and 1 <= len(twice) <= concurrency, twice
-        # Each of those lost calls is on record too: as many calls recorded as beta received.
+        # Each of those lost calls is on record too: every call beta received is recorded. A
+        # call is marked before it is sent, so a worker killed between the two leaves a lost
+        # call on record (WorkerLost, counted as spent: it may have been billed) that beta
+        # never saw; a recorded call beta did not receive is always such a one.
         by_job = emulator.calls()["by_job"]
-        recorded = {
-            job: sum(1 for a in r.attempts if a.outcome != AttemptOutcome.SKIPPED)
-            for job, r in answered.items()
-        }
-        assert {job: by_job.get(job, 0) for job in ids} == recorded
-        lost = [a for r in answered.values() for a in r.attempts if a.error_class == "WorkerLost"]
-        assert len(lost) == len(twice)
+        for job in ids:
+            attempts = answered[job].attempts
+            recorded = sum(1 for a in attempts if a.outcome != AttemptOutcome.SKIPPED)
+            lost = sum(1 for a in attempts if a.error_class == "WorkerLost")
+            assert recorded - lost <= by_job.get(job, 0) <= recorded, (job, attempts)
+            if job in twice:
+                assert lost == 1, (job, attempts)
 
 
 @pytest.mark.timeout(300)

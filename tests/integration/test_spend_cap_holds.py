@@ -48,6 +48,7 @@ def job(deadline_s: float) -> dict[str, object]:
     return {"needs": NEEDS, "request": PROMPT, "envelope": {"deadline": deadline}}
 
 
+@pytest.mark.system
 def test_a_capped_provider_holds_jobs_with_a_deadline_until_the_cap_allows_or_it_passes(
     tmp_path: Path,
 ) -> None:

@@ -106,3 +106,16 @@ def test_a_threads_worker_killed_with_sigkill_leaves_no_process_and_makes_no_cal
         assert emulator.calls()["by_provider"]["alpha"] == reached
     finally:
         emulator.reset()
+
+
+def test_a_ready_worker_runs_its_young_collections_at_the_raised_threshold(
+    stack: LocalStack,
+) -> None:
+    """workers/gc_tuning.py, applied by the worker itself once Celery says it is ready: its
+    log names the thresholds the collector runs with (CASCADE_WORKER_GC_THRESHOLD's default)."""
+    stack.start_worker("alpha", name="alpha-collector", concurrency=2)
+    stack.wait_for_workers()
+    log = stack.log_path("worker-alpha-collector")
+    wait_for(lambda: "collector tuned" in log.read_text(errors="replace"), 30, "the ready log")
+    (line,) = [row for row in log.read_text().splitlines() if "collector tuned" in row]
+    assert "50000" in line, line

@@ -8,7 +8,13 @@ import httpx
 import pytest
 
 from routing.catalog import ProviderConfig
-from workers.http_clients import StatelessClient, http_client_for, http_clients_for
+from workers.http_clients import (
+    StatelessClient,
+    http_client_for,
+    http_clients_for,
+    parsed_url,
+    query_params,
+)
 
 
 def _provider(concurrency: int) -> ProviderConfig:
@@ -56,3 +62,22 @@ def test_a_client_is_bounded_by_the_providers_timeouts() -> None:
         assert client.timeout == httpx.Timeout(
             connect=timeouts.connect, read=timeouts.read, write=timeouts.write, pool=timeouts.pool
         )
+
+
+def test_an_adapters_url_is_parsed_once_and_sent_as_it_was_written() -> None:
+    url = "http://127.0.0.1:1/v1/chat/completions"
+    assert parsed_url(url) is parsed_url(url)
+    assert str(parsed_url(url)) == url
+
+
+def test_no_query_parameters_are_none_so_httpx_keeps_the_parsed_url() -> None:
+    assert query_params({}) is None
+    assert query_params({"key": "k"}) == {"key": "k"}
+    client = httpx.Client()
+    try:
+        request = client.build_request("POST", parsed_url("http://h/v1/x"), params=None)
+        assert str(request.url) == "http://h/v1/x"
+        with_key = client.build_request("POST", parsed_url("http://h/v1/x"), params={"key": "k"})
+        assert str(with_key.url) == "http://h/v1/x?key=k"
+    finally:
+        client.close()
