@@ -19,6 +19,7 @@ from broker.scheduler import Dispatcher, PickPolicy
 from broker.settings import Settings
 from routing.queues import queues_for_provider
 from workers.broker_transport import TRANSPORT
+from workers.event_batches import CONSUMER
 from workers.gc_tuning import tune_collector
 from workers.tasks import register_tasks
 
@@ -82,6 +83,7 @@ def run_worker(
     serve_metrics_from_env()
     app = create_celery(settings)
     app.conf.broker_transport = TRANSPORT
+    app.conf.worker_consumer = CONSUMER
     dispatcher = start_dispatcher(settings, queues)
     register_tasks(app, settings, dispatcher.taken)
 

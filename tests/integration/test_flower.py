@@ -6,6 +6,8 @@ Needs the worker side to name tasks with ``broker.flower.task_name`` and to send
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import subprocess
 import sys
@@ -132,8 +134,9 @@ def test_flower_shows_a_rerouted_jobs_chain_and_not_an_earlier_hops_exception_on
     # alpha's retries left "Overloaded (HTTP 503)" as the task's exception; answered, it is gone
     assert info["exception"] is None and info["traceback"] is None
     assert "succeeded: answered by beta/b1 (fast.beta) at hop 1" in info["result"]
-    assert "hop 0 alpha/a1 (fast.alpha) -> hop 1 beta/b1 (fast.beta): Overloaded (HTTP 503)" in (
-        info["result"]
+    assert (
+        "hop 0 alpha/a1 (fast.alpha) -> hop 1 beta/b1 (fast.beta): Overloaded (HTTP 503)"
+        in (info["result"])
     )
 
 
@@ -156,3 +159,56 @@ def _get(url: str, default: str) -> str:
     except httpx.HTTPError:
         return default
     return response.text if response.status_code == 200 else default
+
+
+def test_a_burst_of_jobs_reaches_flower_with_every_tasks_events_in_fewer_messages(
+    flower_url: str, client: CascadeClient, stack: LocalStack
+) -> None:
+    """workers/event_batches.py: the workers' task events for Flower go out in batches, one
+    ``task.multi`` message per batch, each task's received, started and succeeded among them,
+    and Flower shows every job of the burst as succeeded."""
+    listener = redis.Redis.from_url(stack.redis_url).pubsub()  # type: ignore[no-untyped-call]
+    listener.psubscribe("*celeryev/task.multi")
+    try:
+        ids = client.submit_many(
+            [
+                {
+                    "needs": {"tier": "fast"},
+                    "request": {"messages": [{"role": "user", "content": "hi"}]},
+                }
+            ]
+            * 12
+        )
+        for job_id in ids:
+            assert isinstance(client.wait(job_id, timeout=60), CompletionResult)
+        seen: dict[str, set[str]] = {job_id: set() for job_id in ids}
+        messages = 0
+
+        def every_event_heard() -> bool:
+            nonlocal messages
+            while (message := listener.get_message(timeout=0.1)) is not None:
+                if message["type"] != "pmessage":
+                    continue
+                messages += 1
+                envelope = json.loads(message["data"])
+                for event in json.loads(base64.b64decode(envelope["body"])):
+                    if event.get("uuid") in seen:
+                        seen[event["uuid"]].add(event["type"])
+            return all(
+                {"task-received", "task-started", "task-succeeded"} <= s for s in seen.values()
+            )
+
+        wait_for(every_event_heard, 30)
+        # One message per batch: fewer than one per job (a flush per event sent 16 here).
+        assert messages < len(ids), messages
+
+        def all_succeeded() -> bool:
+            states = [
+                httpx.get(f"{flower_url}/api/task/info/{job_id}", auth=AUTH, timeout=5)
+                for job_id in ids
+            ]
+            return all(r.status_code == 200 and r.json().get("state") == "SUCCESS" for r in states)
+
+        wait_for(all_succeeded, 30)
+    finally:
+        listener.close()
