@@ -80,6 +80,27 @@ def test_strings_shaped_like_keys_are_masked_but_job_ids_are_kept() -> None:
     assert masked.endswith("for job 0f8e2a6c4b5d4e3f9a1b2c3d4e5f6a7b")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Authorization: Bearer abcdefghijkl",
+        "BEARER\tabcdefghijkl",
+        "Basic dXNlcjpwYXNzd29yZA==",
+        "https://x/v1?alt=sse&KEY=abc",
+        "https://x/v1?Api-Key=abc",
+        "gsk_" + "a" * 24,
+        "hf-" + "b" * 24,
+        "xai_" + "c" * 24,
+        "rk-" + "d" * 20,
+    ],
+)
+def test_every_shape_is_masked_in_any_case_the_patterns_allow(text: str) -> None:
+    """The masks are skipped only for strings holding none of the pieces every shape has
+    (broker/logs.py's _SHAPE_PIECES): each shape, in the cases its pattern accepts, still is."""
+    masked = Redactor().mask(text)
+    assert REDACTED in masked and masked != text
+
+
 def test_values_of_credential_variables_in_the_environment_are_masked_anywhere() -> None:
     stream = io.StringIO()
     configure_logging(True, stream=stream, environ={"ACME_API_KEY": "plain-words-secret-99"})
