@@ -27,6 +27,7 @@ from broker.job_writes import JobWriter
 from broker.jobs import FailedResult, TargetRef
 from broker.keys import Keys
 from broker.offload.choice import offloading_providers
+from broker.redis_clients import redis_client as sized_redis_client
 from broker.settings import Settings
 from broker.store import JobStore
 from broker.submit_errors import IdConflict, Planned, SubmitError
@@ -59,7 +60,7 @@ class CascadeClient(SubmitMixin, ReadMixin):
     ) -> None:
         self.settings = settings
         self.catalog = catalog
-        self.redis = redis_client or redis.Redis.from_url(settings.redis_url)
+        self.redis = redis_client or sized_redis_client(settings)
         self.keys = Keys(settings.key_prefix)
         self.store = JobStore(self.redis, self.keys, settings.result_ttl_s)
         self.writer = JobWriter(

@@ -147,6 +147,10 @@ class Settings(BaseSettings):
     # this many container allocations instead of CPython's 700 (workers/gc_tuning.py); 0 keeps
     # CPython's. Cycles wait longer to be freed; reference counting frees everything else.
     worker_gc_threshold: int = Field(default=50_000, ge=0)
+    # Connections each process's Redis client may hold at once (broker/redis_clients.py):
+    # redis-py 8 allows 100 by default, fewer than a worker's threads. Redis's maxclients
+    # (10,000 by default) is the bound that matters.
+    redis_max_connections: int = Field(default=10_000, ge=1)
     # No prefork: its children keep calling providers after a SIGKILL of the worker's main
     # process (broker/worker_pool.py refuses it however a worker is started).
     worker_pool: str = Field(default="threads", pattern=r"^(threads|gevent|solo)$")

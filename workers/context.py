@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
-import redis
 
 from broker.catalog_file import load_catalog
 from broker.job_streams import JobStreamWriter
 from broker.keys import Keys
+from broker.redis_clients import redis_client
 from broker.settings import Settings
 from broker.store import JobStore
 from routing.catalog import Catalog
@@ -49,7 +49,7 @@ class WorkerContext:
         catalog = load_catalog(
             settings.config, settings.profile, emulator_url=settings.emulator_url
         )
-        client = redis.Redis.from_url(settings.redis_url, health_check_interval=25)
+        client = redis_client(settings, health_check_interval=25)
         keys = Keys(settings.key_prefix)
         store = JobStore(
             client, keys, settings.result_ttl_s, dead_letters_max=settings.dead_letters_max

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import redis
 import structlog
 from celery.signals import worker_ready
 
@@ -15,6 +14,7 @@ from broker.celery_app import create_celery
 from broker.keys import Keys
 from broker.logs import configure_logging
 from broker.metrics import serve_from_env as serve_metrics_from_env
+from broker.redis_clients import redis_client
 from broker.scheduler import Dispatcher, PickPolicy
 from broker.settings import Settings
 from routing.queues import queues_for_provider
@@ -109,7 +109,7 @@ def start_dispatcher(settings: Settings, queues: Sequence[str]) -> Dispatcher:
     list below its low water mark (pub/sub) and, through ``Dispatcher.taken``, which the
     execute task calls in this process, by each delivery that began from such a list."""
     dispatcher = Dispatcher(
-        redis.Redis.from_url(settings.redis_url),
+        redis_client(settings),
         Keys(settings.key_prefix),
         queues,
         depth=settings.dispatch_depth,

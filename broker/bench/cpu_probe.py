@@ -35,13 +35,14 @@ PROBES: tuple[tuple[str, str, str], ...] = (
     ("workers.admission", "Gatekeeper.admit", "admission scripts"),
     ("workers.calls", "call_provider", "provider call"),
     ("httpx", "Client.send", "provider call: httpx send"),
-    ("broker.script_batch", "_send", "pipelined script batches (admission, finish)"),
+    ("broker.script_batch", "_send", "script round trips (begin, admission, finish)"),
     ("workers.telemetry", "Telemetry.succeeded", "telemetry of a success"),
     ("broker.scheduler.dispatcher", "Dispatcher.top_up_all", "dispatcher top-ups"),
     ("kombu.transport.redis", "Channel._brpop_read", "kombu: message read"),
     ("kombu.transport.redis", "Channel.basic_ack", "kombu: ack"),
     ("celery.worker.request", "Request.execute_using_pool", "celery: hand a task to a thread"),
     ("celery.events.dispatcher", "EventDispatcher.send", "task events"),
+    ("celery.events.dispatcher", "EventDispatcher.flush", "task events: publishing a batch"),
     ("structlog._base", "BoundLoggerBase._process_event", "log lines"),
 )
 

@@ -11,7 +11,6 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
-import redis.asyncio as aioredis
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -39,6 +38,7 @@ from broker.http_api.tenants import TenantDirectory
 from broker.http_api.wait_slots import WaitSlots
 from broker.pipelines.state import PipelineStore
 from broker.pipelines.webhooks import with_pipelines
+from broker.redis_clients import async_redis_client
 from broker.webhooks import WebhookDispatcher
 
 __all__ = ["OPENAPI_INFO", "create_app", "openapi_document", "webhook_dispatcher"]
@@ -128,7 +128,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         batches = Batches(client)
-        aredis = aioredis.Redis.from_url(client.settings.redis_url)
+        aredis = async_redis_client(client.settings)
         app.state.cascade = ApiState(
             client=client,
             batches=batches,

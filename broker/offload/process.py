@@ -16,6 +16,7 @@ from broker.offload.choice import offloading_providers
 from broker.offload.lines import LineActions
 from broker.offload.poller import OffloadPoller
 from broker.offload.state import OffloadState
+from broker.redis_clients import redis_client
 from broker.settings import Settings
 from broker.store import JobStore
 from routing.catalog import Catalog
@@ -46,7 +47,7 @@ def run_poller(settings: Settings, catalog: Catalog, providers: Sequence[str]) -
     """Poll until SIGTERM or SIGINT; a pass under way finishes first."""
     configure_logging()
     stop = threading.Event()
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis_client(settings)
     with httpx.Client(timeout=30) as http:
         poller = build_poller(settings, catalog, client, http, providers)
 
@@ -69,7 +70,7 @@ def start_poller_thread(
     chosen = offloading_providers(catalog, providers)
     if not chosen:
         return None
-    client = redis.Redis.from_url(settings.redis_url)
+    client = redis_client(settings)
     http = httpx.Client(timeout=30)
     poller = build_poller(settings, catalog, client, http, chosen)
     thread = threading.Thread(
