@@ -203,7 +203,7 @@ class JobWriter:
         self.keys = keys
         self.ttl_s = ttl_s
         self.depth = depth  # Settings.dispatch_depth: how deep the fast path fills a list
-        self.direct = direct  # Settings.dispatch_direct: whether it may
+        self.direct = direct  # Settings.dispatch_direct: whether the fast path is on at all
         self._write = client.register_script(_WRITE)
 
     def write(self, jobs: Sequence[NewJob]) -> list[Written]:

@@ -4,6 +4,7 @@ consumes it, so what a test submits stays in the scheduler until the test moves 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import redis
 
 from broker.catalog_file import load_catalog
 from broker.client import CascadeClient
+from broker.keys import Keys
 from broker.settings import Settings
 
 CATALOG = str(Path(__file__).parents[2] / "fixtures" / "catalog.yaml")
@@ -33,6 +35,20 @@ def submit(client: CascadeClient, ids: list[str], **envelope: object) -> None:
         for job_id in ids
     ]
     client.submit_many(jobs)
+
+
+@contextmanager
+def wake_listener(client: redis.Redis, keys: Keys) -> Iterator[Any]:
+    """A subscriber of the scheduler's wake channel, handed over once Redis has confirmed the
+    subscription, so that its next message can only be a wake."""
+    wakes = client.pubsub()  # type: ignore[no-untyped-call]
+    wakes.subscribe(keys.sched_wake_channel())
+    try:
+        confirmed = wakes.get_message(timeout=5.0)
+        assert confirmed is not None and confirmed["type"] == "subscribe", confirmed
+        yield wakes
+    finally:
+        wakes.close()
 
 
 @pytest.fixture()

@@ -11,7 +11,7 @@ import pytest
 
 from broker.client import CascadeClient
 from broker.scheduler import HeldJobs
-from tests.broker.scheduler.conftest import PROMPT, scheduler_client, submit
+from tests.broker.scheduler.conftest import PROMPT, scheduler_client, submit, wake_listener
 from tests.queued import listed_job_ids
 
 pytestmark = pytest.mark.integration
@@ -39,15 +39,11 @@ def waiting(client: CascadeClient) -> int:
 def test_a_job_for_an_idle_queue_goes_onto_its_list_at_once_without_waking_a_dispatcher(
     client: CascadeClient,
 ) -> None:
-    wakes = client.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-    wakes.subscribe(client.keys.sched_wake_channel())
-    try:
+    with wake_listener(client.redis, client.keys) as wakes:
         submit(client, ["a1"])
         assert listed(client) == ["a1"] and waiting(client) == 0
         assert wakes.get_message(timeout=0.3) is None
         assert client.redis.hget(client.keys.job("a1"), "status") == b"queued"
-    finally:
-        wakes.close()
 
 
 def test_the_list_is_filled_to_the_dispatch_depth_and_the_rest_waits_in_arrival_order(

@@ -10,6 +10,7 @@ from broker.client import CascadeClient
 from broker.job_holds import HoldRecord, next_hold_record
 from broker.keys import Keys
 from broker.scheduler import HeldJobs
+from tests.broker.scheduler.conftest import wake_listener
 
 QUEUE = "holds-test.alpha"
 KEYS = Keys("holds-test")
@@ -83,18 +84,14 @@ def test_a_closed_circuit_makes_its_held_jobs_due_now_and_wakes_their_queues(
     held.hold(QUEUE, "job-3", b"m3", 100.0, record=record("CircuitOpen", model="a2"))
     held.hold(QUEUE, "job-4", b"m4", 100.0, record=record("CircuitOpen"))
     assert held.release(QUEUE, now=200.0, limit=1) == 1  # job-1 left meanwhile (due first)
-    wake = redis_db.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-    wake.subscribe(KEYS.sched_wake_channel())
-    wake.get_message(timeout=1)
+    with wake_listener(redis_db, KEYS) as wake:
+        assert held.release_circuit("alpha", "a1", now=5.0) == 2  # job-2 and job-4; not a2's
 
-    assert held.release_circuit("alpha", "a1", now=5.0) == 2  # job-2 and job-4; not a2's
-
-    assert redis_db.zscore(KEYS.sched_held(QUEUE), "job-4") == 5.0
-    assert redis_db.zscore(KEYS.sched_held(other), "job-2") == 5.0
-    assert redis_db.zscore(KEYS.sched_held(QUEUE), "job-3") == 100.0
-    assert not redis_db.exists(KEYS.sched_held_for_circuit("alpha", "a1"))  # dropped at close
-    assert redis_db.ttl(KEYS.sched_held_for_circuit("alpha", "a2")) > 0  # bounded
-    woken = {wake.get_message(timeout=1)["data"] for _ in range(2)}
-    assert woken == {QUEUE.encode(), other.encode()}
-    assert held.release_circuit("alpha", "a1", now=6.0) == 0  # nothing listed any more
-    wake.close()
+        assert redis_db.zscore(KEYS.sched_held(QUEUE), "job-4") == 5.0
+        assert redis_db.zscore(KEYS.sched_held(other), "job-2") == 5.0
+        assert redis_db.zscore(KEYS.sched_held(QUEUE), "job-3") == 100.0
+        assert not redis_db.exists(KEYS.sched_held_for_circuit("alpha", "a1"))  # dropped
+        assert redis_db.ttl(KEYS.sched_held_for_circuit("alpha", "a2")) > 0  # bounded
+        woken = {wake.get_message(timeout=1)["data"] for _ in range(2)}
+        assert woken == {QUEUE.encode(), other.encode()}
+        assert held.release_circuit("alpha", "a1", now=6.0) == 0  # nothing listed any more

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from broker.client import CascadeClient
 from broker.scheduler import Dispatcher, PickPolicy
 from broker.scheduler.wakes import low_water, sweep_due
-from tests.broker.scheduler.conftest import submit
+from tests.broker.scheduler.conftest import submit, wake_listener
+from tests.integration.support import wait_for
 from tests.queued import listed_job_ids
 
 QUEUE = "fast.alpha"
@@ -27,15 +28,6 @@ def test_the_sweep_comes_every_sweep_s_however_often_wakes_come() -> None:
     assert sweep_due(float("-inf"), 0.0, 1.0)  # the first look is a sweep
     assert not sweep_due(10.0, 10.9, 1.0)
     assert sweep_due(10.0, 11.0, 1.0)
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
 
 
 @pytest.fixture()
@@ -66,14 +58,14 @@ def test_a_take_from_a_list_above_half_its_depth_wakes_nothing_and_one_below_top
 ) -> None:
     submit(client, [f"j{n}" for n in range(20)])
     running.wake(QUEUE)  # as its pub/sub thread does on the submit's wake
-    assert wait_until(lambda: len(listed(client)) == 8)
+    wait_for(lambda: len(listed(client)) == 8, 5, "the list topped up to its depth")
     client.redis.rpop(QUEUE, 3)  # three taken: five left, above the mark of four
     running.taken(QUEUE, 5)
     time.sleep(0.3)
     assert len(listed(client)) == 5
     client.redis.rpop(QUEUE, 2)
     running.taken(QUEUE, 3)  # below the mark: topped up to the depth at once
-    assert wait_until(lambda: len(listed(client)) == 8)
+    wait_for(lambda: len(listed(client)) == 8, 5, "the list topped up to its depth")
 
 
 @pytest.mark.integration
@@ -82,10 +74,10 @@ def test_a_take_whose_length_is_unknown_tops_its_queue_up(
 ) -> None:
     submit(client, [f"j{n}" for n in range(20)])
     running.wake(QUEUE)
-    assert wait_until(lambda: len(listed(client)) == 8)
+    wait_for(lambda: len(listed(client)) == 8, 5, "the list topped up to its depth")
     client.redis.rpop(QUEUE, 2)
     running.taken(QUEUE, None)
-    assert wait_until(lambda: len(listed(client)) == 8)
+    wait_for(lambda: len(listed(client)) == 8, 5, "the list topped up to its depth")
     running.taken("fast.other", 0)  # not one of its queues: ignored
 
 
@@ -93,10 +85,7 @@ def test_a_take_whose_length_is_unknown_tops_its_queue_up(
 def test_a_submit_wakes_the_dispatchers_only_while_the_list_is_below_half_its_depth(
     client: CascadeClient,
 ) -> None:
-    wakes = client.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
-    wakes.subscribe(client.keys.sched_wake_channel())
-    try:
-        assert wakes.get_message(timeout=0.2) is None  # the subscription's confirmation
+    with wake_listener(client.redis, client.keys) as wakes:
         client.redis.rpush(QUEUE, *["m"] * 4)  # at the mark (depth 8): no wake
         submit(client, ["a"])
         assert wakes.get_message(timeout=0.3) is None
@@ -104,8 +93,6 @@ def test_a_submit_wakes_the_dispatchers_only_while_the_list_is_below_half_its_de
         submit(client, ["b"])
         message = wakes.get_message(timeout=1.0)
         assert message is not None and message["data"] == QUEUE.encode()
-    finally:
-        wakes.close()
 
 
 @pytest.mark.integration
