@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from celery import Celery, signals
 
+from broker.keys import CELERY_UNACKED, CELERY_UNACKED_INDEX
 from broker.settings import Settings
 from broker.worker_pool import refuse_unsafe_pool
 
@@ -41,6 +42,10 @@ def create_celery(settings: Settings) -> Celery:
         # How often a worker sweeps for messages a dead worker left unacknowledged.
         "unacked_restore_interval": settings.restore_interval_s,
         "unacked_restore_throttle": 1,
+        # Named here because a success's last round trip acknowledges its message with a script
+        # of its own (workers/message_acks.py), which must write the same records.
+        "unacked_key": CELERY_UNACKED,
+        "unacked_index_key": CELERY_UNACKED_INDEX,
         "health_check_interval": 25,
         "socket_keepalive": True,
     }

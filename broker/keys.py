@@ -2,14 +2,21 @@
 
 All names start with the configured prefix (``cascade`` by default) so that several deployments
 can share one Redis and an operator can find cascade's keys with one pattern. Celery's own keys
-(queues named ``<tier>.<provider>``, ``unacked``, ``_kombu.*``) are Celery's and not listed here.
+(queues named ``<tier>.<provider>``, ``_kombu.*``) are Celery's and not listed here, but for the
+two of kombu's unacknowledged-message records that cascade's scripts and metrics touch: their
+names are set in Celery's transport options from here (``broker/celery_app.py``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Keys"]
+__all__ = ["CELERY_UNACKED", "CELERY_UNACKED_INDEX", "Keys"]
+
+# kombu's hash of messages delivered and not yet acknowledged (tag -> message), and its index
+# (tag -> when delivered), unprefixed, as kombu's defaults.
+CELERY_UNACKED = "unacked"
+CELERY_UNACKED_INDEX = "unacked_index"
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from broker.keys import CELERY_UNACKED
+
 __all__ = [
     "ATTEMPTS",
     "CALL_SECONDS",
@@ -179,7 +181,7 @@ def observe_circuit(provider: str, model: str | None, state: str) -> None:
 _PRIORITY_SEPARATOR = "\x06\x16"
 _PRIORITY_STEPS = (3, 6, 9)
 # kombu's hash of delivered, unacknowledged messages (restored after the visibility timeout).
-_UNACKED = "unacked"
+_UNACKED = CELERY_UNACKED
 
 
 def queue_lists(queue: str) -> list[str]:

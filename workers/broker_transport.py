@@ -28,6 +28,9 @@ head of its queue. A worker killed before that sweep still loses it, as it would
 message it holds; a message whose record was written but whose reply was lost is put back too,
 and runs at most once more, which the job store's claim and result guard allow.
 
+And it lets a delivery acknowledge its message itself, in its job's last round trip
+(``workers/message_acks.py``): ``QoS.ack`` then only forgets the message in memory.
+
 The producer does not use this: it writes Celery's messages itself (``broker/task_messages.py``).
 """
 
@@ -38,6 +41,9 @@ from typing import Any
 
 import structlog
 from kombu.transport import redis as kombu_redis
+from kombu.transport import virtual
+
+from workers.message_acks import SETTLED
 
 __all__ = ["TRANSPORT", "Channel", "QoS", "Transport", "restore_orphans"]
 
@@ -59,6 +65,18 @@ class QoS(kombu_redis.QoS):
                 _ORPHANS.append((message._raw, delivery["exchange"], delivery["routing_key"]))
             log.warning("a message popped as Redis went away is kept for the restore sweep")
             raise
+
+    def ack(self, delivery_tag: Any) -> None:
+        if SETTLED.take(delivery_tag):  # its delivery removed its records (message_acks)
+            virtual.QoS.ack(self, delivery_tag)
+            return
+        super().ack(delivery_tag)
+
+    def reject(self, delivery_tag: Any, requeue: bool = False) -> None:
+        if SETTLED.take(delivery_tag):  # acknowledged already: its job ended, nothing to hand back
+            virtual.QoS.ack(self, delivery_tag)
+            return
+        super().reject(delivery_tag, requeue=requeue)
 
     def restore_visible(self, *args: Any, **kwargs: Any) -> None:
         restore_orphans(self.channel)

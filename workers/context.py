@@ -26,6 +26,7 @@ from routing.window_savings import WindowSavings
 from workers.admission import Gatekeeper
 from workers.deadlines import ExpectedLatency
 from workers.http_clients import http_clients_for
+from workers.message_acks import MessageAcks
 
 __all__ = ["WorkerContext"]
 
@@ -40,6 +41,7 @@ class WorkerContext:
     latency: LatencyBook
     expected: ExpectedLatency | None = None  # None: only a passed deadline ends a job early
     savings: WindowSavings | None = None  # None: what price windows saved is not counted
+    acks: MessageAcks | None = None  # None: a success leaves its message to Celery's own ack
     _clients: dict[str, list[httpx.Client]] = field(default_factory=dict)
     _turns: dict[str, Iterator[httpx.Client]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -64,6 +66,7 @@ class WorkerContext:
             latency,
             ExpectedLatency(latency, settings.live_state_max_age_s),
             WindowSavings(client, keys),
+            MessageAcks(client),
         )
 
     def stream_writer(self, job_id: str) -> JobStreamWriter:

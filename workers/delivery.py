@@ -88,6 +88,7 @@ class Delivery:
     number: int
     previous: list[Attempt]
     claim_token: str
+    delivery_tag: str | None = None  # its Celery message's, when it came through a worker
 
     @property
     def target(self) -> TargetRef:

@@ -35,7 +35,7 @@ def succeed(
 ) -> RunOutcome:
     """Write the result, with the call's circuit, spend and latency bookkeeping, in one
     round trip; the bookkeeping goes first, so a result is never visible before its
-    usage is counted."""
+    usage is counted, and the message's acknowledgement last (``workers.message_acks``)."""
     job, target = now.stored.job, now.target
     attempt = now.attempt(
         AttemptOutcome.SUCCESS,
@@ -49,7 +49,14 @@ def succeed(
     finish = context.store.finish_call(
         job.id, result, last_attempt=attempt, claim_token=now.claim_token
     )
-    *replies, written = run_scripts(context.store.client, [*bookkeeping, finish])
+    acks, tag = context.acks, now.delivery_tag
+    if acks is None or tag is None:
+        *replies, written = run_scripts(context.store.client, [*bookkeeping, finish])
+    else:
+        *replies, written, _ = run_scripts(
+            context.store.client, [*bookkeeping, finish, acks.ack_call(tag)]
+        )
+        acks.settled.add(tag)
     circuits_changed(context, telemetry, replies)
     telemetry.succeeded(
         target,

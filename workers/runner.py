@@ -85,8 +85,11 @@ class JobRunner:
         self._token_numbers = itertools.count()
         self._hold_policy = HoldPolicy.of(context.settings)
 
-    def run(self, job_id: str, hop: int, queue: str | None = None) -> RunOutcome:
-        """Run route[hop] of the job once; ``queue``: the Celery list its message came from."""
+    def run(
+        self, job_id: str, hop: int, queue: str | None = None, delivery_tag: str | None = None
+    ) -> RunOutcome:
+        """Run route[hop] of the job once; ``queue``: the Celery list its message came from,
+        ``delivery_tag``: the message's (a success acknowledges it, ``workers.message_acks``)."""
         store = self.context.store
         token = f"{self._token_prefix}:{next(self._token_numbers):x}"
         begun = store.begin(job_id, hop, token, self.context.settings.claim_ttl_s, queue)
@@ -111,7 +114,7 @@ class JobRunner:
             if begun.lost_call is not None:
                 lost = record_lost_call(self.context, self.telemetry, begun.stored, begun.lost_call)
                 previous = [*previous, lost]
-            outcome = self._run_claimed(begun.stored, hop, previous, token)
+            outcome = self._run_claimed(begun.stored, hop, previous, token, delivery_tag)
         except BaseException:
             store.release(job_id, token)
             raise
@@ -144,7 +147,12 @@ class JobRunner:
         return fail(self.context, self.telemetry, stored, at, "InternalError", reason[:500])
 
     def _run_claimed(
-        self, stored: StoredJob, hop: int, previous: list[Attempt], token: str
+        self,
+        stored: StoredJob,
+        hop: int,
+        previous: list[Attempt],
+        token: str,
+        delivery_tag: str | None,
     ) -> RunOutcome:
         job, target = stored.job, stored.route[hop]
         structlog.contextvars.bind_contextvars(
@@ -161,7 +169,7 @@ class JobRunner:
                 return fail(self.context, self.telemetry, stored, hop, "DeadlineExceeded", reason)
             number = attempt_number(stored, hop, previous)
             structlog.contextvars.bind_contextvars(attempt=number)
-            return self._attempt(Delivery(stored, hop, number, previous, token))
+            return self._attempt(Delivery(stored, hop, number, previous, token, delivery_tag))
         finally:
             structlog.contextvars.clear_contextvars()
 

@@ -59,8 +59,9 @@ def register_tasks(app: Celery, settings: Settings, taken: Taken | None = None) 
         send = task_events.sender(job_id, hostname)
         runner = JobRunner(context(), publish, hostname, Telemetry(send), taken)
         queue = (self.request.delivery_info or {}).get("routing_key") or None
+        tag = (getattr(self.request, "properties", None) or {}).get("delivery_tag")
         try:
-            outcome = runner.run(job_id, hop, queue)
+            outcome = runner.run(job_id, hop, queue, tag)
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             # Redis went away mid-delivery: hand the message back rather than lose it. If Redis
             # cannot take it back yet, it stays unacknowledged and returns after the

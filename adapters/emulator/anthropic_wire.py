@@ -22,10 +22,11 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from adapters.emulator.anthropic_request import MessagesRequest, RequestMessage, TextBlock
 from adapters.emulator.content import (
     Message,
     Prompt,
@@ -148,72 +149,6 @@ _CODES: dict[str, _Translated] = {
 _NO_RETRY_CODES = frozenset({"insufficient_quota", "enforced_spend_limit_reached"})
 
 
-class _TextBlock(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    type: Literal["text"]
-    text: str
-
-
-class _Block(BaseModel):
-    """Any content block; only ``type`` is checked."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: str = Field(min_length=1)
-
-
-class _Message(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    role: Literal["user", "assistant"]
-    content: str | list[_Block]
-
-
-class _Tool(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    name: str = Field(min_length=1, max_length=128)
-    input_schema: dict[str, Any]
-
-
-class _ToolChoice(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    type: Literal["auto", "any", "tool", "none"]
-    name: str | None = None
-
-
-class _OutputFormat(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    type: Literal["json_schema"]
-    schema_: dict[str, Any] = Field(alias="schema")
-
-
-class _OutputConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    format: _OutputFormat | None = None
-
-
-class _Request(BaseModel):
-    """The fields the emulator checks; everything else is accepted and ignored."""
-
-    model_config = ConfigDict(extra="allow")
-
-    model: str = Field(min_length=1)
-    messages: list[_Message] = Field(min_length=1)
-    max_tokens: int = Field(ge=0)
-    system: str | list[_TextBlock] | None = None
-    temperature: float | None = Field(default=None, ge=0, le=1)
-    top_p: float | None = Field(default=None, ge=0, le=1)
-    stop_sequences: list[str] | None = None
-    tools: list[_Tool] | None = None
-    tool_choice: _ToolChoice | None = None
-    output_config: _OutputConfig | None = None
-
-
 def anthropic_error_answer(
     status: int,
     error_type: str,
@@ -261,7 +196,7 @@ class AnthropicWire:
             )
         model = named_model(data)
         try:
-            request = _Request.model_validate(data)
+            request = MessagesRequest.model_validate(data)
         except ValidationError as exc:
             return Parsed(model=model, error=_validation_answer(exc, data))
         prompt = _prompt_from(provider, request)
@@ -342,7 +277,7 @@ def _validation_answer(exc: ValidationError, data: Any) -> Answer:
 # --- reading the request -----------------------------------------------------------------
 
 
-def _prompt_from(provider: str, request: _Request) -> Prompt:
+def _prompt_from(provider: str, request: MessagesRequest) -> Prompt:
     choice = request.tool_choice
     tool_choice = {"auto": "auto", "any": "required", "none": "none", "tool": "function"}.get(
         choice.type if choice is not None else "auto", "auto"
@@ -363,14 +298,14 @@ def _prompt_from(provider: str, request: _Request) -> Prompt:
     )
 
 
-def _system(system: str | list[_TextBlock] | None) -> list[Message]:
+def _system(system: str | list[TextBlock] | None) -> list[Message]:
     if system is None:
         return []
     text = system if isinstance(system, str) else "\n".join(block.text for block in system)
     return [Message(role="system", text=text)]
 
 
-def _message(message: _Message) -> Message:
+def _message(message: RequestMessage) -> Message:
     """The turn's text (text blocks, tool calls, tool results) and its image count; a user
     turn of tool results is a ``tool`` message to the reply generator."""
     if isinstance(message.content, str):
@@ -397,9 +332,7 @@ def _result_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(
-            str(part.get("text", "")) for part in content if isinstance(part, dict)
-        )
+        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
     return ""
 
 
