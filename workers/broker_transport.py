@@ -55,6 +55,10 @@ _ORPHANS_LOCK = threading.Lock()
 
 
 class QoS(kombu_redis.QoS):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        SETTLED.enable()  # this process's deliveries may acknowledge their own messages
+
     def append(self, message: Any, delivery_tag: Any) -> None:
         channel: Any = self.channel  # kombu's stubs type it as the virtual channel
         try:

@@ -50,7 +50,7 @@ def succeed(
         job.id, result, last_attempt=attempt, claim_token=now.claim_token
     )
     acks, tag = context.acks, now.delivery_tag
-    if acks is None or tag is None:
+    if acks is None or tag is None or not acks.in_use:
         *replies, written = run_scripts(context.store.client, [*bookkeeping, finish])
     else:
         *replies, written, _ = run_scripts(

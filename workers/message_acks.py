@@ -43,6 +43,12 @@ class SettledTags:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._tags: set[str] = set()
+        # Set by cascade's transport (workers/broker_transport.QoS) when the process has one:
+        # under another transport nothing would take a tag out, so none may be added.
+        self.in_use = False
+
+    def enable(self) -> None:
+        self.in_use = True
 
     def add(self, tag: str) -> None:
         with self._lock:
@@ -66,11 +72,17 @@ SETTLED = SettledTags()
 
 
 class MessageAcks:
-    """The acknowledgement script, registered on the worker's client."""
+    """The acknowledgement script, registered on the worker's client. Only used where the
+    process consumes through cascade's transport (``in_use``): with kombu's own, as under
+    ``celery -A workers.app worker`` without the transport setting, Celery's ack stays whole."""
 
     def __init__(self, client: redis.Redis, settled: SettledTags = SETTLED) -> None:
         self._script: Script = client.register_script(_ACK)
         self.settled = settled
+
+    @property
+    def in_use(self) -> bool:
+        return self.settled.in_use
 
     def ack_call(self, delivery_tag: str) -> ScriptCall[int]:
         """The removal of the message's unacknowledged records, to run after the finish."""

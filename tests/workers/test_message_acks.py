@@ -121,3 +121,11 @@ def test_a_settled_tag_is_taken_once() -> None:
     assert tags.take("t-1") is True
     assert tags.take("t-1") is False
     assert len(tags) == 0
+
+
+def test_tags_are_only_settled_in_a_process_that_consumes_through_cascades_transport(
+    connection: Connection,
+) -> None:
+    assert SettledTags().in_use is False  # kombu's own transport: Celery's ack stays whole
+    _delivered(connection)  # a channel of cascade's transport, and its QoS
+    assert SETTLED.in_use is True
