@@ -134,8 +134,9 @@ def test_flower_shows_a_rerouted_jobs_chain_and_not_an_earlier_hops_exception_on
     # alpha's retries left "Overloaded (HTTP 503)" as the task's exception; answered, it is gone
     assert info["exception"] is None and info["traceback"] is None
     assert "succeeded: answered by beta/b1 (fast.beta) at hop 1" in info["result"]
-    assert "hop 0 alpha/a1 (fast.alpha) -> hop 1 beta/b1 (fast.beta): Overloaded (HTTP 503)" in (
-        info["result"]
+    assert (
+        "hop 0 alpha/a1 (fast.alpha) -> hop 1 beta/b1 (fast.beta): Overloaded (HTTP 503)"
+        in (info["result"])
     )
 
 

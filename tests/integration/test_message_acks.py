@@ -8,7 +8,6 @@ is delivered), where it cost two while the acknowledgement was a second one."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
@@ -40,7 +39,7 @@ def _transactions(server: redis.Redis) -> int:
 
 
 def test_a_succeeded_jobs_message_is_acknowledged_without_a_transaction_of_its_own(
-    stack: LocalStack, tmp_path: Path
+    stack: LocalStack,
 ) -> None:
     server = redis.Redis.from_url(stack.redis_url or "")
     request = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}

@@ -9,28 +9,15 @@ from typing import Any, cast
 
 import pytest
 import redis
-from kombu import Connection, Exchange, Producer, Queue
+from kombu import Connection
 
-from workers.broker_transport import TRANSPORT, Channel
-
-QUEUE = "transport-test"
-
-
-@pytest.fixture
-def connection(redis_url: str, client: redis.Redis) -> Iterator[Connection]:
-    client.delete(QUEUE, "unacked", "unacked_index")
-    with Connection(redis_url, transport=TRANSPORT) as conn:
-        yield conn
-    client.delete(QUEUE, "unacked", "unacked_index")
+from tests.workers.conftest import TRANSPORT_QUEUE as QUEUE
+from tests.workers.conftest import deliver_unacked, publish_one
+from workers.broker_transport import Channel
 
 
 def _deliver_one_unacked(connection: Connection) -> Channel:
-    queue = Queue(QUEUE, Exchange(QUEUE), routing_key=QUEUE)
-    Producer(connection.default_channel).publish(
-        {"n": 1}, exchange=queue.exchange, routing_key=QUEUE, declare=[queue]
-    )
-    message = queue(connection.default_channel).get(no_ack=False)
-    assert message is not None  # delivered, not acknowledged: in the channel's unacked set
+    deliver_unacked(connection)
     channel = connection.default_channel
     assert isinstance(channel, Channel)
     return channel
@@ -80,10 +67,7 @@ class _GoneRedis:
 def test_a_message_popped_as_redis_went_away_before_its_unacked_record_is_put_back(
     connection: Connection, client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    queue = Queue(QUEUE, Exchange(QUEUE), routing_key=QUEUE)
-    Producer(connection.default_channel).publish(
-        {"n": 1}, exchange=queue.exchange, routing_key=QUEUE, declare=[queue]
-    )
+    queue = publish_one(connection)
     channel = connection.default_channel
     qos = cast(Any, channel).qos
     real = qos.pipe_or_acquire

@@ -4,40 +4,26 @@ transport's QoS then acknowledges, or hands back, the message without a transact
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
 import redis
-from kombu import Connection, Exchange, Producer, Queue
+from kombu import Connection
 from kombu.message import Message
 
 from broker.celery_app import create_celery
 from broker.keys import CELERY_UNACKED, CELERY_UNACKED_INDEX
 from broker.script_batch import run_script
 from broker.settings import Settings
-from workers.broker_transport import TRANSPORT
+from tests.workers.conftest import TRANSPORT_QUEUE, deliver_unacked
 from workers.message_acks import SETTLED, MessageAcks, SettledTags
 
-QUEUE = "message-acks-test"
-
-
-@pytest.fixture
-def connection(redis_url: str, client: redis.Redis) -> Iterator[Connection]:
-    client.delete(QUEUE, CELERY_UNACKED, CELERY_UNACKED_INDEX)
-    with Connection(redis_url, transport=TRANSPORT) as conn:
-        yield conn
-    client.delete(QUEUE, CELERY_UNACKED, CELERY_UNACKED_INDEX)
+QUEUE = TRANSPORT_QUEUE
 
 
 def _delivered(connection: Connection) -> tuple[Message, str]:
     """A message delivered and not yet acknowledged, and its delivery tag."""
-    queue = Queue(QUEUE, Exchange(QUEUE), routing_key=QUEUE)
-    Producer(connection.default_channel).publish(
-        {"n": 1}, exchange=queue.exchange, routing_key=QUEUE, declare=[queue]
-    )
-    message = queue(connection.default_channel).get(no_ack=False)
-    assert message is not None and message.delivery_tag is not None
+    message = deliver_unacked(connection)
     return message, str(message.delivery_tag)
 
 
