@@ -37,6 +37,7 @@ from routing.spend import SpendGrant, estimate_call
 from workers.admission import Admitted, Skip, Wait
 from workers.calls import call_target
 from workers.cancels import CallCancelled, end_cancelled
+from workers.claim_release import release_claim
 from workers.context import WorkerContext
 from workers.deadlines import out_of_time
 from workers.delivery import (
@@ -116,10 +117,11 @@ class JobRunner:
                 previous = [*previous, lost]
             outcome = self._run_claimed(begun.stored, hop, previous, token, delivery_tag)
         except BaseException:
-            store.release(job_id, token)
+            # with patience: a message handed back for a Redis error must not find the claim
+            release_claim(store, job_id, token)
             raise
         if not outcome.claim_released:
-            store.release(job_id, token)
+            release_claim(store, job_id, token)
         if outcome.next is not None:
             # Sent only now: a message sent while this delivery still held the claim could be
             # taken at once by another worker, find the job claimed and be put off for minutes.
