@@ -26,7 +26,8 @@ from adapters.base import AdapterTarget, HttpCall
 from adapters.errors import ContentBlocked, ModelNotFound, ProviderError, RateLimited
 from adapters.http_errors import make_error
 from adapters.http_response import read_json_object
-from adapters.openai_chat import CompatQuirks, OpenAIChatAdapter
+from adapters.openai_chat import OpenAIChatAdapter
+from adapters.openai_quirks import CompatQuirks
 from broker.jobs import CompletionRequest
 
 __all__ = [

@@ -43,7 +43,7 @@ from adapters.finish_reasons import FinishReason, FinishReasonTable, finish_reas
 from adapters.http_errors import ErrorRules, MessageRule, StatusTable, error_from_response
 from adapters.http_response import read_json_object
 from adapters.json_values import as_object, count
-from adapters.openai_chat import tool_calls_from
+from adapters.openai_answer import tool_calls_from
 from adapters.request_fields import content_text, stop_list
 from broker.jobs import (
     AssistantMessage,

@@ -30,7 +30,8 @@ from adapters.errors import (
     RateLimited,
     ServerError,
 )
-from adapters.openai_chat import CompatQuirks, OpenAIChatAdapter
+from adapters.openai_chat import OpenAIChatAdapter
+from adapters.openai_quirks import CompatQuirks
 from adapters.tool_ids import MISTRAL_TOOL_IDS, ToolIdFormat, conform_tool_call_ids
 from broker.jobs import CompletionRequest
 

@@ -20,7 +20,9 @@ from typing import Any
 from adapters.base import AdapterTarget
 from adapters.errors import MalformedChunk, ServerError, StreamErrorEvent
 from adapters.finish_reasons import FinishReason, finish_reason_from
-from adapters.openai_chat import CompatQuirks, OpenAIChatAdapter, usage_from
+from adapters.openai_answer import usage_from
+from adapters.openai_chat import OpenAIChatAdapter
+from adapters.openai_quirks import CompatQuirks
 from adapters.streams.base import AdapterStream, Chunk, SseChunkParser, event_object
 from adapters.streams.sse import SseEvent
 

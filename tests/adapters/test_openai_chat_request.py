@@ -12,7 +12,8 @@ import pytest
 
 from adapters.base import AdapterTarget
 from adapters.errors import InvalidRequest
-from adapters.openai_chat import CompatQuirks, OpenAIChatAdapter
+from adapters.openai_chat import OpenAIChatAdapter
+from adapters.openai_quirks import CompatQuirks
 from broker.jobs import CompletionRequest
 
 TARGET = AdapterTarget(provider="openai", base_url="https://api.openai.com/v1/", model_id="gpt-4.1")

@@ -14,7 +14,8 @@ import pytest
 from adapters.base import AdapterTarget, ParsedResponse
 from adapters.errors import QuotaExhausted, ServerError
 from adapters.finish_reasons import FINISH_REASONS
-from adapters.openai_chat import FINISH_REASON_TABLE, CompatQuirks, OpenAIChatAdapter
+from adapters.openai_chat import OpenAIChatAdapter
+from adapters.openai_quirks import FINISH_REASON_TABLE, CompatQuirks
 from broker.jobs import Choice
 from tests.adapters import openai_samples as samples
 
