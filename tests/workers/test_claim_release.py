@@ -6,28 +6,16 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
-from broker.catalog_file import load_catalog
-from broker.jobs import CompletionJob
-from broker.keys import Keys
 from broker.local_stack import LocalStack
-from broker.settings import Settings
-from broker.store import JobStore
-from routing.latency import LatencyBook
-from routing.planner import plan
-from routing.spend import SpendLedger
-from workers.admission import Gatekeeper
+from tests.workers.runners import InProcessWorker
 from workers.claim_release import release_pauses
-from workers.context import WorkerContext
 from workers.delivery import WORKER_LOST
 from workers.runner import JobRunner
-
-CATALOG = str(Path(__file__).parents[1] / "fixtures" / "catalog.yaml")
 
 
 def test_the_pauses_double_up_to_two_seconds_and_stay_within_the_patience() -> None:
@@ -47,22 +35,12 @@ def test_a_delivery_whose_finish_found_redis_away_gives_its_claim_back_once_redi
     with LocalStack() as stack:
         url = stack.start_redis(appendonly=True)
         stack.start_emulator(latency_s=1.0)
-        client = redis.Redis.from_url(url)
-        settings = Settings(redis_url=url, config=CATALOG)
-        catalog = load_catalog(CATALOG).with_emulator(stack.emulator_url)
-        keys = Keys(settings.key_prefix)
-        store = JobStore(client, keys, settings.result_ttl_s)
+        worker = InProcessWorker.open(url, stack.emulator_url)
+        client, keys, store = worker.client, worker.keys, worker.store
         hello = {"messages": [{"role": "user", "content": "hi"}]}
-        job = CompletionJob.model_validate({"needs": {"tier": "fast"}, "request": hello})
-        pipe = client.pipeline()
-        store.add_to_pipeline(pipe, job, list(plan(job, catalog).targets))
-        pipe.execute()
+        job = worker.submit({"needs": {"tier": "fast"}, "request": hello})
         published: list[tuple[Any, ...]] = []
-        context = WorkerContext(
-            settings, catalog, store, Gatekeeper(client, keys, catalog),
-            SpendLedger(client, keys, catalog), LatencyBook(client, keys),
-        )  # fmt: skip
-        runner = JobRunner(context, lambda *message: published.append(message), "alpha@test")
+        runner = JobRunner(worker.context, lambda *sent: published.append(sent), "alpha@test")
 
         def restart_mid_call() -> None:
             time.sleep(0.3)  # the call is under way: begun and admitted
@@ -84,5 +62,4 @@ def test_a_delivery_whose_finish_found_redis_away_gives_its_claim_back_once_redi
             assert [attempt.error_class for attempt in result.attempts] == [WORKER_LOST, None]
         finally:
             restarter.join()
-            context.close()
-            client.close()
+            worker.close()

@@ -3,26 +3,16 @@ emulator over HTTP (``workers/failures.py``'s ``invalid_answer``)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 
-from broker.catalog_file import load_catalog
-from broker.jobs import AttemptOutcome, CompletionJob
-from broker.keys import Keys
+from broker.jobs import AttemptOutcome
 from broker.local_stack import LocalStack
-from broker.settings import Settings
-from broker.store import JobStore
-from routing.latency import LatencyBook
 from routing.planner import plan
-from routing.spend import SpendLedger
-from workers.admission import Gatekeeper
-from workers.context import WorkerContext
+from tests.workers.runners import InProcessWorker
 from workers.runner import JobRunner
-
-CATALOG = str(Path(__file__).parents[1] / "fixtures" / "catalog.yaml")
 
 
 @pytest.mark.integration
@@ -33,34 +23,26 @@ def test_an_answer_that_is_not_json_is_a_paid_reroute_to_the_next_tier_and_answe
     call is recorded as a paid reroute and the job goes to the smart tier (hop 2), where the
     route has no tier left to go to and the answer stands."""
     private = redis_url.rsplit("/", 1)[0] + "/10"
-    client = redis.Redis.from_url(private)
-    client.flushdb()
+    with redis.Redis.from_url(private) as fresh:
+        fresh.flushdb()
     with LocalStack(redis_url=private) as stack:
         stack.start_emulator()
-        settings = Settings(redis_url=private, config=CATALOG)
-        catalog = load_catalog(CATALOG).with_emulator(stack.emulator_url)
-        keys = Keys(settings.key_prefix)
-        store = JobStore(client, keys, settings.result_ttl_s)
-        job = CompletionJob.model_validate(
+        worker = InProcessWorker.open(private, stack.emulator_url)
+        client, store = worker.client, worker.store
+        job = worker.submit(
             {
                 "needs": {"tier": "fast", "validate_json_schema": True},
                 "request": {"messages": [{"role": "user", "content": "answer in JSON"}]},
             }
         )
-        route = list(plan(job, catalog).targets)
+        route = list(plan(job, worker.catalog).targets)
         assert [target.model for target in route] == ["a1", "b1", "g1", "b2"]
-        pipe = client.pipeline()
-        store.add_to_pipeline(pipe, job, route)
-        pipe.execute()
         published: list[tuple[str, int, Any, float | None]] = []
 
         def publish(job_id: str, hop: int, where: Any, countdown: float | None) -> None:
             published.append((job_id, hop, where, countdown))
 
-        context = WorkerContext(
-            settings, catalog, store, Gatekeeper(client, keys, catalog),
-            SpendLedger(client, keys, catalog), LatencyBook(client, keys),
-        )  # fmt: skip
+        keys, context = worker.keys, worker.context
         try:
             runner = JobRunner(context, publish, "alpha@test")
             first = runner.run(job.id, 0)
@@ -82,6 +64,5 @@ def test_an_answer_that_is_not_json_is_a_paid_reroute_to_the_next_tier_and_answe
                 AttemptOutcome.SUCCESS,
             ]
         finally:
-            context.close()
             client.flushdb()
-            client.close()
+            worker.close()
