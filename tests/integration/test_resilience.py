@@ -77,9 +77,9 @@ def results_within(
 ) -> dict[str, CompletionResult | FailedResult]:
     """The results of the jobs that ended within ``timeout`` seconds, read from the job store.
 
-    Not ``CascadeClient.wait_many``: it currently waits out its whole timeout even once every
-    job has ended (``pending -= done.keys()`` rebinds its local set; reported), which would make
-    each test last its longest allowed time. A Redis that is restarting is waited for.
+    A plain poll of the job store rather than ``CascadeClient.wait_many``, so that these tests
+    do not depend on the completion events the worker publishes. A Redis that is restarting is
+    waited for.
     """
     done: dict[str, CompletionResult | FailedResult] = {}
     deadline = time.monotonic() + timeout
