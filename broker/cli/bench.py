@@ -11,11 +11,8 @@ import click
 
 __all__ = ["bench", "bench_schedule"]
 
-
-@click.command()
-@click.option("--jobs", type=int, default=2000, show_default=True, help="jobs per leg")
-@click.option("--concurrency", type=int, default=256, show_default=True, help="in flight")
-@click.option(
+# The options both benches take.
+_LATENCY = click.option(
     "--latency",
     "latency_s",
     type=float,
@@ -23,6 +20,21 @@ __all__ = ["bench", "bench_schedule"]
     show_default=True,
     help="seconds the emulator takes per answer",
 )
+_JSON = click.option(
+    "--json", "json_path", type=click.Path(dir_okay=False), help="write the report"
+)
+
+
+def _emit(text: str, report: dict[str, Any], json_path: str | None) -> None:
+    click.echo(text)
+    if json_path:
+        Path(json_path).write_text(json.dumps(report, indent=2))
+
+
+@click.command()
+@click.option("--jobs", type=int, default=2000, show_default=True, help="jobs per leg")
+@click.option("--concurrency", type=int, default=256, show_default=True, help="in flight")
+@_LATENCY
 @click.option(
     "--ramp",
     "ramp_s",
@@ -58,15 +70,13 @@ __all__ = ["bench", "bench_schedule"]
     help="also time each worker step's CPU and report it per job (broker/bench/cpu_probe.py)",
 )
 @click.option("--legs", default="direct,litellm,cascade", show_default=True)
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="write the report")
+@_JSON
 def bench(json_path: str | None, legs: str, **options: Any) -> None:
     """Measure cascade against direct calls to the emulator and LiteLLM's Router."""
     from broker.bench import BenchConfig, render_text, run_bench
 
     report = run_bench(BenchConfig(legs=tuple(legs.split(",")), **options))
-    click.echo(render_text(report))
-    if json_path:
-        Path(json_path).write_text(json.dumps(report, indent=2))
+    _emit(render_text(report), report, json_path)
 
 
 @click.command("bench-schedule")
@@ -87,14 +97,7 @@ def bench(json_path: str | None, legs: str, **options: Any) -> None:
     show_default=True,
     help="how long interactive jobs keep arriving",
 )
-@click.option(
-    "--latency",
-    "latency_s",
-    type=float,
-    default=1.0,
-    show_default=True,
-    help="seconds the emulator takes per answer",
-)
+@_LATENCY
 @click.option(
     "--concurrency",
     type=int,
@@ -111,13 +114,11 @@ def bench(json_path: str | None, legs: str, **options: Any) -> None:
     show_default=True,
     help="seconds per fairness window",
 )
-@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="write the report")
+@_JSON
 def bench_schedule(json_path: str | None, **options: Any) -> None:
     """Measure the scheduler: interactive latency behind a bulk backlog, fair shares between
     two bulk tenants, and bulk throughput against a bulk-only run."""
     from broker.bench.scheduling import SchedBenchConfig, render_sched_text, run_sched_bench
 
     report = run_sched_bench(SchedBenchConfig(**options))
-    click.echo(render_sched_text(report))
-    if json_path:
-        Path(json_path).write_text(json.dumps(report, indent=2))
+    _emit(render_sched_text(report), report, json_path)
