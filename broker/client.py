@@ -25,7 +25,7 @@ from broker.client_reads import JobTimeout, ReadMixin, UnknownJob
 from broker.client_submit import PUBLISH_BATCH, SubmitMixin
 from broker.job_writes import JobWriter
 from broker.jobs import FailedResult, TargetRef
-from broker.keys import Keys
+from broker.keys import Keys, celery_queue_bell
 from broker.offload.choice import offloading_providers
 from broker.redis_clients import redis_client as sized_redis_client
 from broker.settings import Settings
@@ -136,4 +136,5 @@ class CascadeClient(SubmitMixin, ReadMixin):
             pipe = self.redis.pipeline(transaction=False)
             for queue, messages in by_queue.items():
                 pipe.lpush(queue, *messages)
+                pipe.lpush(celery_queue_bell(queue), *[1] * len(messages))
             pipe.execute()

@@ -41,7 +41,7 @@ from typing import Any
 import redis
 
 from broker.jobs import Priority
-from broker.keys import Keys
+from broker.keys import Keys, celery_queue_bell
 from broker.scheduler.wakes import low_water
 from broker.script_batch import ScriptCall, run_script
 
@@ -49,8 +49,9 @@ __all__ = ["ForeignBatch", "IdTaken", "JobWriter", "NewJob", "Written"]
 
 # KEYS: the n job hashes, their n result keys, then per group (queue, priority, tenant) its
 # waiting set and its level's tenant set, then per queue its messages and passes hashes and its
-# deferred set and entries, then the batch hashes, then per queue its Celery list, held set
-# and the tenant sets of its three levels, then the arrivals counter.
+# deferred set and entries, then the batch hashes, then per queue its Celery list, held set,
+# the tenant sets of its three levels and its list's bell (rung once per message pushed:
+# workers/message_pops.py), then the arrivals counter.
 # ARGV: n, g, q, ttl, submitted_at, wake channel, then per group its queue index and priority,
 # then the q queue names, then per job: tenant, job JSON, route JSON, batch id ('' when none),
 # batch index (0 when none), group index, message, job id, deadline score ('' when none),
@@ -87,12 +88,12 @@ for i = 1, n do
   end
 end
 local woken, room = {}, {}
-local direct, depth = #KEYS - 5 * q, tonumber(ARGV[first + per * n])
+local direct, depth = #KEYS - 6 * q, tonumber(ARGV[first + per * n])
 -- How many more jobs the queue's list takes straight away: none unless the queue is idle.
 local function room_in(queue)
   if room[queue] == nil then
     room[queue] = 0
-    local k = direct + 5 * (queue - 1)
+    local k = direct + 6 * (queue - 1)
     if g == 1 and ARGV[first + per * n + queue] == '1'
         and redis.call('SCARD', KEYS[k + 2]) + redis.call('SCARD', KEYS[k + 3])
           + redis.call('SCARD', KEYS[k + 4]) == 0
@@ -115,7 +116,8 @@ for i = 1, n do
     local waiting, tenants = KEYS[2 * n + 2 * group - 1], KEYS[2 * n + 2 * group]
     local messages, passes = KEYS[queues + 4 * queue - 3], KEYS[queues + 4 * queue - 2]
     if score == '' and ARGV[base + 9] == '' and room_in(queue) > 0 then
-      redis.call('LPUSH', KEYS[direct + 5 * (queue - 1)], ARGV[base + 6])
+      redis.call('LPUSH', KEYS[direct + 6 * (queue - 1)], ARGV[base + 6])
+      redis.call('LPUSH', KEYS[direct + 6 * (queue - 1) + 5], 1)
       room[queue] = room[queue] - 1
     else
     if score == '' then score = 1e10 + redis.call('INCR', KEYS[#KEYS]) end
@@ -144,7 +146,7 @@ end
 -- from it wake the dispatchers once it is below (broker/scheduler/wakes.py): no wake now.
 local low = tonumber(ARGV[first + per * n + q + 1])
 for queue in pairs(woken) do
-  if redis.call('LLEN', KEYS[direct + 5 * (queue - 1)]) < low then
+  if redis.call('LLEN', KEYS[direct + 6 * (queue - 1)]) < low then
     redis.call('PUBLISH', ARGV[6], ARGV[6 + 2 * g + queue])
   end
 end
@@ -243,6 +245,7 @@ class JobWriter:
         for name in queues:
             keys += [name, self.keys.sched_held(name)]
             keys += [self.keys.sched_tenants(name, level.value) for level in Priority]
+            keys.append(celery_queue_bell(name))
         keys.append(self.keys.sched_arrivals())
         reply: list[Any] = run_script(self.client, ScriptCall(self._write, keys, args))
         verdict = _text(reply[0])

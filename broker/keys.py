@@ -3,20 +3,29 @@
 All names start with the configured prefix (``cascade`` by default) so that several deployments
 can share one Redis and an operator can find cascade's keys with one pattern. Celery's own keys
 (queues named ``<tier>.<provider>``, ``_kombu.*``) are Celery's and not listed here, but for the
-two of kombu's unacknowledged-message records that cascade's scripts and metrics touch: their
-names are set in Celery's transport options from here (``broker/celery_app.py``).
+two of kombu's unacknowledged-message records that cascade's scripts and metrics touch (their
+names are set in Celery's transport options from here: ``broker/celery_app.py``) and the bell
+beside each Celery list that cascade's worker transport waits on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CELERY_UNACKED", "CELERY_UNACKED_INDEX", "Keys"]
+__all__ = ["CELERY_UNACKED", "CELERY_UNACKED_INDEX", "Keys", "celery_queue_bell"]
 
 # kombu's hash of messages delivered and not yet acknowledged (tag -> message), and its index
 # (tag -> when delivered), unprefixed, as kombu's defaults.
 CELERY_UNACKED = "unacked"
 CELERY_UNACKED_INDEX = "unacked_index"
+
+
+def celery_queue_bell(queue: str) -> str:
+    """List: one ring per message pushed onto Celery's list ``queue``, which cascade's worker
+    transport blocks on instead of the list itself, to pop and record a message in one script
+    (workers/message_pops.py). Beside the list's own name, unprefixed like it; queue names
+    hold no ':' (routing/catalog.py), so no queue's name spells a bell's."""
+    return f"{queue}:bell"
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,10 @@ def measure_floor(messages: int, events: bool, concurrency: int = 256) -> dict[s
         )
         try:
             client = redis.Redis.from_url(url)
+            from workers.broker_transport import TRANSPORT  # the worker's side: lazily
+
             app = create_celery(Settings(redis_url=url))
+            app.conf.broker_transport = TRANSPORT  # its publishes ring, as cascade's all do
 
             deadline = time.monotonic() + 30
             while not app.control.inspect(timeout=0.5).ping() and time.monotonic() < deadline:

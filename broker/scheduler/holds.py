@@ -31,7 +31,7 @@ from collections.abc import Sequence
 import redis
 
 from broker.job_holds import HoldRecord
-from broker.keys import Keys
+from broker.keys import Keys, celery_queue_bell
 
 __all__ = ["CIRCUIT_INDEX_TTL_S", "HeldJobs"]
 
@@ -59,7 +59,8 @@ for queue in pairs(woken) do redis.call('PUBLISH', ARGV[4], queue) end
 return due
 """
 
-# KEYS: the held set, the held messages, the Celery list. ARGV: now (epoch s), at most.
+# KEYS: the held set, the held messages, the Celery list, its bell (rung once per message
+# pushed: workers/message_pops.py). ARGV: now (epoch s), at most.
 # Returns how many jobs were moved onto the list.
 _RELEASE = """
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
@@ -70,6 +71,7 @@ for _, id in ipairs(due) do
   redis.call('HDEL', KEYS[2], id)
   if message then
     redis.call('LPUSH', KEYS[3], message)
+    redis.call('LPUSH', KEYS[4], 1)
     moved = moved + 1
   end
 end
@@ -126,6 +128,7 @@ class HeldJobs:
         if limit <= 0:
             return 0
         keys = [self.keys.sched_held(queue), self.keys.sched_held_messages(queue), queue]
+        keys.append(celery_queue_bell(queue))
         return int(self._release(keys=keys, args=[repr(now), limit]))
 
     def counts(self, queues: Sequence[str]) -> dict[str, int]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import redis
 
 from broker.jobs import Priority
-from broker.keys import Keys
+from broker.keys import Keys, celery_queue_bell
 from broker.scheduler.picking import LEVELS, Pick, QueueSnapshot
 
 __all__ = ["Moved", "SchedulerState", "WaitingCount"]
@@ -39,7 +39,8 @@ end
 return reply
 """
 
-# KEYS: the Celery list, messages, passes, picks.
+# KEYS: the Celery list, messages, passes, picks, the list's bell (rung once per message
+# pushed: workers/message_pops.py).
 # ARGV: the result key's name before and after the job id, the number of picks, then per pick:
 # waiting set, tenant set, tenant, priority, stride.
 # A job whose result exists (ended while it waited: a batch's cancel) is dropped, not queued,
@@ -64,6 +65,7 @@ for i = 1, n do
       local pass = tonumber(redis.call('HGET', KEYS[3], field) or '0')
       redis.call('HSET', KEYS[3], level, pass, field, pass + tonumber(ARGV[base + 5]))
       redis.call('LPUSH', KEYS[1], message)
+      redis.call('LPUSH', KEYS[5], 1)
       moved = moved + 1
       break
     end
@@ -142,6 +144,7 @@ class SchedulerState:
                 keys.sched_messages(queue),
                 keys.sched_passes(queue),
                 keys.sched_picks(queue),
+                celery_queue_bell(queue),
             ],
             args=args,
         )

@@ -11,18 +11,24 @@ import redis
 from kombu import Connection, Exchange, Producer, Queue
 from kombu.message import Message
 
-from broker.keys import CELERY_UNACKED, CELERY_UNACKED_INDEX
+from broker.keys import CELERY_UNACKED, CELERY_UNACKED_INDEX, celery_queue_bell
 from workers.broker_transport import TRANSPORT
 
 TRANSPORT_QUEUE = "transport-test"
+_TOUCHED = (
+    TRANSPORT_QUEUE,
+    celery_queue_bell(TRANSPORT_QUEUE),
+    CELERY_UNACKED,
+    CELERY_UNACKED_INDEX,
+)
 
 
 @pytest.fixture
 def connection(redis_url: str, client: redis.Redis) -> Iterator[Connection]:
-    client.delete(TRANSPORT_QUEUE, CELERY_UNACKED, CELERY_UNACKED_INDEX)
+    client.delete(*_TOUCHED)
     with Connection(redis_url, transport=TRANSPORT) as conn:
         yield conn
-    client.delete(TRANSPORT_QUEUE, CELERY_UNACKED, CELERY_UNACKED_INDEX)
+    client.delete(*_TOUCHED)
 
 
 def transport_queue() -> Queue:
