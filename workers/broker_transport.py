@@ -194,6 +194,8 @@ class Channel(_RedisChannel):  # type: ignore[misc]
                     # A ring, or none when the wait timed out: look all the same (a message
                     # pushed without a ring is taken within one wait).
                     client.parse_response(connection, "BRPOP", **options)
+                    if getattr(self, "_closing", False):
+                        raise Empty()  # kombu's close reads the wait out: take nothing new
                     call = self._pop_call(queues)
                     call.send(connection)
                 popped = call.read(client, connection)

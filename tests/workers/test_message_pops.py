@@ -167,3 +167,19 @@ def test_a_reply_queue_that_expires_has_its_bell_expire_with_it(
         assert 0 < client.pttl(celery_queue_bell("transport-test-reply")) <= 10_000
     finally:
         client.delete("transport-test-reply", celery_queue_bell("transport-test-reply"))
+
+
+def test_closing_a_channel_with_a_wait_in_flight_takes_no_new_message(
+    connection: Connection, client: redis.Redis
+) -> None:
+    got: list[Any] = []
+    channel: Any = connection.default_channel  # kombu's stubs give it no close()
+    consumer = Consumer(channel, [transport_queue()], callbacks=[lambda body, m: got.append(body)])
+    consumer.consume()
+    with pytest.raises(socket.timeout):
+        connection.drain_events(timeout=0.2)  # the wait on the bell is left in flight
+    publish_one(connection)  # its ring ends that wait
+
+    channel.close()  # kombu reads the wait's reply out before it lets go
+
+    assert got == [] and client.llen(QUEUE) == 1 and client.hlen(CELERY_UNACKED) == 0
