@@ -41,6 +41,8 @@ _POP = """
 local m, steps = tonumber(ARGV[2]), tonumber(ARGV[3])
 local lists = m * steps
 for j = 1, lists do
+  -- Taken first: under maxmemory Redis refuses a script's writes only until its first one,
+  -- so the record after the pop is never refused half-way (and a refused pop takes nothing).
   local item = redis.call('RPOP', KEYS[2 + m + j])
   if item then
     local tag, ex, rk = false, nil, nil

@@ -183,3 +183,27 @@ def test_closing_a_channel_with_a_wait_in_flight_takes_no_new_message(
     channel.close()  # kombu reads the wait's reply out before it lets go
 
     assert got == [] and client.llen(QUEUE) == 1 and client.hlen(CELERY_UNACKED) == 0
+
+
+def test_under_maxmemory_a_pop_still_records_what_it_takes(
+    connection: Connection, client: redis.Redis
+) -> None:
+    publish_one(connection)
+    seen: list[int] = []
+
+    def on_message(body: Any, message: Message) -> None:
+        seen.append(int(client.hlen(CELERY_UNACKED)))
+
+    consumer = Consumer(connection.default_channel, [transport_queue()], callbacks=[on_message])
+    consumer.consume()  # declared before the limit
+    limit = str(client.config_get("maxmemory")["maxmemory"])
+    client.config_set("maxmemory", 1)  # every write that can grow memory is refused now
+    try:
+        # Redis refuses a script's growing writes only until its first write: the pop comes
+        # first, so the record behind it is never refused with the message already taken.
+        connection.drain_events(timeout=5)
+    finally:
+        client.config_set("maxmemory", limit)
+        consumer.cancel()
+
+    assert seen == [1] and client.llen(QUEUE) == 0
