@@ -1,12 +1,16 @@
-"""Counting redis-py's socket writes in a test: one write is one round trip (a pipeline or a
-script is one, however many commands it holds)."""
+"""Counting Redis work in a test: redis-py's socket writes (one write is one round trip, a
+pipeline or a script is one, however many commands it holds), and the commands a server ran
+(its ``INFO commandstats``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+import redis
 from redis.connection import AbstractConnection
 
-__all__ = ["count_writes"]
+__all__ = ["command_calls", "count_writes"]
 
 
 def count_writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -20,3 +24,10 @@ def count_writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(AbstractConnection, "send_packed_command", counted)
     return sent
+
+
+def command_calls(client: redis.Redis, command: str) -> int:
+    """How many times the server ran ``command`` (lower case, as ``evalsha``) since its start or
+    its last ``CONFIG RESETSTAT``."""
+    stats: dict[str, Any] = client.info("commandstats")
+    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))

@@ -29,7 +29,7 @@ import redis
 
 from broker.keys import celery_queue_bell
 
-__all__ = ["POP_SCRIPT", "PopCall", "Popped", "pop_call"]
+__all__ = ["PopCall", "Popped", "pop_call"]
 
 # KEYS: kombu's unacked hash, its index, the bell of each of the m queues, then the lists to
 # take from in kombu's order (priority step by step, every queue in each: list j is queue
@@ -74,7 +74,6 @@ for queue = 1, m do redis.call('DEL', KEYS[2 + queue]) end
 return false
 """
 
-POP_SCRIPT = _POP
 _SHA = hashlib.sha1(_POP.encode()).hexdigest()
 
 

@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from broker.script_batch import ScriptCall, run_script, run_scripts
-from tests.redis_writes import count_writes
+from tests.redis_writes import command_calls, count_writes
 
 pytestmark = pytest.mark.integration
 
@@ -25,17 +25,13 @@ def key() -> str:
     return f"test-script-batch-{uuid.uuid4().hex[:8]}"
 
 
-def _script_calls(client: redis.Redis) -> int:
-    return int(client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
-
-
 def test_calls_run_in_order_as_one_script_in_one_round_trip_with_their_replies_parsed(
     client: redis.Redis, key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     incr = client.register_script(_INCR)
     calls = [ScriptCall(incr, [key], [2]), ScriptCall(incr, [key], [3], parse=lambda n: f"now {n}")]
     run_scripts(client, calls)  # the folded script loaded
-    scripts_before = _script_calls(client)
+    scripts_before = command_calls(client, "evalsha")
     sent = count_writes(monkeypatch)
 
     replies = run_scripts(client, calls)
@@ -43,7 +39,7 @@ def test_calls_run_in_order_as_one_script_in_one_round_trip_with_their_replies_p
 
     assert replies == [7, "now 10"]
     assert round_trips == 1
-    assert _script_calls(client) - scripts_before == 1
+    assert command_calls(client, "evalsha") - scripts_before == 1
 
 
 def test_each_call_gets_its_own_keys_and_arguments_and_its_reply_whole(

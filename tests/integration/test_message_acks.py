@@ -16,6 +16,7 @@ from broker.jobs import CompletionResult
 from broker.keys import CELERY_UNACKED, CELERY_UNACKED_INDEX
 from broker.local_stack import LocalStack
 from tests.integration.support import FAST_ENV, FIXTURE_CATALOG, client_for
+from tests.redis_writes import command_calls
 
 pytestmark = pytest.mark.integration
 
@@ -33,11 +34,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         yield s
 
 
-def _transactions(server: redis.Redis) -> int:
-    stats = server.info("commandstats")
-    return int(stats.get("cmdstat_exec", {}).get("calls", 0))
-
-
 def test_a_succeeded_jobs_message_is_acknowledged_without_a_transaction_of_its_own(
     stack: LocalStack,
 ) -> None:
@@ -52,6 +48,6 @@ def test_a_succeeded_jobs_message_is_acknowledged_without_a_transaction_of_its_o
 
     assert all(isinstance(result, CompletionResult) for result in results)
     # One per message (its unacknowledged record), and a few of kombu's restore sweeps'.
-    assert _transactions(server) < JOBS * 3 // 2
+    assert command_calls(server, "exec") < JOBS * 3 // 2
     assert server.hlen(CELERY_UNACKED) == 0 and server.zcard(CELERY_UNACKED_INDEX) == 0
     assert server.llen("fast.alpha") == 0  # nothing handed back to run again

@@ -13,6 +13,7 @@ from kombu import Connection, Consumer, Exchange, Producer, Queue
 from kombu.message import Message
 
 from broker.keys import CELERY_UNACKED, CELERY_UNACKED_INDEX, celery_queue_bell
+from tests.redis_writes import command_calls
 from tests.workers.conftest import TRANSPORT_QUEUE as QUEUE
 from tests.workers.conftest import publish_one, transport_queue
 from workers.broker_transport import TRANSPORT
@@ -135,9 +136,8 @@ def test_a_consumer_without_acks_keeps_kombus_own_pop_and_leaves_no_record(
     assert client.hlen(CELERY_UNACKED) == 0
 
 
-def _calls(client: redis.Redis, command: str) -> int:
-    stats: dict[str, Any] = client.info("commandstats")
-    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+def _pops(client: redis.Redis) -> int:
+    return command_calls(client, "evalsha") + command_calls(client, "eval")  # EVAL on NOSCRIPT
 
 
 def test_while_messages_wait_a_worker_pops_each_at_once_without_waiting_on_a_bell(
@@ -146,13 +146,13 @@ def test_while_messages_wait_a_worker_pops_each_at_once_without_waiting_on_a_bel
     for _ in range(5):
         publish_one(connection)
     client.delete(BELL)  # pushed without rings: only the first look waits for its timeout
-    waits, pops = _calls(client, "brpop"), _calls(client, "evalsha") + _calls(client, "eval")
+    waits, pops = command_calls(client, "brpop"), _pops(client)
 
     received = [body for _ in range(5) for body in _consume(connection, timeout=5)]
 
     assert received == [{"n": 1}] * 5
-    assert _calls(client, "brpop") - waits == 1  # the first look; each next one pops at once
-    assert _calls(client, "evalsha") + _calls(client, "eval") - pops >= 5
+    assert command_calls(client, "brpop") - waits == 1  # the first look; each next one pops at once
+    assert _pops(client) - pops >= 5
 
 
 def test_a_reply_queue_that_expires_has_its_bell_expire_with_it(

@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 
 from broker.jobs import JobStatus
 from broker.local_stack import LocalStack
-from tests.redis_writes import count_writes
+from tests.redis_writes import command_calls, count_writes
 from tests.workers.runners import InProcessWorker
 from workers.runner import JobRunner
 
@@ -34,10 +33,6 @@ def worker(redis_url: str) -> Iterator[InProcessWorker]:
             opened.close()
 
 
-def _script_calls(client: redis.Redis) -> int:
-    return int(client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
-
-
 def test_a_first_hop_success_runs_one_script_per_round_trip_three_in_all(
     worker: InProcessWorker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -47,7 +42,7 @@ def test_a_first_hop_success_runs_one_script_per_round_trip_three_in_all(
     runner = JobRunner(worker.context, publish, "alpha@test")
     assert runner.run(worker.submit(HELLO).id, 0).kind == "succeeded"  # the scripts loaded
     job_id = worker.submit(HELLO).id
-    scripts_before = _script_calls(worker.client)
+    scripts_before = command_calls(worker.client, "evalsha")
     sent = count_writes(monkeypatch)
 
     outcome = runner.run(job_id, 0)
@@ -55,6 +50,6 @@ def test_a_first_hop_success_runs_one_script_per_round_trip_three_in_all(
 
     assert outcome.kind == "succeeded"
     assert round_trips == 3  # begin, admission, finish
-    assert _script_calls(worker.client) - scripts_before == 3
+    assert command_calls(worker.client, "evalsha") - scripts_before == 3
     result = worker.store.result(job_id)
     assert result is not None and result.status is JobStatus.SUCCEEDED
