@@ -1,6 +1,7 @@
 """The engine's floor: a worker's CPU per message for a task that does nothing.
 
-``python -m broker.bench.celery_floor [--messages N]`` starts a private redis-server and one
+``python -m broker.bench.celery_floor [--messages N] [--rate R]`` starts a private redis-server
+and one
 ``celery worker`` with cascade's Celery settings (threads pool, its concurrency, late acks,
 prefetch 1, cascade's Redis transport), sends N messages of a no-op task, and reports the
 worker's and Redis's CPU per message, with Celery's task events on and off. Whatever cascade
@@ -43,8 +44,13 @@ def noop(job_id, hop):
 """
 
 
-def measure_floor(messages: int, events: bool, concurrency: int = 256) -> dict[str, float]:
-    """CPU ms per message of the worker and of Redis for ``messages`` no-op tasks."""
+def measure_floor(
+    messages: int, events: bool, concurrency: int = 256, rate_per_s: float | None = None
+) -> dict[str, float]:
+    """CPU ms per message of the worker and of Redis for ``messages`` no-op tasks, sent as
+    fast as the producer can or, with ``rate_per_s``, evenly at that rate. A flood keeps the
+    worker's loop busy and costs it less per message than the same messages spread out, each
+    waking it from its wait, as a bench leg's jobs do (docs/performance.md, seventh pass)."""
     with LocalStack() as stack, tempfile.TemporaryDirectory() as folder:
         url = stack.start_redis()
         Path(folder, "floor_app.py").write_text(_APP)
@@ -76,7 +82,10 @@ def measure_floor(messages: int, events: bool, concurrency: int = 256) -> dict[s
             worker_before = cpu_seconds(worker.pid)
             redis_before = cpu_seconds(stack.redis_process.pid)
             with app.producer_or_acquire() as producer:
+                start = time.monotonic()
                 for n in range(messages):
+                    if rate_per_s and (ahead := start + n / rate_per_s - time.monotonic()) > 0:
+                        time.sleep(ahead)
                     app.send_task("floor.noop", args=[str(n), 0], queue="floor", producer=producer)
             while client.llen("floor") or client.hlen("unacked"):
                 time.sleep(0.05)
@@ -96,9 +105,12 @@ def measure_floor(messages: int, events: bool, concurrency: int = 256) -> dict[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=4000)
+    parser.add_argument(
+        "--rate", type=float, default=None, help="messages per second (default: a flood)"
+    )
     options = parser.parse_args()
     for events in (True, False):
-        found = measure_floor(options.messages, events)
+        found = measure_floor(options.messages, events, rate_per_s=options.rate)
         label = "task events on " if events else "task events off"
         print(
             f"{label}: worker {found['worker_ms_per_message']} ms, "

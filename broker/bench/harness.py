@@ -7,6 +7,7 @@ same machine; running them interleaved across repeats spreads a neighbour's load
 from __future__ import annotations
 
 import os
+import statistics
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -19,6 +20,7 @@ from broker.bench.cascade_leg import run_cascade
 from broker.bench.cpu_probe import read_probes
 from broker.bench.direct import run_direct
 from broker.bench.enqueue import run_enqueue_apart
+from broker.bench.floor import DesignFloor, measure_design_floor
 from broker.bench.litellm_leg import litellm_missing, run_litellm
 from broker.bench.procstat import cpu_seconds
 from broker.bench.report import build_report
@@ -55,6 +57,8 @@ class BenchConfig:
     env: dict[str, str] = field(default_factory=dict)
     # time each worker step's CPU (broker/bench/cpu_probe.py) and report it per job
     cpu_probe: bool = False
+    # also measure the design's floor (broker/bench/floor.py) and set cascade's CPU against it
+    floor: bool = False
 
     @property
     def ramp(self) -> float:
@@ -149,6 +153,7 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
                     }
                     for _ in range(config.repeat)
                 ]
+                floor = _floor(config, stack, client, runs)
                 trips = (
                     count_round_trips(client, config.workload(), config.round_trip_jobs)
                     if config.round_trip_jobs > 0
@@ -169,10 +174,35 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         # the workers write their sums as they exit, with the stack
         probed = read_probes(probes, _jobs_run(config, runs)) if config.cpu_probe else None
     settings = asdict(config) | {"ramp_s": config.ramp}
-    report = build_report(settings, runs, skipped, enqueue, trips, redis_version)
+    report = build_report(settings, runs, skipped, enqueue, trips, redis_version, floor)
     if probed is not None:
         report["cpu_probe"] = probed
     return report
+
+
+def _floor(
+    config: BenchConfig, stack: LocalStack, client: CascadeClient, runs: list[dict[str, Any]]
+) -> DesignFloor | None:
+    """The design's floor in this run, task events as the stack's workers send them (their
+    settings come from the same environment as the producer's)."""
+    if not config.floor:
+        return None
+    assert stack.emulator_url
+    return measure_design_floor(
+        stack.emulator_url,
+        config.workload(),
+        task_events=client.settings.task_events,
+        rate_per_s=_legs_rate(runs),
+    )
+
+
+def _legs_rate(runs: list[dict[str, Any]]) -> float | None:
+    """The jobs per second the run's direct leg (else cascade's) kept, over its repeats."""
+    for leg in ("direct", "cascade"):
+        rates = [run[leg]["throughput_per_s"] for run in runs if leg in run]
+        if rates:
+            return float(statistics.median(rates))
+    return None
 
 
 def _jobs_run(config: BenchConfig, runs: list[dict[str, Any]]) -> int:

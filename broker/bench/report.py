@@ -8,6 +8,7 @@ import statistics
 from typing import Any
 
 from broker.bench.enqueue import EnqueueResult
+from broker.bench.floor import DesignFloor, floor_against
 from broker.bench.stages import STAGES
 
 __all__ = ["TARGETS", "build_report", "render_text"]
@@ -74,6 +75,7 @@ def build_report(
     enqueue: EnqueueResult | None,
     round_trips: dict[str, Any] | None = None,
     redis_version: str | None = None,
+    floor: DesignFloor | None = None,
 ) -> dict[str, Any]:
     legs = sorted({name for run in runs for name in run})
     medians = {
@@ -112,6 +114,13 @@ def build_report(
         "ratios": ratios,
         "enqueue": enqueue.as_dict() if enqueue else None,
         "worker_round_trips": round_trips,
+        "floor": None
+        if floor is None
+        else floor_against(
+            floor,
+            medians.get("direct", {}).get("cpu_s_per_job"),
+            medians.get("cascade", {}).get("cpu_s_per_job"),
+        ),
         "targets": _targets(config, ratios, overhead, enqueue),
     }
 
@@ -156,8 +165,29 @@ def render_text(report: dict[str, Any]) -> str:
     if trips := report.get("worker_round_trips"):
         steps = ", ".join(f"{name} {n}" for name, n in trips["by_step"].items())
         lines.append(f"worker Redis round trips per job: {trips['per_job']} ({steps})")
+    lines += _floor_lines(report.get("floor"))
     lines += _probe_lines(report.get("cpu_probe")) + _target_lines(report)
     return "\n".join(lines)
+
+
+def _floor_lines(floor: dict[str, Any] | None) -> list[str]:
+    if not floor:
+        return []
+    events = "on" if floor["task_events"] else "off"
+    lines = [
+        f"design floor per job (broker/bench/floor.py): Celery's no-op message "
+        f"{floor['celery_worker_ms']} ms worker + {floor['celery_redis_ms']} ms Redis (task "
+        f"events {events}), the call from a thread {floor['threaded_call_ms']} ms = "
+        f"{floor['total_ms']} ms"
+    ]
+    if floor["vs_direct_x"] is not None:
+        lines.append(
+            f"design floor vs direct: {floor['vs_direct_x']}x: no CPU ratio below that is "
+            "reachable on this machine with one Celery message per job"
+        )
+    if floor["cascade_above_floor_ms"] is not None:
+        lines.append(f"cascade above the floor: {floor['cascade_above_floor_ms']} ms per job")
+    return lines
 
 
 def _probe_lines(probe: dict[str, Any] | None) -> list[str]:

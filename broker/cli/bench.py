@@ -69,6 +69,11 @@ def _emit(text: str, report: dict[str, Any], json_path: str | None) -> None:
     is_flag=True,
     help="also time each worker step's CPU and report it per job (broker/bench/cpu_probe.py)",
 )
+@click.option(
+    "--floor",
+    is_flag=True,
+    help="also measure the design's floor per job and cascade above it (broker/bench/floor.py)",
+)
 @click.option("--legs", default="direct,litellm,cascade", show_default=True)
 @_JSON
 def bench(json_path: str | None, legs: str, **options: Any) -> None:

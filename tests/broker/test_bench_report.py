@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from broker.bench.floor import DesignFloor, floor_against
 from broker.bench.report import build_report, render_text
 
 CONFIG = {"jobs": 10, "concurrency": 2, "ramp_s": 1.0, "latency_s": 1.0, "repeat": 1}
@@ -51,3 +52,41 @@ def test_a_run_that_meets_every_target_prints_no_missed_line() -> None:
     text = render_text(_report(cascade_cpu_ms=1.5, cascade_jobs_per_s=99.0))
 
     assert "MISSED" not in text
+
+
+def test_the_floor_is_set_against_the_direct_call_and_cascade_s_cpu_of_the_same_run() -> None:
+    runs = [{"direct": _leg(100.0, 1.0, 1.0), "cascade": _leg(100.0, 3.0, 3.0)}]
+    floor = DesignFloor(
+        celery_worker_ms=0.5, celery_redis_ms=0.1, threaded_call_ms=0.9, task_events=True
+    )
+
+    report = build_report(CONFIG, runs, {}, None, floor=floor)
+
+    assert report["floor"] == {
+        "celery_worker_ms": 0.5,
+        "celery_redis_ms": 0.1,
+        "threaded_call_ms": 0.9,
+        "task_events": True,
+        "total_ms": 1.5,
+        "vs_direct_x": 1.5,
+        "cascade_above_floor_ms": 1.5,
+    }
+    text = render_text(report)
+    assert "design floor vs direct: 1.5x" in text
+    assert "cascade above the floor: 1.5 ms per job" in text
+
+
+def test_a_run_without_the_floor_reports_none_and_prints_no_floor_line() -> None:
+    report = _report(cascade_cpu_ms=2.5, cascade_jobs_per_s=96.0)
+
+    assert report["floor"] is None
+    assert "floor" not in render_text(report)
+
+
+def test_a_floor_without_a_direct_leg_has_no_ratio() -> None:
+    floor = DesignFloor(0.5, 0.1, 0.9, task_events=False)
+
+    judged = floor_against(floor, direct_s_per_job=None, cascade_s_per_job=0.003)
+
+    assert judged["vs_direct_x"] is None
+    assert judged["cascade_above_floor_ms"] == 1.5
