@@ -1,19 +1,19 @@
 """The read side of ``CascadeClient``: a job's status and result, waiting for jobs to end, and
 following a streamed job or pipeline as it runs.
 
-Waiting subscribes to the completion events before it reads the results already stored, so no
-end is missed between the two (``wait_many``).
+Waiting subscribes to the jobs' own done channels before it reads the results already stored,
+so no end is missed between the two (``wait_many``, ``broker/done_waits.py``).
 """
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import redis
 
+from broker.done_waits import done_channels, ended_job, subscribe_chunks
 from broker.job_streams import client_chunks
 from broker.jobs import CompletionResult, FailedResult, JobStatus
 from broker.keys import Keys
@@ -89,11 +89,11 @@ class ReadMixin:
     ) -> dict[str, CompletionResult | FailedResult]:
         """The results of the jobs that ended within ``timeout`` seconds.
 
-        Subscribes to completion events first, then reads the results already stored, so no end
-        is missed between the two; then reads only the jobs that the events name. A periodic
-        re-read covers events lost with a dropped connection, and a Redis that restarts (its
-        results kept in its append-only file) is waited for, not reported as an error.
-        """
+        Subscribes to the jobs' done channels first, then reads the results already stored, so no
+        end is missed between the two; then reads only the jobs whose channels announce an end.
+        A periodic re-read covers events lost with a dropped connection, and a Redis that
+        restarts (its results kept in its append-only file) is waited for, not reported as an
+        error."""
         pending = set(job_ids)
         if unknown := sorted(pending - set(self.store.exists(job_ids))):
             raise UnknownJob(", ".join(unknown[:5]))
@@ -114,12 +114,14 @@ class ReadMixin:
     ) -> None:
         pubsub = self.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
         try:
-            pubsub.subscribe(self.keys.events_channel())
+            channels = done_channels(self.keys, pending)
+            for chunk in subscribe_chunks(channels):
+                pubsub.subscribe(*chunk)
             done.update(self.store.results(list(pending)))
             pending.difference_update(done)
             next_sweep = time.monotonic() + 1.0
             while pending and (left := deadline - time.monotonic()) > 0:
-                ended = _ended_job(pubsub.get_message(timeout=min(left, 0.5)))
+                ended = ended_job(pubsub.get_message(timeout=min(left, 0.5)), channels)
                 if ended in pending:
                     done.update(self.store.results([ended]))
                 if time.monotonic() >= next_sweep:
@@ -129,11 +131,3 @@ class ReadMixin:
         finally:
             pubsub.close()
 
-
-def _ended_job(message: Mapping[str, Any] | None) -> str | None:
-    if message is None or message.get("type") != "message":
-        return None
-    event = json.loads(message["data"])
-    if event.get("status") in (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value):
-        return str(event["job_id"])
-    return None

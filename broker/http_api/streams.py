@@ -13,15 +13,15 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
+from broker.done_waits import done_channels, ended_job, subscribe_chunks
 from broker.http_api.state import RESULT, ApiState
-from broker.jobs import CompletionResult, FailedResult, JobStatus
+from broker.jobs import CompletionResult, FailedResult
 
 __all__ = ["batch_events", "job_events", "sse", "wait_many", "wait_result"]
 
 _KEEPALIVE_S = 15.0
 # How often a wait for many jobs re-reads them all, in case an event was lost.
 _SWEEP_S = 1.0
-_ENDED = frozenset({JobStatus.SUCCEEDED.value, JobStatus.FAILED.value})
 
 
 def sse(event: str, data: Any) -> str:
@@ -62,26 +62,22 @@ async def _results(
     }
 
 
-def _ended_job(message: dict[str, Any] | None) -> str | None:
-    if message is None:
-        return None
-    event = json.loads(message["data"])
-    return str(event["job_id"]) if event.get("status") in _ENDED else None
-
-
 async def wait_many(
     state: ApiState, job_ids: list[str], timeout: float
 ) -> dict[str, CompletionResult | FailedResult]:
     """The results of the jobs among ``job_ids`` that end within ``timeout`` seconds.
 
-    Subscribes to every job's events, then reads what already ended, then reads only the jobs
-    the events name, with a sweep each second for an event lost with a connection.
+    Subscribes to the jobs' own done channels (``broker/done_waits.py``), then reads what
+    already ended, then reads only the jobs whose channels announce an end, with a sweep each
+    second for an end lost with a connection.
     """
     pending = set(job_ids)
     pubsub = state.aredis.pubsub()
-    await pubsub.subscribe(state.keys.events_channel())
+    channels = done_channels(state.keys, pending)
     deadline = time.monotonic() + timeout
     try:
+        for chunk in subscribe_chunks(channels):
+            await pubsub.subscribe(*chunk)
         done = await _results(state, job_ids)
         pending.difference_update(done)
         next_sweep = time.monotonic() + _SWEEP_S
@@ -89,7 +85,7 @@ async def wait_many(
             message = await pubsub.get_message(
                 ignore_subscribe_messages=True, timeout=min(left, _SWEEP_S)
             )
-            ended = _ended_job(message)
+            ended = ended_job(message, channels)
             if ended is not None and ended in pending:
                 done.update(await _results(state, [ended]))
             if time.monotonic() >= next_sweep:

@@ -3,7 +3,10 @@ nothing; accepted jobs are stored and queued once."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +16,7 @@ import redis
 from broker.batches import Batches
 from broker.catalog_file import load_catalog
 from broker.client import CascadeClient, IdConflict, SubmitError, UnknownJob
-from broker.jobs import JobStatus
+from broker.jobs import FailedResult, JobStatus
 from broker.settings import Settings
 from tests.queued import queued
 
@@ -210,3 +213,43 @@ def test_an_id_spelling_another_key_of_a_job_is_unknown_never_a_redis_type_error
     for read in (client.get, client.status, lambda i: client.wait(i, timeout=0.1)):
         with pytest.raises(UnknownJob):
             read(f"{job_id}{suffix}")
+
+
+def _numsub(client: CascadeClient, channel: str) -> int:
+    return int(dict(client.redis.pubsub_numsub(channel)).get(channel.encode(), 0))
+
+
+def test_a_wait_listens_on_its_own_jobs_done_channels_not_on_every_job_s_events(
+    redis_url: str,
+) -> None:
+    # Before: wait_many subscribed to the events channel, every status change of every job of
+    # every tenant, and parsed all of them to find its own jobs' ends.
+    url = redis_url.rsplit("/", 1)[0] + "/3"
+    settings = Settings(redis_url=url, config=CATALOG, profile="emulated", key_prefix="waits")
+    client = CascadeClient(settings, load_catalog(CATALOG, "emulated"))
+    try:
+        mine, other = client.submit_many([{"needs": {"tier": "fast"}, "request": PROMPT}] * 2)
+        found: dict[str, Any] = {}
+        waiting = threading.Thread(
+            target=lambda: found.update(client.wait_many([mine], timeout=20)), daemon=True
+        )
+        waiting.start()
+        deadline = time.monotonic() + 10
+        while _numsub(client, client.keys.done_channel(mine)) == 0:
+            assert time.monotonic() < deadline, "the wait never subscribed to its job's channel"
+            time.sleep(0.02)
+
+        assert _numsub(client, client.keys.events_channel()) == 0
+        assert _numsub(client, client.keys.done_channel(other)) == 0
+        failed = FailedResult(
+            job_id=mine, error_class="Cancelled", error_message="cancelled by the test",
+            attempts=[], finished_at=datetime.now(UTC),
+        )  # fmt: skip
+        assert client.store.finish(mine, failed)
+        waiting.join(timeout=10)
+
+        assert not waiting.is_alive()
+        assert found[mine].error_class == "Cancelled"
+    finally:
+        client.redis.flushdb()
+        client.close()
