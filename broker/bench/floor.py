@@ -70,14 +70,17 @@ def threaded_call_cpu_ms(emulator_url: str, work: Workload) -> float:
     room = threading.Condition()
     in_flight = 0
 
+    def send(index: int) -> None:
+        client = clients[index % len(clients)]
+        with client.stream("POST", url, content=body, headers=headers) as response:
+            response.read()
+        response.raise_for_status()
+        response.json()
+
     def call(index: int) -> None:
         nonlocal in_flight
-        client = clients[index % len(clients)]
         try:
-            with client.stream("POST", url, content=body, headers=headers) as response:
-                response.read()
-            response.raise_for_status()
-            response.json()
+            send(index)
         finally:
             with room:
                 in_flight -= 1
@@ -85,7 +88,7 @@ def threaded_call_cpu_ms(emulator_url: str, work: Workload) -> float:
 
     try:
         with ThreadPoolExecutor(work.concurrency, thread_name_prefix="floor-call") as pool:
-            list(pool.map(call, range(min(work.concurrency, 64))))  # connections opened
+            list(pool.map(send, range(min(work.concurrency, 64))))  # connections opened
             cpu_before, start = self_cpu_seconds(), time.perf_counter()
             futures = []
             for index in range(work.jobs):

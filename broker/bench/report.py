@@ -182,8 +182,8 @@ def _floor_lines(floor: dict[str, Any] | None) -> list[str]:
     ]
     if floor["vs_direct_x"] is not None:
         lines.append(
-            f"design floor vs direct: {floor['vs_direct_x']}x: no CPU ratio below that is "
-            "reachable on this machine with one Celery message per job"
+            f"design floor vs direct: {floor['vs_direct_x']}x (below it only with fewer Celery "
+            "messages than jobs, or calls not made one per thread)"
         )
     if floor["cascade_above_floor_ms"] is not None:
         lines.append(f"cascade above the floor: {floor['cascade_above_floor_ms']} ms per job")
