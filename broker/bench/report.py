@@ -13,12 +13,13 @@ from broker.bench.stages import STAGES
 
 __all__ = ["TARGETS", "build_report", "render_text"]
 
-# The issues' targets (issue 18 for the CPU ratio and the 0.95). Each is (what, threshold);
-# whether it applies depends on the run's latency (the throughput ones are stated for 1 s and
-# for 0 s). A name ending in _ms or _x is met at or below its threshold, any other at or above.
+# Issue 18's targets. Each is (what, threshold); whether it applies depends on the run's
+# latency: the throughput against direct and the p50 overhead are stated for the target
+# configuration's 1 s, the throughput against LiteLLM's Router (at least twice it) for 0 s. A
+# name ending in _ms or _x is met at or below its threshold, any other at or above.
 TARGETS = {
     "throughput_vs_direct_at_1s": 0.95,
-    "throughput_vs_litellm_at_0s": 1.00,
+    "throughput_vs_litellm_at_0s": 2.00,
     "enqueue_jobs_per_s": 5000.0,
     "overhead_p50_ms": 5.0,
     "cpu_per_job_vs_direct_x": 2.0,
@@ -47,10 +48,11 @@ def _targets(
     enqueue: EnqueueResult | None,
 ) -> dict[str, dict[str, Any]]:
     found: dict[str, float | None] = {
-        "overhead_p50_ms": overhead_p50,
         "cpu_per_job_vs_direct_x": ratios.get("cpu_cascade_vs_direct"),
     }
     if config["latency_s"] == 1.0:
+        # at 0 s the legs are CPU-bound by design, and the overhead is time queued for it
+        found["overhead_p50_ms"] = overhead_p50
         found["throughput_vs_direct_at_1s"] = ratios["cascade_vs_direct"]
     if config["latency_s"] == 0.0:
         found["throughput_vs_litellm_at_0s"] = ratios["cascade_vs_litellm"]
