@@ -218,4 +218,6 @@ def _target_lines(report: dict[str, Any]) -> list[str]:
         lines.append(
             f"MISSED on this machine ({machine['cpus']} CPUs, load {load}): {', '.join(missed)}"
         )
+    if "cpu_per_job_vs_direct_x" in missed and not report.get("floor"):
+        lines.append("(--floor measures what the design costs a job before cascade's own work)")
     return lines

@@ -46,6 +46,7 @@ def test_the_text_names_every_missed_target_with_the_machine_it_ran_on() -> None
     assert len(missed) == 1
     assert "cpu_per_job_vs_direct_x" in missed[0] and "throughput_vs_direct_at_1s" in missed[0]
     assert "overhead_p50_ms" not in missed[0]
+    assert "--floor measures" in text  # where to look next, when the CPU ratio is missed
 
 
 def test_a_run_that_meets_every_target_prints_no_missed_line() -> None:
@@ -72,6 +73,7 @@ def test_the_floor_is_set_against_the_direct_call_and_cascade_s_cpu_of_the_same_
         "cascade_above_floor_ms": 1.5,
     }
     text = render_text(report)
+    assert "--floor measures" not in text  # measured already
     assert "design floor vs direct: 1.5x" in text
     assert "cascade above the floor: 1.5 ms per job" in text
 
@@ -80,7 +82,7 @@ def test_a_run_without_the_floor_reports_none_and_prints_no_floor_line() -> None
     report = _report(cascade_cpu_ms=2.5, cascade_jobs_per_s=96.0)
 
     assert report["floor"] is None
-    assert "floor" not in render_text(report)
+    assert "design floor" not in render_text(report)
 
 
 def test_a_floor_without_a_direct_leg_has_no_ratio() -> None:
