@@ -34,8 +34,8 @@ from broker.bench.workload import PROVIDER, Workload
 
 __all__ = ["DesignFloor", "floor_against", "measure_design_floor", "threaded_call_cpu_ms"]
 
-# as the direct leg's pools (broker/bench/direct.py), so the two call legs differ only in
-# threads against one event loop
+# as the direct leg's pools (broker/bench/direct.py) and the worker's
+# (workers/http_clients.py), so the two call legs differ only in threads against one event loop
 _CONNECTIONS_PER_CLIENT = 16
 
 
