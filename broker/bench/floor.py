@@ -133,13 +133,16 @@ def measure_design_floor(
 def floor_against(
     floor: DesignFloor, direct_s_per_job: float | None, cascade_s_per_job: float | None
 ) -> dict[str, float | bool | None]:
-    """The floor, its ratio to the direct call's CPU, and cascade's CPU per job above it."""
+    """The floor, its ratio to the direct call's CPU, and cascade's CPU per job above it, in
+    milliseconds and over the direct call's (what cascade's own work costs, in calls)."""
     direct_ms = None if not direct_s_per_job else direct_s_per_job * 1000
     cascade_ms = None if not cascade_s_per_job else cascade_s_per_job * 1000
+    above = None if cascade_ms is None else round(cascade_ms - floor.total_ms, 3)
     return {
         **floor.as_dict(),
         "vs_direct_x": None if direct_ms is None else round(floor.total_ms / direct_ms, 3),
-        "cascade_above_floor_ms": (
-            None if cascade_ms is None else round(cascade_ms - floor.total_ms, 3)
+        "cascade_above_floor_ms": above,
+        "cascade_above_floor_vs_direct_x": (
+            None if above is None or direct_ms is None else round(above / direct_ms, 3)
         ),
     }

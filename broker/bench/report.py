@@ -188,7 +188,11 @@ def _floor_lines(floor: dict[str, Any] | None) -> list[str]:
             "messages than jobs, or calls not made one per thread)"
         )
     if floor["cascade_above_floor_ms"] is not None:
-        lines.append(f"cascade above the floor: {floor['cascade_above_floor_ms']} ms per job")
+        versus = floor["cascade_above_floor_vs_direct_x"]
+        lines.append(
+            f"cascade above the floor: {floor['cascade_above_floor_ms']} ms per job"
+            + ("" if versus is None else f", {versus}x direct's call")
+        )
     return lines
 
 

@@ -53,6 +53,7 @@ def test_bench_floor_reports_the_floor_beside_the_legs_of_the_same_run(tmp_path:
     )
     assert floor["vs_direct_x"] > 0
     assert floor["cascade_above_floor_ms"] is not None
+    assert floor["cascade_above_floor_vs_direct_x"] is not None
     assert "design floor vs direct" in result.output
 
 

@@ -71,11 +71,12 @@ def test_the_floor_is_set_against_the_direct_call_and_cascade_s_cpu_of_the_same_
         "total_ms": 1.5,
         "vs_direct_x": 1.5,
         "cascade_above_floor_ms": 1.5,
+        "cascade_above_floor_vs_direct_x": 1.5,
     }
     text = render_text(report)
     assert "--floor measures" not in text  # measured already
     assert "design floor vs direct: 1.5x" in text
-    assert "cascade above the floor: 1.5 ms per job" in text
+    assert "cascade above the floor: 1.5 ms per job, 1.5x direct's call" in text
 
 
 def test_a_run_without_the_floor_reports_none_and_prints_no_floor_line() -> None:
@@ -92,6 +93,7 @@ def test_a_floor_without_a_direct_leg_has_no_ratio() -> None:
 
     assert judged["vs_direct_x"] is None
     assert judged["cascade_above_floor_ms"] == 1.5
+    assert judged["cascade_above_floor_vs_direct_x"] is None
 
 
 def _zero_latency_report(cascade_jobs_per_s: float, litellm_jobs_per_s: float) -> dict[str, Any]:
