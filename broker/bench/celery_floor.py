@@ -1,8 +1,7 @@
 """The engine's floor: a worker's CPU per message for a task that does nothing.
 
 ``python -m broker.bench.celery_floor [--messages N] [--rate R]`` starts a private redis-server
-and one
-``celery worker`` with cascade's Celery settings (threads pool, its concurrency, late acks,
+and one ``celery worker`` with cascade's Celery settings (threads pool, its concurrency, late acks,
 prefetch 1, cascade's Redis transport), sends N messages of a no-op task, and reports the
 worker's and Redis's CPU per message, with Celery's task events on and off. Whatever cascade
 does per job comes on top of this and of the HTTP call itself; docs/performance.md sets it

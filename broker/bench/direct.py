@@ -12,16 +12,16 @@ from broker.bench.ramp import ramped_gate
 from broker.bench.stats import LegResult, client_leg
 from broker.bench.workload import PROVIDER, Workload
 
-__all__ = ["run_direct"]
+__all__ = ["CONNECTIONS_PER_CLIENT", "run_direct"]
 
 # httpx's connection pool does work per request that grows with its number of connections:
 # at 256 in one pool the client spent ~22 ms of CPU per call (measured). Pools of this many
 # connections each keep the limit leg a limit.
-_CONNECTIONS_PER_CLIENT = 16
+CONNECTIONS_PER_CLIENT = 16
 
 
 async def _drive(url: str, work: Workload, count: int, ramp_s: float) -> tuple[list[float], float]:
-    per_client = min(work.concurrency, _CONNECTIONS_PER_CLIENT)
+    per_client = min(work.concurrency, CONNECTIONS_PER_CLIENT)
     limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
     body = work.openai_body()
     headers = {"authorization": "Bearer emulated"}

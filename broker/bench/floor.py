@@ -28,15 +28,12 @@ from dataclasses import asdict, dataclass
 
 import httpx
 
+from broker.bench.direct import CONNECTIONS_PER_CLIENT
 from broker.bench.procstat import self_cpu_seconds
 from broker.bench.ramp import next_opening_s, slots_open
 from broker.bench.workload import PROVIDER, Workload
 
 __all__ = ["DesignFloor", "floor_against", "measure_design_floor", "threaded_call_cpu_ms"]
-
-# as the direct leg's pools (broker/bench/direct.py) and the worker's
-# (workers/http_clients.py), so the two call legs differ only in threads against one event loop
-_CONNECTIONS_PER_CLIENT = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +59,9 @@ def threaded_call_cpu_ms(emulator_url: str, work: Workload) -> float:
     url = f"{emulator_url}/{PROVIDER}/v1/chat/completions"
     body = json.dumps(work.openai_body()).encode()
     headers = {"authorization": "Bearer emulated", "content-type": "application/json"}
-    per_client = min(work.concurrency, _CONNECTIONS_PER_CLIENT)
+    # the direct leg's pools, the worker's size too (workers/http_clients.py): the two call legs
+    # differ only in threads against one event loop
+    per_client = min(work.concurrency, CONNECTIONS_PER_CLIENT)
     limits = httpx.Limits(max_connections=per_client, max_keepalive_connections=per_client)
     clients = [
         httpx.Client(limits=limits, timeout=120) for _ in range(-(-work.concurrency // per_client))

@@ -7,7 +7,6 @@ same machine; running them interleaved across repeats spreads a neighbour's load
 from __future__ import annotations
 
 import os
-import statistics
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -23,7 +22,7 @@ from broker.bench.enqueue import run_enqueue_apart
 from broker.bench.floor import DesignFloor, measure_design_floor
 from broker.bench.litellm_leg import litellm_missing, run_litellm
 from broker.bench.procstat import cpu_seconds
-from broker.bench.report import build_report
+from broker.bench.report import build_report, leg_median
 from broker.bench.round_trips import count_round_trips
 from broker.bench.stats import LegResult
 from broker.bench.workload import PROVIDER, Workload, bench_catalog
@@ -198,11 +197,9 @@ def _floor(
 
 def _legs_rate(runs: list[dict[str, Any]]) -> float | None:
     """The jobs per second the run's direct leg (else cascade's) kept, over its repeats."""
-    for leg in ("direct", "cascade"):
-        rates = [run[leg]["throughput_per_s"] for run in runs if leg in run]
-        if rates:
-            return float(statistics.median(rates))
-    return None
+    return leg_median(runs, "direct", "throughput_per_s") or leg_median(
+        runs, "cascade", "throughput_per_s"
+    )
 
 
 def _jobs_run(config: BenchConfig, runs: list[dict[str, Any]]) -> int:

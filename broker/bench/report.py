@@ -11,7 +11,7 @@ from broker.bench.enqueue import EnqueueResult
 from broker.bench.floor import DesignFloor, floor_against
 from broker.bench.stages import STAGES
 
-__all__ = ["TARGETS", "build_report", "render_text"]
+__all__ = ["TARGETS", "build_report", "leg_median", "render_text"]
 
 # Issue 18's targets. Each is (what, threshold); whether it applies depends on the run's
 # latency: the throughput against direct and the p50 overhead are stated for the target
@@ -26,7 +26,8 @@ TARGETS = {
 }
 
 
-def _median(runs: list[dict[str, Any]], leg: str, *path: str, digits: int = 3) -> float | None:
+def leg_median(runs: list[dict[str, Any]], leg: str, *path: str, digits: int = 3) -> float | None:
+    """The median over the repeats of ``leg``'s value at ``path``; None if no repeat has it."""
     values: list[float] = []
     for run in runs:
         value: Any = run.get(leg)
@@ -82,11 +83,11 @@ def build_report(
     legs = sorted({name for run in runs for name in run})
     medians = {
         leg: {
-            "throughput_per_s": _median(runs, leg, "throughput_per_s"),
-            "overhead_p50_ms": _median(runs, leg, "overhead", "p50"),
-            "overhead_p95_ms": _median(runs, leg, "overhead", "p95"),
-            "overhead_p99_ms": _median(runs, leg, "overhead", "p99"),
-            "cpu_s_per_job": _median(runs, leg, "cpu_s_per_job", "total", digits=6),
+            "throughput_per_s": leg_median(runs, leg, "throughput_per_s"),
+            "overhead_p50_ms": leg_median(runs, leg, "overhead", "p50"),
+            "overhead_p95_ms": leg_median(runs, leg, "overhead", "p95"),
+            "overhead_p99_ms": leg_median(runs, leg, "overhead", "p99"),
+            "cpu_s_per_job": leg_median(runs, leg, "cpu_s_per_job", "total", digits=6),
         }
         for leg in legs
     }
