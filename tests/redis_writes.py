@@ -1,6 +1,6 @@
 """Counting Redis work in a test: redis-py's socket writes (one write is one round trip, a
-pipeline or a script is one, however many commands it holds), and the commands a server ran
-(its ``INFO commandstats``)."""
+pipeline or a script is one, however many commands it holds), the commands a server ran (its
+``INFO commandstats``), and who listens on a channel (``PUBSUB NUMSUB``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 import redis
 from redis.connection import AbstractConnection
 
-__all__ = ["command_calls", "count_writes"]
+__all__ = ["command_calls", "count_writes", "subscribers"]
 
 
 def count_writes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -31,3 +31,8 @@ def command_calls(client: redis.Redis, command: str) -> int:
     its last ``CONFIG RESETSTAT``."""
     stats: dict[str, Any] = client.info("commandstats")
     return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+
+def subscribers(client: redis.Redis, channel: str) -> int:
+    """How many connections are subscribed to ``channel`` now."""
+    return int(dict(client.pubsub_numsub(channel)).get(channel.encode(), 0))

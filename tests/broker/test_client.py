@@ -19,6 +19,7 @@ from broker.client import CascadeClient, IdConflict, SubmitError, UnknownJob
 from broker.jobs import FailedResult, JobStatus
 from broker.settings import Settings
 from tests.queued import queued
+from tests.redis_writes import subscribers
 
 pytestmark = pytest.mark.integration
 
@@ -215,10 +216,6 @@ def test_an_id_spelling_another_key_of_a_job_is_unknown_never_a_redis_type_error
             read(f"{job_id}{suffix}")
 
 
-def _numsub(client: CascadeClient, channel: str) -> int:
-    return int(dict(client.redis.pubsub_numsub(channel)).get(channel.encode(), 0))
-
-
 def test_a_wait_listens_on_its_own_jobs_done_channels_not_on_every_job_s_events(
     redis_url: str,
 ) -> None:
@@ -235,12 +232,12 @@ def test_a_wait_listens_on_its_own_jobs_done_channels_not_on_every_job_s_events(
         )
         waiting.start()
         deadline = time.monotonic() + 10
-        while _numsub(client, client.keys.done_channel(mine)) == 0:
+        while subscribers(client.redis, client.keys.done_channel(mine)) == 0:
             assert time.monotonic() < deadline, "the wait never subscribed to its job's channel"
             time.sleep(0.02)
 
-        assert _numsub(client, client.keys.events_channel()) == 0
-        assert _numsub(client, client.keys.done_channel(other)) == 0
+        assert subscribers(client.redis, client.keys.events_channel()) == 0
+        assert subscribers(client.redis, client.keys.done_channel(other)) == 0
         failed = FailedResult(
             job_id=mine, error_class="Cancelled", error_message="cancelled by the test",
             attempts=[], finished_at=datetime.now(UTC),

@@ -16,14 +16,11 @@ from broker.jobs import FailedResult
 from broker.keys import Keys
 from broker.store import JobStore
 from tests.broker.http_api.conftest import AUTH_A, ApiFactory, job_body
+from tests.redis_writes import subscribers
 
 pytestmark = pytest.mark.integration
 
 PREFIX = "apiwaits"
-
-
-def _numsub(connection: redis.Redis, channel: str) -> int:
-    return int(dict(connection.pubsub_numsub(channel)).get(channel.encode(), 0))
 
 
 def test_a_wait_subscribes_to_its_jobs_done_channels_and_returns_when_one_ends(
@@ -47,15 +44,15 @@ def test_a_wait_subscribes_to_its_jobs_done_channels_and_returns_when_one_ends(
         )  # fmt: skip
         try:
             deadline = time.monotonic() + 10
-            while not (subscribed := _numsub(api_redis, keys.done_channel(mine))):
+            while not (subscribed := subscribers(api_redis, keys.done_channel(mine))):
                 if time.monotonic() > deadline:
                     break
                 time.sleep(0.02)
             listening = {
                 "own done channel": subscribed,
                 # before: the wait subscribed to the events channel and read every job's events
-                "events channel": _numsub(api_redis, keys.events_channel()),
-                "other job's channel": _numsub(api_redis, keys.done_channel(other)),
+                "events channel": subscribers(api_redis, keys.events_channel()),
+                "other job's channel": subscribers(api_redis, keys.done_channel(other)),
             }
         finally:  # the job ends either way, so that the wait returns and the app can stop
             ended = JobStore(api_redis, keys, ttl_s=60).finish(mine, failed)
