@@ -112,7 +112,7 @@ class ReadMixin:
         done: dict[str, CompletionResult | FailedResult],
         deadline: float,
     ) -> None:
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         try:
             channels = done_channels(self.keys, pending)
             for chunk in subscribe_chunks(channels):

@@ -23,7 +23,7 @@ __all__ = ["batch_events", "wait_for_batch"]
 
 @contextmanager
 def _subscribed(store: BatchStore, batch_id: str) -> Iterator[PubSub]:
-    pubsub = store.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    pubsub = store.redis.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(store.keys.batch_channel(batch_id))
     try:
         yield pubsub

@@ -60,7 +60,7 @@ def _drive(
     job: dict[str, Any] = {"needs": {"tier": TIER}, "request": work.request()}
     if stream:
         job["envelope"] = {"stream": True}
-    pubsub = client.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    pubsub = client.redis.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(client.keys.events_channel())
     seen = _Seen()
     submitted = seen.submitted

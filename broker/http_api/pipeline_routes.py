@@ -154,7 +154,7 @@ async def _wait(
                 return record.result
             await pubsub.get_message(ignore_subscribe_messages=True, timeout=min(left, 1.0))
     finally:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
 
 
 async def wait_pipeline(request: Request) -> Response:
@@ -198,7 +198,7 @@ async def _events(
                 yield ": keep-alive\n\n"
         yield sse("timeout", {"pipeline_id": pipeline_id})
     finally:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
 
 
 async def pipeline_events(request: Request) -> Response:

@@ -46,7 +46,7 @@ async def wait_result(
                 return None
             await pubsub.get_message(ignore_subscribe_messages=True, timeout=min(left, 1.0))
     finally:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
 
 
 async def _results(
@@ -94,7 +94,7 @@ async def wait_many(
             pending.difference_update(done)
         return done
     finally:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()
 
 
 async def job_events(state: ApiState, job_id: str, timeout: float) -> AsyncIterator[str]:
@@ -139,4 +139,4 @@ async def batch_events(state: ApiState, batch_id: str, timeout: float) -> AsyncI
         final = await run_in_threadpool(batches.get, batch_id)
         yield sse("batch", final.to_openai())
     finally:
-        await pubsub.aclose()  # type: ignore[no-untyped-call]
+        await pubsub.aclose()

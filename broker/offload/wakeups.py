@@ -28,7 +28,7 @@ def listen_for_wakeups(
 
     def run() -> None:
         while not stop.is_set():
-            pubsub = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 pubsub.subscribe(keys.offload_wake_channel())
                 while not stop.is_set():

@@ -183,7 +183,7 @@ class PipelineDriver:
                 stop.wait(0.5)
 
     def _listen(self, stop: threading.Event) -> None:
-        pubsub = self.client.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        pubsub = self.client.redis.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(self.client.keys.pipeline_steps_channel())
             retry: set[str] = set(self.store.active())

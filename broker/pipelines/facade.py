@@ -96,7 +96,7 @@ class Pipelines:
         deadline = time.monotonic() + timeout
         channel = self.client.keys.pipeline_channel(pipeline_id)
         while True:
-            pubsub = self.client.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            pubsub = self.client.redis.pubsub(ignore_subscribe_messages=True)
             try:
                 pubsub.subscribe(channel)
                 while (left := deadline - time.monotonic()) > 0:

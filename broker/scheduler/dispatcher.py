@@ -153,7 +153,7 @@ class Dispatcher:
         """Wake the loop on every submit to one of this dispatcher's queues, until stopped."""
         mine = set(self.queues)
         while not self._stopped.is_set():
-            pubsub = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+            pubsub = self.client.pubsub(ignore_subscribe_messages=True)
             try:
                 pubsub.subscribe(self.keys.sched_wake_channel())
                 while not self._stopped.is_set():

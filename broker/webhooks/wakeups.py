@@ -69,7 +69,7 @@ class WakeupListener:
                 stop.wait(1.0)
 
     def _listen(self, stop: threading.Event) -> None:
-        pubsub = self.client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+        pubsub = self.client.pubsub(ignore_subscribe_messages=True)
         try:
             pubsub.subscribe(self.keys.events_channel(), self.keys.webhooks_channel())
             # Whatever ended while nobody listened is found by a sweep.

@@ -38,7 +38,7 @@ def test_a_job_no_delivery_holds_ends_cancelled_now_with_its_attempts(
 ) -> None:
     job_id = _job(client)
     client.rpush(KEYS.attempts(job_id), ATTEMPT)
-    waiter = client.pubsub()  # type: ignore[no-untyped-call]
+    waiter = client.pubsub()
     waiter.subscribe(KEYS.done_channel(job_id))
     waiter.get_message(timeout=1)
 

@@ -52,7 +52,7 @@ def test_begin_claims_the_job_marks_it_running_and_returns_its_record_and_attemp
     client: CascadeClient, store: JobStore
 ) -> None:
     job_id = client.submit(PROMPT, tier="fast")
-    events = client.redis.pubsub()  # type: ignore[no-untyped-call]
+    events = client.redis.pubsub()
     events.subscribe(client.keys.events_channel())
     events.get_message(timeout=1)
 
@@ -144,7 +144,7 @@ def test_only_a_pipeline_step_job_s_end_is_announced_to_the_pipeline_drivers(
     # that were pipeline steps (two JSON messages per job, per worker).
     plain = client.submit(PROMPT, tier="fast")
     step = client.submit(PROMPT, tier="fast", job_id="pipe1.summarise.0")
-    listener = client.redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    listener = client.redis.pubsub(ignore_subscribe_messages=True)
     listener.subscribe(client.keys.pipeline_steps_channel())
     try:
         assert listener.get_message(timeout=1.0) is None  # the subscription, ignored

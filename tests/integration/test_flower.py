@@ -168,7 +168,7 @@ def test_a_burst_of_jobs_reaches_flower_with_every_tasks_events_in_fewer_message
     ``task.multi`` message per batch, each task's received, started and succeeded among them,
     and Flower shows every job of the burst as succeeded."""
     assert stack.redis_url is not None
-    listener = redis.Redis.from_url(stack.redis_url).pubsub()  # type: ignore[no-untyped-call]
+    listener = redis.Redis.from_url(stack.redis_url).pubsub()
     listener.psubscribe("*celeryev/task.multi")
     try:
         ids = client.submit_many(

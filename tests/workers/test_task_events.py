@@ -26,7 +26,7 @@ def test_task_events_publish_every_event_over_one_connection(redis_url: str) -> 
     url = redis_url.rsplit("/", 1)[0] + "/11"
     app = create_celery(Settings(redis_url=url))
     watcher = redis.Redis.from_url(url)
-    listener = watcher.pubsub()  # type: ignore[no-untyped-call]
+    listener = watcher.pubsub()
     listener.psubscribe("*celeryev*")
     listener.get_message(timeout=1.0)  # the subscription's confirmation
     events = TaskEvents(app)
@@ -71,7 +71,7 @@ def test_with_task_events_off_nothing_is_published_and_the_worker_is_started_wit
         "emu", ["q"], pool="threads", concurrency=1, loglevel="INFO"
     )
     watcher = redis.Redis.from_url(url)
-    listener = watcher.pubsub()  # type: ignore[no-untyped-call]
+    listener = watcher.pubsub()
     listener.psubscribe("*celeryev*")
     listener.get_message(timeout=1.0)
     events = TaskEvents(app, enabled=False)

@@ -83,7 +83,7 @@ def post(http: TestClient, body: bytes, *, webhook_id: str = "wh_1", secret: str
 def test_a_signed_batch_event_makes_its_record_due_now_and_wakes_the_pollers(
     http: TestClient, state: OffloadState, api_redis: redis.Redis
 ) -> None:
-    pubsub = api_redis.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]
+    pubsub = api_redis.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(state.keys.offload_wake_channel())
     answer = post(http, event())
     assert answer.status_code == 200, answer.text

@@ -41,7 +41,7 @@ def submit(client: CascadeClient, ids: list[str], **envelope: object) -> None:
 def wake_listener(client: redis.Redis, keys: Keys) -> Iterator[Any]:
     """A subscriber of the scheduler's wake channel, handed over once Redis has confirmed the
     subscription, so that its next message can only be a wake."""
-    wakes = client.pubsub()  # type: ignore[no-untyped-call]
+    wakes = client.pubsub()
     wakes.subscribe(keys.sched_wake_channel())
     try:
         confirmed = wakes.get_message(timeout=5.0)
