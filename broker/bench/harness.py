@@ -1,7 +1,9 @@
 """One bench run: start a private stack, run every leg ``repeat`` times, enqueue a batch.
 
 The legs of one repeat run back to back against the same emulator process, so they see the
-same machine; running them interleaved across repeats spreads a neighbour's load over all.
+same machine; running them interleaved across repeats spreads a neighbour's load over all. The
+direct leg runs again after the cascade legs of each repeat, to see how far the machine's speed
+moved while they ran (``broker/bench/drift.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import yaml
 from broker.bench.cascade_leg import run_cascade
 from broker.bench.cpu_probe import read_probes
 from broker.bench.direct import run_direct
+from broker.bench.drift import leg_order
 from broker.bench.enqueue import run_enqueue_apart
 from broker.bench.floor import DesignFloor, measure_design_floor
 from broker.bench.litellm_leg import litellm_missing, run_litellm
@@ -146,9 +149,8 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
                 emulator_pid = stack.emulator_process.pid if stack.emulator_process else None
                 runs = [
                     {
-                        name: _timed(legs[name], emulator_pid)
-                        for name in config.legs
-                        if name not in skipped
+                        key: _timed(legs[leg], emulator_pid)
+                        for key, leg in leg_order(config.legs, skipped)
                     }
                     for _ in range(config.repeat)
                 ]

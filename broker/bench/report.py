@@ -7,6 +7,7 @@ import os
 import statistics
 from typing import Any
 
+from broker.bench.drift import DRIFT_WARNING, direct_cpu_s_per_job, drift
 from broker.bench.enqueue import EnqueueResult
 from broker.bench.floor import DesignFloor, floor_against
 from broker.bench.stages import STAGES
@@ -92,15 +93,16 @@ def build_report(
         for leg in legs
     }
     throughput = {leg: medians[leg]["throughput_per_s"] for leg in legs}
+    # the direct call's CPU over both its measurements, before and after cascade's legs
+    direct_cpu = direct_cpu_s_per_job(runs)
     ratios = {
         "cascade_vs_direct": _ratio(throughput.get("cascade"), throughput.get("direct")),
         "cascade_vs_litellm": _ratio(throughput.get("cascade"), throughput.get("litellm")),
         "litellm_vs_direct": _ratio(throughput.get("litellm"), throughput.get("direct")),
         # all of cascade's processes' CPU per job (producer, workers, Redis) over the direct
-        # call's, measured in the same run
+        # call's, measured in the same run on both sides of cascade's legs
         "cpu_cascade_vs_direct": _ratio(
-            medians.get("cascade", {}).get("cpu_s_per_job"),
-            medians.get("direct", {}).get("cpu_s_per_job"),
+            medians.get("cascade", {}).get("cpu_s_per_job"), direct_cpu
         ),
     }
     overhead = medians.get("cascade", {}).get("overhead_p50_ms")
@@ -117,13 +119,10 @@ def build_report(
         "ratios": ratios,
         "enqueue": enqueue.as_dict() if enqueue else None,
         "worker_round_trips": round_trips,
+        "drift": drift(runs),
         "floor": None
         if floor is None
-        else floor_against(
-            floor,
-            medians.get("direct", {}).get("cpu_s_per_job"),
-            medians.get("cascade", {}).get("cpu_s_per_job"),
-        ),
+        else floor_against(floor, direct_cpu, medians.get("cascade", {}).get("cpu_s_per_job")),
         "targets": _targets(config, ratios, overhead, enqueue),
     }
 
@@ -150,6 +149,7 @@ def render_text(report: dict[str, Any]) -> str:
     for leg, reason in report["skipped"].items():
         lines.append(f"{leg}: skipped: {reason}")
     lines.append("ratios: " + ", ".join(f"{k} {v}" for k, v in report["ratios"].items()))
+    lines += _drift_lines(report.get("drift"))
     if report["enqueue"]:
         e = report["enqueue"]
         lines.append(
@@ -171,6 +171,22 @@ def render_text(report: dict[str, Any]) -> str:
     lines += _floor_lines(report.get("floor"))
     lines += _probe_lines(report.get("cpu_probe")) + _target_lines(report)
     return "\n".join(lines)
+
+
+def _drift_lines(moved: dict[str, Any] | None) -> list[str]:
+    if not moved:
+        return []
+    each = ", ".join(
+        f"{repeat['before_ms']} -> {repeat['after_ms']} ms ({repeat['change']:+.1%})"
+        for repeat in moved["repeats"]
+    )
+    lines = [f"the direct call's CPU per job before and after cascade's legs: {each}"]
+    if moved["uncertain"]:
+        lines.append(
+            f"the machine's speed moved by more than {DRIFT_WARNING:.0%} during the run: the "
+            "ratios against direct are uncertain by about as much (--repeat 3 gives medians)"
+        )
+    return lines
 
 
 def _floor_lines(floor: dict[str, Any] | None) -> list[str]:

@@ -43,7 +43,9 @@ def test_bench_runs_every_leg_and_writes_the_json_report(tmp_path: Path) -> None
     report = json.loads(out.read_text())
     legs = report["runs"][0]
     expected = {"direct", "cascade"} | ({"litellm"} if litellm_missing() is None else set())
-    assert set(legs) == expected
+    # the direct leg once more after cascade's, to see the machine's speed move (drift.py)
+    assert set(legs) == expected | {"direct-again"}
+    assert list(legs)[-1] == "direct-again"
     for leg in legs.values():
         assert LEG_FIELDS <= set(leg)
         assert leg["ok"] == 12
@@ -73,6 +75,8 @@ def test_bench_runs_every_leg_and_writes_the_json_report(tmp_path: Path) -> None
     assert set(report["enqueue"]["producer_rss_mb"]) == {"first_chunk", "peak", "end"}
     assert "enqueue_jobs_per_s" in report["targets"]
     assert "jobs/s" in result.output
+    assert set(report["drift"]) == {"repeats", "largest_change", "uncertain"}
+    assert "before and after cascade's legs" in result.output
 
 
 def test_a_missing_litellm_skips_its_leg_with_the_reason(

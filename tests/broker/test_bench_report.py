@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from broker.bench.drift import DIRECT_AGAIN
 from broker.bench.floor import DesignFloor, floor_against
 from broker.bench.report import build_report, render_text
 
@@ -121,3 +122,40 @@ def test_the_p50_overhead_target_is_judged_in_the_1s_configuration_only() -> Non
     # Before: a 0 s run, CPU-bound by design, reported its queueing as a missed overhead target.
     assert "overhead_p50_ms" not in _zero_latency_report(250.0, 100.0)["targets"]
     assert _report(cascade_cpu_ms=2.5, cascade_jobs_per_s=96.0)["targets"]["overhead_p50_ms"]["met"]
+
+
+def test_the_cpu_ratio_s_direct_call_is_measured_on_both_sides_of_cascade_s_legs() -> None:
+    """A machine that sped up while cascade ran: the direct leg after it cost less than the
+    one before, and the ratio is taken over both, not over the one that ran in the slow phase."""
+    runs = [
+        {
+            "direct": _leg(100.0, 2.0, 1.0),
+            "cascade": _leg(99.0, 5.4, 3.0),
+            DIRECT_AGAIN: _leg(100.0, 1.6, 1.0),
+        }
+    ]
+    floor = DesignFloor(
+        celery_worker_ms=1.0, celery_redis_ms=0.2, threaded_call_ms=0.6, task_events=True
+    )
+    report = build_report(CONFIG, runs, {}, None, floor=floor)
+
+    assert report["ratios"]["cpu_cascade_vs_direct"] == 3.0  # 5.4 over 1.8, not over 2.0
+    assert report["floor"]["vs_direct_x"] == 1.0  # 1.8 ms of floor over the same 1.8
+    assert report["drift"]["uncertain"] is True
+    text = render_text(report)
+    assert "before and after cascade's legs: 2.0 -> 1.6 ms (-20.0%)" in text
+    assert "the machine's speed moved by more than 10% during the run" in text
+
+
+def test_a_run_whose_direct_call_held_steady_prints_no_warning() -> None:
+    runs = [
+        {
+            "direct": _leg(100.0, 2.0, 1.0),
+            "cascade": _leg(99.0, 5.4, 3.0),
+            DIRECT_AGAIN: _leg(100.0, 1.9, 1.0),
+        }
+    ]
+    text = render_text(build_report(CONFIG, runs, {}, None))
+
+    assert "before and after cascade's legs: 2.0 -> 1.9 ms (-5.0%)" in text
+    assert "speed moved" not in text
