@@ -182,9 +182,14 @@ def _drift_lines(moved: dict[str, Any] | None) -> list[str]:
     )
     lines = [f"the direct call's CPU per job before and after cascade's legs: {each}"]
     if moved["uncertain"]:
+        remedy = (
+            "--repeat 3 gives medians"
+            if len(moved["repeats"]) == 1
+            else "they are medians over the repeats"
+        )
         lines.append(
             f"the machine's speed moved by more than {DRIFT_WARNING:.0%} during the run: the "
-            "ratios against direct are uncertain by about as much (--repeat 3 gives medians)"
+            f"ratios against direct are uncertain by about as much ({remedy})"
         )
     return lines
 

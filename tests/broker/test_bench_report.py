@@ -145,6 +145,22 @@ def test_the_cpu_ratio_s_direct_call_is_measured_on_both_sides_of_cascade_s_legs
     text = render_text(report)
     assert "before and after cascade's legs: 2.0 -> 1.6 ms (-20.0%)" in text
     assert "the machine's speed moved by more than 10% during the run" in text
+    assert "--repeat 3 gives medians" in text  # one repeat: more would give medians
+
+
+def test_several_repeats_say_their_ratios_are_medians_when_the_machine_moved() -> None:
+    runs = [
+        {
+            "direct": _leg(100.0, 2.0, 1.0),
+            "cascade": _leg(99.0, 5.4, 3.0),
+            DIRECT_AGAIN: _leg(100.0, after, 1.0),
+        }
+        for after in (2.3, 2.1, 2.0)
+    ]
+    text = render_text(build_report(CONFIG, runs, {}, None))
+
+    assert "2.0 -> 2.3 ms (+15.0%), 2.0 -> 2.1 ms (+5.0%), 2.0 -> 2.0 ms (+0.0%)" in text
+    assert "they are medians over the repeats" in text and "--repeat 3" not in text
 
 
 def test_a_run_whose_direct_call_held_steady_prints_no_warning() -> None:
