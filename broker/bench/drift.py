@@ -5,21 +5,20 @@ work moves together, the bench's producer and Redis as much as its workers (docs
 "Issue 18, eighth pass"). A direct leg and a cascade leg measured a minute apart can fall in
 different phases, and the CPU ratio between them then moves by as much as the machine did. So
 each repeat runs the direct leg again after the cascade legs (``DIRECT_AGAIN``): the ratio's
-denominator is the direct call's CPU over both of its measurements, and the change between the
-two says how far the machine moved while cascade ran. The functions here are pure: the harness
-asks ``leg_order`` what to run, the report asks the others what the runs say.
+denominator is the direct call's CPU over both of its measurements (the report's
+``leg_median`` over both keys), and the change between the two says how far the machine moved
+while cascade ran. The functions here are pure: the harness asks ``leg_order`` what to run, the
+report asks ``drift`` what the runs say.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 __all__ = [
     "DIRECT_AGAIN",
     "DRIFT_WARNING",
-    "direct_cpu_s_per_job",
     "drift",
     "leg_order",
 ]
@@ -48,18 +47,6 @@ def _cpu(leg: Mapping[str, Any] | None) -> float | None:
         return None
     value = leg.get("cpu_s_per_job", {}).get("total")
     return float(value) if value else None
-
-
-def direct_cpu_s_per_job(runs: list[dict[str, Any]]) -> float | None:
-    """The median of the direct call's CPU per job over all its measurements, before and after
-    the cascade legs of every repeat; None without a direct leg."""
-    values = [
-        cpu
-        for run in runs
-        for key in ("direct", DIRECT_AGAIN)
-        if (cpu := _cpu(run.get(key))) is not None
-    ]
-    return round(statistics.median(values), 6) if values else None
 
 
 def drift(runs: list[dict[str, Any]]) -> dict[str, Any] | None:

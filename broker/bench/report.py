@@ -7,7 +7,7 @@ import os
 import statistics
 from typing import Any
 
-from broker.bench.drift import DRIFT_WARNING, direct_cpu_s_per_job, drift
+from broker.bench.drift import DIRECT_AGAIN, DRIFT_WARNING, drift
 from broker.bench.enqueue import EnqueueResult
 from broker.bench.floor import DesignFloor, floor_against
 from broker.bench.stages import STAGES
@@ -27,15 +27,21 @@ TARGETS = {
 }
 
 
-def leg_median(runs: list[dict[str, Any]], leg: str, *path: str, digits: int = 3) -> float | None:
-    """The median over the repeats of ``leg``'s value at ``path``; None if no repeat has it."""
+def leg_median(
+    runs: list[dict[str, Any]], leg: str | tuple[str, ...], *path: str, digits: int = 3
+) -> float | None:
+    """The median over the repeats of ``leg``'s value at ``path`` (of every leg named, when
+    ``leg`` is several: one leg measured more than once in a repeat); None if no repeat has
+    it."""
+    legs = (leg,) if isinstance(leg, str) else leg
     values: list[float] = []
     for run in runs:
-        value: Any = run.get(leg)
-        for part in path:
-            value = None if value is None else value.get(part)
-        if value is not None:
-            values.append(float(value))
+        for name in legs:
+            value: Any = run.get(name)
+            for part in path:
+                value = None if value is None else value.get(part)
+            if value is not None:
+                values.append(float(value))
     return round(statistics.median(values), digits) if values else None
 
 
@@ -94,7 +100,7 @@ def build_report(
     }
     throughput = {leg: medians[leg]["throughput_per_s"] for leg in legs}
     # the direct call's CPU over both its measurements, before and after cascade's legs
-    direct_cpu = direct_cpu_s_per_job(runs)
+    direct_cpu = leg_median(runs, ("direct", DIRECT_AGAIN), "cpu_s_per_job", "total", digits=6)
     ratios = {
         "cascade_vs_direct": _ratio(throughput.get("cascade"), throughput.get("direct")),
         "cascade_vs_litellm": _ratio(throughput.get("cascade"), throughput.get("litellm")),
